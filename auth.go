@@ -1,0 +1,318 @@
+package taskboard
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Credential lifetimes.
+const (
+	// SessionIdleTTL is how long a session lasts unused.
+	SessionIdleTTL = 30 * 24 * time.Hour
+	// TicketTTL is how long a ticket stays valid.
+	TicketTTL = 60 * time.Second
+	// tokenPrefixLen is how many characters of a token identify it.
+	tokenPrefixLen = 8
+)
+
+// Principal is an authenticated user, with the credential that proved it
+// (a token or session ID), so that revoking the credential can end what it
+// opened.
+type Principal struct {
+	User         User
+	CredentialID string
+}
+
+// CreateUser creates a user. It returns ErrInvalid for a bad name or email
+// and ErrConflict when the email is taken.
+func (b *Board) CreateUser(ctx context.Context, name, email string) (*User, error) {
+	return b.createUser(ctx, newID(), name, email)
+}
+
+func (b *Board) createUser(ctx context.Context, id, name, email string) (*User, error) {
+	var v validator
+	v.length("name", name, 1, MaxNameLength)
+	v.email("email", email)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	u := &User{ID: id, Name: name, Email: email, CreatedAt: now()}
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		if taken, err := tx.NewSelect().Model((*User)(nil)).Where("email = ? OR id = ?", email, id).Exists(ctx); err != nil {
+			return err
+		} else if taken {
+			return fmt.Errorf("%w: a user with email %s exists", ErrConflict, email)
+		}
+		_, err := tx.NewInsert().Model(u).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: create user: %w", err)
+	}
+	return u, nil
+}
+
+// User returns a user by ID, or ErrNotFound.
+func (b *Board) User(ctx context.Context, id string) (*User, error) {
+	u := new(User)
+	err := b.db.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("taskboard: user %s: %w", id, notFound("User"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: user %s: %w", id, wrapDBError(err))
+	}
+	return u, nil
+}
+
+// HasUsers reports whether the database holds any user.
+func (b *Board) HasUsers(ctx context.Context) (bool, error) {
+	ok, err := b.db.NewSelect().Model((*User)(nil)).Exists(ctx)
+	return ok, wrapDBError(err)
+}
+
+func randomSecret(prefix string) string {
+	buf := make([]byte, 32)
+	rand.Read(buf)
+	return prefix + hex.EncodeToString(buf)
+}
+
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateToken creates a bearer token for a user and returns it with its
+// secret, which is shown only now: the database keeps only its hash. It
+// returns ErrNotFound when the user does not exist.
+func (b *Board) CreateToken(ctx context.Context, userID string) (*Token, string, error) {
+	secret := randomSecret("tb_")
+	tok := &Token{ID: newID(), UserID: userID, Hash: hashSecret(secret), Prefix: secret[:len("tb_")+tokenPrefixLen], CreatedAt: now()}
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		if ok, err := tx.NewSelect().Model((*User)(nil)).Where("id = ?", userID).Exists(ctx); err != nil {
+			return err
+		} else if !ok {
+			return notFound("User")
+		}
+		_, err := tx.NewInsert().Model(tok).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("taskboard: create token: %w", err)
+	}
+	return tok, secret, nil
+}
+
+// RevokeToken revokes the token whose ID or secret prefix is idOrPrefix,
+// with the sessions made from it, and returns it. It returns ErrNotFound
+// when no live token matches, ErrConflict when a prefix matches several.
+func (b *Board) RevokeToken(ctx context.Context, idOrPrefix string) (*Token, error) {
+	var tok Token
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		var toks []Token
+		if err := tx.NewSelect().Model(&toks).
+			Where("revoked_at IS NULL").
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("id = ?", idOrPrefix).WhereOr("prefix LIKE ?", likePrefix(idOrPrefix))
+			}).Limit(2).Scan(ctx); err != nil {
+			return err
+		}
+		switch len(toks) {
+		case 0:
+			return notFound("Token")
+		case 2:
+			return fmt.Errorf("%w: %q matches several tokens", ErrConflict, idOrPrefix)
+		}
+		tok = toks[0]
+		t := now()
+		tok.RevokedAt = &t
+		if _, err := tx.NewUpdate().Model(&tok).Column("revoked_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.NewUpdate().Model((*Session)(nil)).Set("ended_at = ?", t).
+			Where("token_id = ? AND ended_at IS NULL", tok.ID).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: revoke token: %w", err)
+	}
+	return &tok, nil
+}
+
+// likePrefix returns a LIKE pattern matching strings that start with p.
+func likePrefix(p string) string {
+	if len(p) < 4 || strings.ContainsAny(p, `%_\`) {
+		return "\x00" // matches nothing
+	}
+	if len(p) > len("tb_")+tokenPrefixLen {
+		p = p[:len("tb_")+tokenPrefixLen]
+	}
+	return p + "%"
+}
+
+// AuthenticateToken returns the user of a live bearer token, or
+// ErrUnauthorized.
+func (b *Board) AuthenticateToken(ctx context.Context, secret string) (*Principal, error) {
+	if !strings.HasPrefix(secret, "tb_") {
+		return nil, ErrUnauthorized
+	}
+	var row struct {
+		User
+		TokenID string `bun:"token_id"`
+	}
+	err := b.db.NewSelect().TableExpr("tokens AS t").
+		ColumnExpr("u.id, u.name, u.email, u.created_at, t.id AS token_id").
+		Join("JOIN users AS u ON u.id = t.user_id").
+		Where("t.hash = ? AND t.revoked_at IS NULL", hashSecret(secret)).
+		Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: authenticate token: %w", wrapDBError(err))
+	}
+	return &Principal{User: row.User, CredentialID: row.TokenID}, nil
+}
+
+// CreateSession signs a user in for a browser and returns the cookie value.
+// tokenID, when not empty, ties the session to the token it was exchanged
+// for, so that revoking the token ends it.
+func (b *Board) CreateSession(ctx context.Context, userID, tokenID string) (*Session, string, error) {
+	secret := randomSecret("")
+	t := now()
+	s := &Session{ID: hashSecret(secret), UserID: userID, CreatedAt: t, LastUsedAt: t, ExpiresAt: t.Add(SessionIdleTTL)}
+	if tokenID != "" {
+		s.TokenID = &tokenID
+	}
+	if err := b.plainTx(ctx, func(tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(s).Exec(ctx)
+		return err
+	}); err != nil {
+		return nil, "", fmt.Errorf("taskboard: create session: %w", err)
+	}
+	return s, secret, nil
+}
+
+// AuthenticateSession returns the user of a live session cookie, or
+// ErrUnauthorized, and extends the session's idle expiry.
+func (b *Board) AuthenticateSession(ctx context.Context, cookie string) (*Principal, error) {
+	if cookie == "" {
+		return nil, ErrUnauthorized
+	}
+	s := new(Session)
+	t := now()
+	err := b.db.NewSelect().Model(s).Where("id = ? AND ended_at IS NULL AND expires_at > ?", hashSecret(cookie), t).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: authenticate session: %w", wrapDBError(err))
+	}
+	u, err := b.User(ctx, s.UserID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrUnauthorized
+		}
+		return nil, err
+	}
+	// Extend the idle expiry at most once a minute per session.
+	if t.Sub(s.LastUsedAt) > time.Minute {
+		err := b.plainTx(ctx, func(tx bun.Tx) error {
+			_, err := tx.NewUpdate().Model((*Session)(nil)).Set("last_used_at = ?, expires_at = ?", t, t.Add(SessionIdleTTL)).
+				Where("id = ?", s.ID).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			b.opts.Logger.Warn("taskboard: extend session", "err", err)
+		}
+	}
+	return &Principal{User: *u, CredentialID: s.ID}, nil
+}
+
+// EndSession ends the session of a cookie and returns its ID. Ending an
+// unknown session is not an error.
+func (b *Board) EndSession(ctx context.Context, cookie string) (string, error) {
+	id := hashSecret(cookie)
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		_, err := tx.NewUpdate().Model((*Session)(nil)).Set("ended_at = ?", now()).Where("id = ? AND ended_at IS NULL", id).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("taskboard: end session: %w", err)
+	}
+	return id, nil
+}
+
+// CredentialValid reports whether the token or session credentialID is still
+// live (not revoked, ended or expired).
+func (b *Board) CredentialValid(ctx context.Context, credentialID string) (bool, error) {
+	ok, err := b.db.NewSelect().Model((*Token)(nil)).Where("id = ? AND revoked_at IS NULL", credentialID).Exists(ctx)
+	if err != nil || ok {
+		return ok, wrapDBError(err)
+	}
+	ok, err = b.db.NewSelect().Model((*Session)(nil)).
+		Where("id = ? AND ended_at IS NULL AND expires_at > ?", credentialID, now()).Exists(ctx)
+	return ok, wrapDBError(err)
+}
+
+// CreateTicket issues a single-use ticket, valid for TicketTTL, for a user
+// authenticated by credentialID.
+func (b *Board) CreateTicket(ctx context.Context, p *Principal) (string, time.Time, error) {
+	secret := randomSecret("tk_")
+	t := &Ticket{ID: hashSecret(secret), UserID: p.User.ID, CredentialID: p.CredentialID, ExpiresAt: now().Add(TicketTTL)}
+	if err := b.plainTx(ctx, func(tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(t).Exec(ctx)
+		return err
+	}); err != nil {
+		return "", time.Time{}, fmt.Errorf("taskboard: create ticket: %w", err)
+	}
+	return secret, t.ExpiresAt, nil
+}
+
+// RedeemTicket uses up a ticket and returns its user, or ErrUnauthorized
+// when it is unknown, expired or used.
+func (b *Board) RedeemTicket(ctx context.Context, secret string) (*Principal, error) {
+	var p *Principal
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		t := now()
+		var tk Ticket
+		res, err := tx.NewUpdate().Model((*Ticket)(nil)).Set("used_at = ?", t).
+			Where("id = ? AND used_at IS NULL AND expires_at > ?", hashSecret(secret), t).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrUnauthorized
+		}
+		if err := tx.NewSelect().Model(&tk).Where("id = ?", hashSecret(secret)).Scan(ctx); err != nil {
+			return err
+		}
+		u := new(User)
+		if err := tx.NewSelect().Model(u).Where("id = ?", tk.UserID).Scan(ctx); err != nil {
+			return err
+		}
+		p = &Principal{User: *u, CredentialID: tk.CredentialID}
+		return nil
+	})
+	if errors.Is(err, ErrUnauthorized) {
+		return nil, ErrUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: redeem ticket: %w", err)
+	}
+	if ok, err := b.CredentialValid(ctx, p.CredentialID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, ErrUnauthorized
+	}
+	return p, nil
+}

@@ -1,0 +1,630 @@
+package taskboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Logged event types: each is appended to its board's log with a seq.
+const (
+	EventTaskCreated   = "task_created"
+	EventTaskUpdated   = "task_updated"
+	EventTaskMoved     = "task_moved"
+	EventTaskDeleted   = "task_deleted"
+	EventListCreated   = "list_created"
+	EventListUpdated   = "list_updated"
+	EventListMoved     = "list_moved"
+	EventListDeleted   = "list_deleted"
+	EventBoardUpdated  = "board_updated"
+	EventBoardDeleted  = "board_deleted"
+	EventMemberAdded   = "member_added"
+	EventMemberRemoved = "member_removed"
+)
+
+// Ephemeral event types: delivered to live subscribers, never logged.
+const (
+	EventUserJoined        = "user_joined"
+	EventUserLeft          = "user_left"
+	EventUserTyping        = "user_typing"
+	EventUserStoppedTyping = "user_stopped_typing"
+	EventPresence          = "presence"
+)
+
+// Envelope is the JSON form of a logged event, as stored and sent. The
+// fields after MutationID are present only for the types that carry them.
+type Envelope struct {
+	Type       string    `json:"type"`
+	Seq        int64     `json:"seq"`
+	BoardID    string    `json:"boardId"`
+	ActorID    string    `json:"actorId"`
+	At         time.Time `json:"at"`
+	MutationID *string   `json:"mutationId"`
+
+	Task    *Task      `json:"task,omitempty"`
+	TaskID  string     `json:"taskId,omitempty"`
+	From    *From      `json:"from,omitempty"`
+	List    *List      `json:"list,omitempty"`
+	TaskIDs []string   `json:"taskIds,omitzero"`
+	Board   *BoardInfo `json:"board,omitempty"`
+	UserID  string     `json:"userId,omitempty"`
+	User    *User      `json:"user,omitempty"`
+}
+
+// Event is one event of a board's feed. Logged events have Seq >= 1;
+// ephemeral ones (presence, typing) have Seq 0. Data is the JSON object sent
+// to clients.
+type Event struct {
+	Seq     int64
+	Type    string
+	BoardID string
+	Data    json.RawMessage
+	// Origin, on an ephemeral event, is the ID of the subscription that
+	// caused it; that subscription never receives it.
+	Origin string
+	// subject is the user a member_removed event removes.
+	subject string
+}
+
+// Envelope decodes a logged event's Data.
+func (e Event) Envelope() (Envelope, error) {
+	var env Envelope
+	err := json.Unmarshal(e.Data, &env)
+	return env, err
+}
+
+func newLoggedEvent(env Envelope) (Event, error) {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode %s event: %w", env.Type, err)
+	}
+	return Event{Seq: env.Seq, Type: env.Type, BoardID: env.BoardID, Data: data, subject: subjectOf(env)}, nil
+}
+
+func subjectOf(env Envelope) string {
+	if env.Type == EventMemberRemoved {
+		return env.UserID
+	}
+	return ""
+}
+
+// eventFromRecord rebuilds a feed event from a log row.
+func eventFromRecord(r *EventRecord) Event {
+	ev := Event{Seq: r.Seq, Type: r.Type, BoardID: r.BoardID, Data: json.RawMessage(r.Data)}
+	if r.Type == EventMemberRemoved {
+		var env struct {
+			UserID string `json:"userId"`
+		}
+		if json.Unmarshal(ev.Data, &env) == nil {
+			ev.subject = env.UserID
+		}
+	}
+	return ev
+}
+
+// Signal is what instances tell each other through a Notifier: a board's
+// log reaches at least Seq, or an Event that is not in the log (an
+// ephemeral event, or board_deleted whose log is gone with the board).
+type Signal struct {
+	BoardID string
+	Seq     int64
+	Event   *Event
+}
+
+// Notifier carries signals between the instances that share one database.
+// The default (a nil Options.Notifier) keeps them in the process. A
+// Notifier must deliver each instance's signals to the other instances; it
+// may also deliver them back to their sender, which ignores what it
+// already has.
+type Notifier interface {
+	// Start begins delivering received signals to receive, until Close.
+	// receive does not block.
+	Start(ctx context.Context, receive func(Signal)) error
+	// Notify sends a signal to the other instances. It is called after the
+	// change it announces committed, and must not block for long.
+	Notify(ctx context.Context, s Signal) error
+	// Close stops the notifier.
+	Close() error
+}
+
+// localNotifier is the single-instance Notifier: there is nobody to tell.
+type localNotifier struct{}
+
+func (localNotifier) Start(context.Context, func(Signal)) error { return nil }
+func (localNotifier) Notify(context.Context, Signal) error      { return nil }
+func (localNotifier) Close() error                              { return nil }
+
+// feed fans events out to subscriptions, through one hub per board that has
+// subscribers.
+type feed struct {
+	b        *Board
+	notifier Notifier
+	nextID   atomic.Uint64
+
+	mu     sync.Mutex
+	hubs   map[string]*hub
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// hub holds a board's subscriptions. last is the highest seq handed to them.
+type hub struct {
+	boardID  string
+	mu       sync.Mutex
+	subs     map[*Subscription]struct{}
+	last     int64
+	fetching bool
+	wanted   int64
+}
+
+func newFeed(b *Board, n Notifier) *feed {
+	return &feed{b: b, notifier: n, hubs: make(map[string]*hub)}
+}
+
+// publish hands committed events, in seq order, to local subscribers and
+// signals the other instances.
+func (f *feed) publish(boardID string, events []Event) {
+	last := events[len(events)-1]
+	sig := Signal{BoardID: boardID, Seq: last.Seq}
+	if last.Type == EventBoardDeleted {
+		sig.Event = &last
+	}
+	if err := f.notifier.Notify(context.Background(), sig); err != nil {
+		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", boardID, "seq", last.Seq, "err", err)
+	}
+	f.deliver(boardID, events)
+}
+
+// broadcast hands an ephemeral event to local subscribers and other
+// instances.
+func (f *feed) broadcast(ev Event) {
+	if err := f.notifier.Notify(context.Background(), Signal{BoardID: ev.BoardID, Event: &ev}); err != nil {
+		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", ev.BoardID, "err", err)
+	}
+	f.deliver(ev.BoardID, []Event{ev})
+}
+
+// receive handles a signal from another instance.
+func (f *feed) receive(s Signal) {
+	if s.Event != nil {
+		f.deliver(s.BoardID, []Event{*s.Event})
+		return
+	}
+	f.mu.Lock()
+	h := f.hubs[s.BoardID]
+	f.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.Seq <= h.last {
+		return
+	}
+	if s.Seq > h.wanted {
+		h.wanted = s.Seq
+	}
+	if h.fetching {
+		return
+	}
+	h.fetching = true
+	f.wg.Add(1)
+	go f.fetch(h)
+}
+
+// fetch reads a hub's missing events from the log and delivers them, until
+// the hub has what signals announced.
+func (f *feed) fetch(h *hub) {
+	defer f.wg.Done()
+	ctx := context.Background()
+	for {
+		h.mu.Lock()
+		from, to := h.last, h.wanted
+		if from >= to {
+			h.fetching = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
+		select {
+		case <-f.b.closing:
+			return
+		default:
+		}
+		events, err := f.b.readLog(ctx, h.boardID, from, 1000)
+		if err != nil || len(events) == 0 {
+			// The subscribers heal themselves from the log on the next
+			// event; nothing more to do here.
+			if err != nil {
+				f.b.opts.Logger.Warn("taskboard: read log after signal", "board", h.boardID, "err", err)
+			}
+			h.mu.Lock()
+			h.fetching = false
+			h.mu.Unlock()
+			return
+		}
+		f.deliver(h.boardID, events)
+	}
+}
+
+// deliver hands events to the subscriptions of their board. Logged events
+// must come in seq order; ones the hub already handed out are skipped.
+func (f *feed) deliver(boardID string, events []Event) {
+	f.mu.Lock()
+	h := f.hubs[boardID]
+	f.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	var ended []*Subscription
+	for _, ev := range events {
+		if ev.Seq != 0 {
+			if ev.Seq <= h.last {
+				continue
+			}
+			h.last = ev.Seq
+		}
+		switch ev.Type {
+		case EventMemberRemoved:
+			for s := range h.subs {
+				if s.UserID == ev.subject {
+					s.end(&ResetError{BoardID: boardID, Reason: ReasonAccessRevoked, Seq: ev.Seq}, true)
+					ended = append(ended, s)
+				}
+			}
+		}
+		for s := range h.subs {
+			if s.push(ev) {
+				ended = append(ended, s)
+			}
+		}
+		if ev.Type == EventBoardDeleted {
+			for s := range h.subs {
+				s.end(&ResetError{BoardID: boardID, Reason: ReasonBoardDeleted, Seq: ev.Seq}, false)
+				ended = append(ended, s)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range ended {
+		f.remove(s)
+	}
+}
+
+// add registers a subscription with its board's hub.
+func (f *feed) add(s *Subscription) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	h := f.hubs[s.BoardID]
+	if h == nil {
+		h = &hub{boardID: s.BoardID, subs: make(map[*Subscription]struct{})}
+		f.hubs[s.BoardID] = h
+	}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return nil
+}
+
+// remove unregisters a subscription, dropping its hub when it was the last.
+func (f *feed) remove(s *Subscription) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.hubs[s.BoardID]
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	delete(h.subs, s)
+	if len(h.subs) == 0 {
+		delete(f.hubs, s.BoardID)
+	}
+	h.mu.Unlock()
+}
+
+// close ends every subscription with ErrClosed.
+func (f *feed) close() {
+	f.mu.Lock()
+	f.closed = true
+	hubs := f.hubs
+	f.hubs = make(map[string]*hub)
+	f.mu.Unlock()
+	for _, h := range hubs {
+		h.mu.Lock()
+		for s := range h.subs {
+			s.end(ErrClosed, false)
+		}
+		h.mu.Unlock()
+	}
+	f.wg.Wait()
+}
+
+// Subscription is a live view of one board's feed. Next (or the channel of
+// C) yields every logged event after the subscription's starting point,
+// each once and in seq order, interleaved with ephemeral events; then it
+// returns the error that ended the subscription. A Subscription is used by
+// one reader goroutine; Close may be called from any goroutine.
+type Subscription struct {
+	// ID identifies the subscription; ephemeral events whose Origin is ID are
+	// not delivered to it.
+	ID      string
+	BoardID string
+	UserID  string
+
+	feed  *feed
+	limit int
+	stop  func() bool
+
+	mu        sync.Mutex
+	inbox     []Event
+	wake      chan struct{}
+	done      chan struct{} // closed when err is set
+	err       error
+	replaying bool
+	last      int64 // last seq returned by Next
+	page      []Event
+
+	chOnce sync.Once
+	ch     chan Event
+}
+
+// SubscribeOptions tunes Subscribe.
+type SubscribeOptions struct {
+	// ID names the subscription for Event.Origin. Empty means a new unique ID.
+	ID string
+}
+
+// Subscribe follows a board's feed as userID, starting after seq after
+// (negative means from now: only events after the current seq). It returns
+// ErrNotFound unless userID is a member, and a *ResetError when after is
+// older than the retained log (ErrHistoryTruncated) or newer than the
+// board's seq (ErrAhead). The subscription ends when ctx is done, when Close
+// is called, when its reader falls behind by more than
+// Options.SubscriberBuffer events (ErrSlowConsumer), when userID is removed
+// from the board (ErrAccessRevoked), when the board is deleted
+// (ErrBoardDeleted, after the board_deleted event) and when the Board is
+// closed (ErrClosed).
+func (b *Board) Subscribe(ctx context.Context, userID, boardID string, after int64, opts *SubscribeOptions) (*Subscription, error) {
+	s := &Subscription{
+		BoardID:   boardID,
+		UserID:    userID,
+		feed:      b.feed,
+		limit:     b.opts.SubscriberBuffer,
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		replaying: true,
+	}
+	if opts != nil && opts.ID != "" {
+		s.ID = opts.ID
+	} else {
+		s.ID = fmt.Sprintf("s%d", b.feed.nextID.Add(1))
+	}
+	// Register first: every event published from now on reaches the inbox,
+	// and every event committed before is in the log the replay reads.
+	if err := b.feed.add(s); err != nil {
+		return nil, err
+	}
+	board, err := visibleBoard(ctx, b.db, userID, boardID)
+	if err != nil {
+		b.feed.remove(s)
+		return nil, fmt.Errorf("taskboard: subscribe to board %s: %w", boardID, wrapDBError(err))
+	}
+	switch {
+	case after < 0:
+		after = board.Seq
+	case after > board.Seq:
+		b.feed.remove(s)
+		return nil, &ResetError{BoardID: boardID, Reason: ReasonAhead, Seq: board.Seq}
+	case after < board.TrimmedSeq:
+		b.feed.remove(s)
+		return nil, &ResetError{BoardID: boardID, Reason: ReasonHistoryTruncated, Seq: board.Seq}
+	}
+	s.last = after
+	s.stop = context.AfterFunc(ctx, func() { s.Close() })
+	return s, nil
+}
+
+// push appends an event to the inbox; called with the hub locked. It
+// reports whether the push ended the subscription (a slow consumer).
+func (s *Subscription) push(ev Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || (ev.Seq == 0 && ev.Origin == s.ID) {
+		return false
+	}
+	if len(s.inbox) >= s.limit {
+		if !s.replaying {
+			s.err = ErrSlowConsumer
+			close(s.done)
+			s.signal()
+			return true
+		}
+		// Still reading the log: it will supply these events.
+		s.inbox = s.inbox[:0]
+	}
+	s.inbox = append(s.inbox, ev)
+	s.signal()
+	return false
+}
+
+func (s *Subscription) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// end stops the subscription with err; discard drops undelivered events.
+// It reports whether this call ended it.
+func (s *Subscription) end(err error, discard bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return false
+	}
+	s.err = err
+	close(s.done)
+	if discard {
+		s.inbox = nil
+	}
+	s.signal()
+	return true
+}
+
+// Close ends the subscription; Next then returns ErrClosed once buffered
+// events are taken. Close is idempotent.
+func (s *Subscription) Close() {
+	if s.end(ErrClosed, true) {
+		s.feed.remove(s)
+	}
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+// Last returns the seq of the last logged event Next returned (or the
+// starting point): the point to resubscribe after.
+func (s *Subscription) Last() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+const replayPage = 500
+
+// Next returns the subscription's next event, waiting for one until ctx is
+// done. After the subscription ends it returns the error that ended it.
+func (s *Subscription) Next(ctx context.Context) (Event, error) {
+	for {
+		if len(s.page) > 0 {
+			ev := s.page[0]
+			s.page = s.page[1:]
+			s.mu.Lock()
+			s.last = ev.Seq
+			s.mu.Unlock()
+			return ev, nil
+		}
+		s.mu.Lock()
+		if s.replaying && (s.err == nil || s.err == ErrSlowConsumer) {
+			last := s.last
+			s.mu.Unlock()
+			if err := s.readLog(ctx, last); err != nil {
+				return Event{}, err
+			}
+			continue
+		}
+		if len(s.inbox) > 0 {
+			ev := s.inbox[0]
+			s.inbox = s.inbox[1:]
+			if len(s.inbox) == 0 {
+				s.inbox = nil
+			}
+			switch {
+			case ev.Seq == 0:
+				s.mu.Unlock()
+				return ev, nil
+			case ev.Seq <= s.last:
+				s.mu.Unlock()
+				continue
+			case ev.Seq == s.last+1:
+				s.last = ev.Seq
+				s.mu.Unlock()
+				return ev, nil
+			default:
+				// A gap: the missing events are committed; read them.
+				s.inbox = append([]Event{ev}, s.inbox...)
+				s.replaying = true
+				s.mu.Unlock()
+				continue
+			}
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return Event{}, err
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+}
+
+// readLog reads the next page of the log into s.page, leaving replay mode
+// when the log has nothing more.
+func (s *Subscription) readLog(ctx context.Context, last int64) error {
+	events, err := s.feed.b.readLog(ctx, s.BoardID, last, replayPage)
+	if err != nil {
+		return fmt.Errorf("taskboard: replay board %s: %w", s.BoardID, err)
+	}
+	if len(events) > 0 && events[0].Seq != last+1 {
+		seq := events[len(events)-1].Seq
+		s.end(&ResetError{BoardID: s.BoardID, Reason: ReasonHistoryTruncated, Seq: seq}, true)
+		s.feed.remove(s)
+		return s.Err()
+	}
+	s.page = events
+	if len(events) < replayPage {
+		s.mu.Lock()
+		s.replaying = false
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Err returns the error that ended the subscription, or nil while it runs.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// C returns a channel of the subscription's events, fed by a goroutine that
+// calls Next until the subscription ends; the channel is then closed and
+// Err returns why. Events still buffered when the subscription ends may be
+// dropped: resubscribe after the seq of the last event received. Use either
+// C or Next, not both.
+func (s *Subscription) C() <-chan Event {
+	s.chOnce.Do(func() {
+		s.ch = make(chan Event)
+		go func() {
+			defer close(s.ch)
+			for {
+				ev, err := s.Next(context.Background())
+				if err != nil {
+					return
+				}
+				select {
+				case s.ch <- ev:
+				case <-s.done:
+					return
+				}
+			}
+		}()
+	})
+	return s.ch
+}
+
+// Done returns a channel closed when the subscription ends.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Broadcast sends an ephemeral event (presence, typing) to the board's
+// subscribers on every instance, except the subscription named by its
+// Origin. Its Seq must be 0.
+func (b *Board) Broadcast(ev Event) error {
+	if ev.Seq != 0 {
+		return errors.New("taskboard: broadcast: ephemeral events have no seq")
+	}
+	b.feed.broadcast(ev)
+	return nil
+}

@@ -1,0 +1,233 @@
+package taskboard
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+)
+
+// ListCreate describes a new list. A nil Position means at the end.
+type ListCreate struct {
+	Name     string
+	Position *int
+}
+
+// ListUpdate is a partial update of a list; nil fields stay unchanged.
+// A non-zero IfVersion makes the write fail with ErrPreconditionFailed
+// unless the list's version equals it.
+type ListUpdate struct {
+	Name      *string
+	IfVersion int64
+}
+
+// boardOf returns the board that holds the row id of table, or
+// notFound(entity). A row never moves to another board, so the answer stays
+// true for the row's life.
+func (b *Board) boardOf(ctx context.Context, table, id, entity string) (string, error) {
+	var boardID string
+	err := b.db.NewSelect().Table(table).Column("board_id").Where("id = ?", id).Scan(ctx, &boardID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound(entity)
+	}
+	return boardID, wrapDBError(err)
+}
+
+// lockedList loads a list inside a change, or notFound("List").
+func lockedList(ctx context.Context, c *change, listID string) (*List, error) {
+	l := new(List)
+	err := c.tx.NewSelect().Model(l).Where("id = ? AND board_id = ?", listID, c.board.ID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("List")
+	}
+	return l, err
+}
+
+func checkVersion(entity string, want, have int64) error {
+	if want != 0 && want != have {
+		return fmt.Errorf("%w: %s is at version %d, not %d", ErrPreconditionFailed, entity, have, want)
+	}
+	return nil
+}
+
+// CreateList adds a list to a board at Position (splice; past the end or nil
+// means last) and logs list_created. It returns ErrNotFound unless actorID
+// is a member, ErrInvalid for a bad name or position.
+func (b *Board) CreateList(ctx context.Context, actorID, boardID string, in ListCreate) (*List, error) {
+	var v validator
+	v.length("name", in.Name, 1, MaxNameLength)
+	v.position("position", in.Position)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	l := &List{ID: newID(), BoardID: boardID, Name: in.Name, Version: 1}
+	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+		n, err := count(ctx, c.tx.NewSelect().Model((*List)(nil)).Where("board_id = ?", boardID))
+		if err != nil {
+			return err
+		}
+		l.Position = insertAt(in.Position, n)
+		if err := shift(ctx, c.tx, (*List)(nil), "board_id", boardID, l.Position, n, +1); err != nil {
+			return err
+		}
+		if _, err := c.tx.NewInsert().Model(l).Exec(ctx); err != nil {
+			return fmt.Errorf("insert list: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventListCreated, List: l})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: create list on board %s: %w", boardID, err)
+	}
+	return l, nil
+}
+
+// List returns a list on a board actorID is a member of, or ErrNotFound.
+func (b *Board) List(ctx context.Context, actorID, listID string) (*List, error) {
+	l := new(List)
+	err := b.db.NewSelect().Model(l).Where("id = ?", listID).
+		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = list.board_id AND m.user_id = ?)", actorID).
+		Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("taskboard: list %s: %w", listID, notFound("List"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: list %s: %w", listID, wrapDBError(err))
+	}
+	return l, nil
+}
+
+// Lists returns a board's lists by position. It returns ErrNotFound unless
+// actorID is a member.
+func (b *Board) Lists(ctx context.Context, actorID, boardID string) ([]List, error) {
+	lists := []List{}
+	err := b.readTx(ctx, func(tx bun.Tx) error {
+		if _, err := visibleBoard(ctx, tx, actorID, boardID); err != nil {
+			return err
+		}
+		return tx.NewSelect().Model(&lists).Where("board_id = ?", boardID).Order("position").Scan(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: lists of board %s: %w", boardID, err)
+	}
+	return lists, nil
+}
+
+// UpdateList renames a list and logs list_updated. An update that changes
+// nothing logs nothing. It returns ErrNotFound, ErrInvalid or
+// ErrPreconditionFailed.
+func (b *Board) UpdateList(ctx context.Context, actorID, listID string, u ListUpdate) (*List, error) {
+	var v validator
+	if u.Name != nil {
+		v.length("name", *u.Name, 1, MaxNameLength)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var out *List
+	err := b.changeList(ctx, actorID, listID, func(c *change, l *List) error {
+		if err := checkVersion("list", u.IfVersion, l.Version); err != nil {
+			return err
+		}
+		out = l
+		if u.Name == nil || *u.Name == l.Name {
+			return nil
+		}
+		l.Name = *u.Name
+		l.Version++
+		if _, err := c.tx.NewUpdate().Model(l).Column("name", "version").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update list: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventListUpdated, List: l})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: update list %s: %w", listID, err)
+	}
+	return out, nil
+}
+
+// MoveList moves a list to position among its board's lists (splice; past
+// the end means last) and logs list_moved; a move to where it is changes and
+// logs nothing. A non-zero ifVersion is a precondition on the list's version.
+func (b *Board) MoveList(ctx context.Context, actorID, listID string, position int, ifVersion int64) (*List, error) {
+	if position < 0 {
+		return nil, invalid("position", "must be a non-negative integer")
+	}
+	var out *List
+	err := b.changeList(ctx, actorID, listID, func(c *change, l *List) error {
+		if err := checkVersion("list", ifVersion, l.Version); err != nil {
+			return err
+		}
+		out = l
+		n, err := count(ctx, c.tx.NewSelect().Model((*List)(nil)).Where("board_id = ?", l.BoardID))
+		if err != nil {
+			return err
+		}
+		to := min(position, n-1)
+		from := l.Position
+		if to == from {
+			return nil
+		}
+		if err := moveWithin(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, from, to); err != nil {
+			return err
+		}
+		l.Position = to
+		l.Version++
+		if _, err := c.tx.NewUpdate().Model(l).Column("position", "version").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("move list: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventListMoved, List: l, From: &From{Position: from}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: move list %s: %w", listID, err)
+	}
+	return out, nil
+}
+
+// DeleteList deletes a list with its tasks and logs list_deleted, whose
+// taskIds name the tasks that went with it. A non-zero ifVersion is a
+// precondition on the list's version.
+func (b *Board) DeleteList(ctx context.Context, actorID, listID string, ifVersion int64) error {
+	err := b.changeList(ctx, actorID, listID, func(c *change, l *List) error {
+		if err := checkVersion("list", ifVersion, l.Version); err != nil {
+			return err
+		}
+		var taskIDs []string
+		if err := c.tx.NewSelect().Model((*Task)(nil)).Column("id").Where("list_id = ?", l.ID).Order("position").Scan(ctx, &taskIDs); err != nil {
+			return err
+		}
+		if taskIDs == nil {
+			taskIDs = []string{}
+		}
+		if _, err := c.tx.NewDelete().Model((*Task)(nil)).Where("list_id = ?", l.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("delete tasks: %w", err)
+		}
+		if _, err := c.tx.NewDelete().Model(l).WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("delete list: %w", err)
+		}
+		if err := shift(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, l.Position+1, -1, -1); err != nil {
+			return err
+		}
+		return c.emit(ctx, Envelope{Type: EventListDeleted, List: l, TaskIDs: taskIDs})
+	})
+	if err != nil {
+		return fmt.Errorf("taskboard: delete list %s: %w", listID, err)
+	}
+	return nil
+}
+
+// changeList runs fn in a change of the list's board with the list loaded.
+func (b *Board) changeList(ctx context.Context, actorID, listID string, fn func(c *change, l *List) error) error {
+	boardID, err := b.boardOf(ctx, "lists", listID, "List")
+	if err != nil {
+		return err
+	}
+	return b.change(ctx, actorID, boardID, "List", func(c *change) error {
+		l, err := lockedList(ctx, c, listID)
+		if err != nil {
+			return err
+		}
+		return fn(c, l)
+	})
+}

@@ -1,0 +1,492 @@
+package taskboard
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Options configures a Board. A nil *Options means all defaults; every zero
+// field means the default its comment gives.
+type Options struct {
+	// Logger receives the package's diagnostics. Nil logs nothing.
+	Logger *slog.Logger
+	// SQLiteSyncFull makes Open use synchronous=FULL instead of NORMAL:
+	// slower writes that also survive a power cut.
+	SQLiteSyncFull bool
+	// Notifier carries feed signals between instances sharing one database.
+	// Nil means a single instance: signals stay in this process.
+	Notifier Notifier
+	// SubscriberBuffer is how many undelivered events a subscription holds
+	// before it ends with ErrSlowConsumer. Zero means 1024.
+	SubscriberBuffer int
+	// HistoryEvents is how many of its newest events each board's log keeps
+	// at least. Zero means 10,000.
+	HistoryEvents int64
+	// HistoryAge is how long each event is kept at least. Zero means 30 days.
+	HistoryAge time.Duration
+	// MaintenanceInterval is how often retention and expiry run in the
+	// background. Zero means one hour; negative means never (call Maintain).
+	MaintenanceInterval time.Duration
+	// SkipMigrations leaves the schema alone in New; call Migrate yourself.
+	SkipMigrations bool
+}
+
+func (o *Options) withDefaults() Options {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.SubscriberBuffer <= 0 {
+		opts.SubscriberBuffer = 1024
+	}
+	if opts.HistoryEvents <= 0 {
+		opts.HistoryEvents = 10000
+	}
+	if opts.HistoryAge <= 0 {
+		opts.HistoryAge = 30 * 24 * time.Hour
+	}
+	if opts.MaintenanceInterval == 0 {
+		opts.MaintenanceInterval = time.Hour
+	}
+	return opts
+}
+
+// Board is the task board store: users, boards, members, lists, tasks and
+// every board's event feed, over one bun database. It is safe for
+// concurrent use by many goroutines.
+type Board struct {
+	db     *bun.DB
+	opts   Options
+	sqlite bool
+	owned  bool // Close closes db
+
+	// writeMu serialises SQLite writers in this process, so that they queue
+	// in Go instead of spinning on the database lock.
+	writeMu sync.Mutex
+	// boardMu serialises the writers of a board in this process, so that its
+	// events are published in seq order. The row lock on the board orders
+	// writers of different processes.
+	boardMu [64]sync.Mutex
+
+	feed *feed
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Open opens the database named by dsn and returns a Board over it, with
+// the schema migrated. dsn is a PostgreSQL URL (postgres:// or
+// postgresql://) or a SQLite file path, optionally as file:PATH?params.
+// SQLite runs in WAL mode with foreign keys on, a busy timeout, immediate
+// write transactions and synchronous=NORMAL (FULL with
+// Options.SQLiteSyncFull). Close closes the database.
+func Open(ctx context.Context, dsn string, opts *Options) (*Board, error) {
+	db, err := OpenDB(dsn, opts != nil && opts.SQLiteSyncFull)
+	if err != nil {
+		return nil, err
+	}
+	b, err := New(ctx, db, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	b.owned = true
+	return b, nil
+}
+
+// IsPostgres reports whether dsn names a PostgreSQL database.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// OpenDB opens dsn as Open does and returns the *bun.DB, without migrating.
+func OpenDB(dsn string, sqliteSyncFull bool) (*bun.DB, error) {
+	if dsn == "" {
+		return nil, fmt.Errorf("taskboard: open: empty DSN")
+	}
+	if IsPostgres(dsn) {
+		sqldb, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("taskboard: open postgres: %w", err)
+		}
+		sqldb.SetMaxOpenConns(20)
+		sqldb.SetMaxIdleConns(20)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		return bun.NewDB(sqldb, pgdialect.New()), nil
+	}
+	sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn, sqliteSyncFull))
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: open sqlite %s: %w", dsn, err)
+	}
+	// Readers run in parallel under WAL; writers are serialised anyway.
+	sqldb.SetMaxOpenConns(8)
+	sqldb.SetMaxIdleConns(8)
+	sqldb.SetConnMaxIdleTime(0)
+	sqldb.SetConnMaxLifetime(0)
+	return bun.NewDB(sqldb, sqlitedialect.New()), nil
+}
+
+var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver
+
+// sqliteDSN adds the pragmas the store relies on to a SQLite path.
+func sqliteDSN(dsn string, syncFull bool) string {
+	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		q = url.Values{}
+	}
+	sync := "NORMAL"
+	if syncFull {
+		sync = "FULL"
+	}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// New returns a Board over an existing database, migrating its schema
+// unless Options.SkipMigrations is set. A SQLite database must have foreign
+// keys enabled on every connection (Open does this). Close does not close
+// db.
+func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
+	o := opts.withDefaults()
+	b := &Board{
+		db:      db,
+		opts:    o,
+		sqlite:  db.Dialect().Name() == dialect.SQLite,
+		closing: make(chan struct{}),
+	}
+	if !o.SkipMigrations {
+		if err := b.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	notifier := o.Notifier
+	if notifier == nil {
+		notifier = localNotifier{}
+	}
+	b.feed = newFeed(b, notifier)
+	if err := notifier.Start(context.Background(), b.feed.receive); err != nil {
+		return nil, fmt.Errorf("taskboard: start notifier: %w", err)
+	}
+	if o.MaintenanceInterval > 0 {
+		b.wg.Add(1)
+		go b.maintainLoop(o.MaintenanceInterval)
+	}
+	return b, nil
+}
+
+// DB returns the underlying database.
+func (b *Board) DB() *bun.DB { return b.db }
+
+// IsSQLite reports whether the store runs on SQLite.
+func (b *Board) IsSQLite() bool { return b.sqlite }
+
+// Close ends every subscription with ErrClosed, stops background work and,
+// when the Board was made by Open, closes the database.
+func (b *Board) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.closing)
+		b.feed.close()
+		if b.opts.Notifier != nil {
+			err = b.opts.Notifier.Close()
+		}
+		b.wg.Wait()
+		if b.owned {
+			err = errors.Join(err, b.db.Close())
+		}
+	})
+	return err
+}
+
+// Ping checks that the database answers.
+func (b *Board) Ping(ctx context.Context) error {
+	if err := b.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Migrate brings the schema up to date. On PostgreSQL it holds an advisory
+// lock while it runs, so instances that start together never race.
+func (b *Board) Migrate(ctx context.Context) error {
+	migrations := migrate.NewMigrations()
+	if err := migrations.Discover(migrationFiles); err != nil {
+		return fmt.Errorf("taskboard: load migrations: %w", err)
+	}
+	migrator := migrate.NewMigrator(b.db, migrations, migrate.WithMarkAppliedOnSuccess(true))
+	run := func() error {
+		if err := migrator.Init(ctx); err != nil {
+			return fmt.Errorf("taskboard: init migrations: %w", err)
+		}
+		if _, err := migrator.Migrate(ctx); err != nil {
+			return fmt.Errorf("taskboard: migrate: %w", err)
+		}
+		return nil
+	}
+	if b.sqlite {
+		b.writeMu.Lock()
+		defer b.writeMu.Unlock()
+		return run()
+	}
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("taskboard: migrate: %w", wrapDBError(err))
+	}
+	defer conn.Close()
+	// The lock is per database; the schema name keeps schemas apart.
+	var schema string
+	if err := conn.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("taskboard: migrate: %w", wrapDBError(err))
+	}
+	key := int64(lockKey("taskboard-migrate:" + schema))
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", key); err != nil {
+		return fmt.Errorf("taskboard: migrate: lock: %w", wrapDBError(err))
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", key)
+	return run()
+}
+
+func lockKey(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// newID returns a random identifier (a UUID, as the course uses).
+func newID() string { return uuid.NewString() }
+
+// now is the store's clock: UTC, at microsecond precision so that both
+// databases return what was written.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// wrapDBError turns connection failures into ErrUnavailable.
+func wrapDBError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if isConnError(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+func isConnError(err error) bool {
+	if errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	s := err.Error()
+	for _, m := range []string{"connection refused", "broken pipe", "connection reset", "failed to connect",
+		"conn closed", "terminating connection", "the database system is", "unexpected EOF", "no such host",
+		"server closed the connection", "i/o timeout", "driver: bad connection"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// readTx runs fn in a read-only transaction that sees one consistent state.
+func (b *Board) readTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if !b.sqlite {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := b.db.BeginTx(ctx, opts)
+	if err != nil {
+		return wrapDBError(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return wrapDBError(err)
+	}
+	return wrapDBError(tx.Commit())
+}
+
+// plainTx runs fn in a write transaction that logs no event.
+func (b *Board) plainTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	if b.sqlite {
+		b.writeMu.Lock()
+		defer b.writeMu.Unlock()
+	}
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapDBError(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return wrapDBError(err)
+	}
+	return wrapDBError(tx.Commit())
+}
+
+// change is one write transaction on one board: it holds the board's row
+// lock and collects the events the write appends to the board's log.
+type change struct {
+	tx      bun.Tx
+	board   BoardInfo
+	actorID string
+	mutID   *string
+	at      time.Time
+	events  []Event
+	// notLogged marks a change whose events must not be stored (the board
+	// is being deleted and its log goes with it).
+	notLogged bool
+}
+
+// emit appends an event to the board's log with the next seq.
+func (c *change) emit(ctx context.Context, env Envelope) error {
+	c.board.Seq++
+	env.Seq = c.board.Seq
+	env.BoardID = c.board.ID
+	env.ActorID = c.actorID
+	env.At = c.at
+	env.MutationID = c.mutID
+	ev, err := newLoggedEvent(env)
+	if err != nil {
+		return err
+	}
+	if !c.notLogged {
+		rec := &EventRecord{BoardID: c.board.ID, Seq: ev.Seq, Type: ev.Type, At: c.at, MutationID: c.mutID, Data: string(ev.Data)}
+		if _, err := c.tx.NewInsert().Model(rec).Exec(ctx); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+	}
+	c.events = append(c.events, ev)
+	return nil
+}
+
+// boardLock returns the in-process lock of a board's writers.
+func (b *Board) boardLock(boardID string) *sync.Mutex {
+	if b.sqlite {
+		return &b.writeMu
+	}
+	return &b.boardMu[lockKey(boardID)%uint32(len(b.boardMu))]
+}
+
+// change runs fn in a transaction that holds boardID's lock, after checking
+// that actorID is a member (else the error is notFound(entity)). The events
+// fn emits are stored in the same transaction with gapless seqs, and
+// published after the commit, in seq order.
+func (b *Board) change(ctx context.Context, actorID, boardID, entity string, fn func(c *change) error) error {
+	select {
+	case <-b.closing:
+		return ErrClosed
+	default:
+	}
+	mu := b.boardLock(boardID)
+	mu.Lock()
+	defer mu.Unlock()
+
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapDBError(err)
+	}
+	defer tx.Rollback()
+	c := &change{tx: tx, actorID: actorID, at: now()}
+	if id := MutationID(ctx); id != "" {
+		c.mutID = &id
+	}
+	q := tx.NewSelect().Model(&c.board).Where("id = ?", boardID)
+	if !b.sqlite {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(entity)
+		}
+		return wrapDBError(fmt.Errorf("lock board: %w", err))
+	}
+	startSeq := c.board.Seq
+	if ok, err := isMember(ctx, tx, boardID, actorID); err != nil {
+		return wrapDBError(err)
+	} else if !ok {
+		return notFound(entity)
+	}
+	if err := fn(c); err != nil {
+		return wrapDBError(err)
+	}
+	if c.board.Seq != startSeq && !c.notLogged {
+		if _, err := tx.NewUpdate().Model((*BoardInfo)(nil)).Set("seq = ?", c.board.Seq).Where("id = ?", boardID).Exec(ctx); err != nil {
+			return wrapDBError(fmt.Errorf("advance seq: %w", err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrapDBError(fmt.Errorf("commit: %w", err))
+	}
+	if len(c.events) > 0 {
+		b.feed.publish(boardID, c.events)
+	}
+	return nil
+}
+
+func isMember(ctx context.Context, db bun.IDB, boardID, userID string) (bool, error) {
+	return db.NewSelect().Model((*Member)(nil)).Where("board_id = ? AND user_id = ?", boardID, userID).Exists(ctx)
+}
+
+type mutationKey struct{}
+
+// WithMutationID returns a context whose writes record id as the mutationId
+// of the events they append, so that a client recognises its own change.
+func WithMutationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, mutationKey{}, id)
+}
+
+// MutationID returns the mutation id set by WithMutationID, or "".
+func MutationID(ctx context.Context) string {
+	id, _ := ctx.Value(mutationKey{}).(string)
+	return id
+}
+
+func (b *Board) maintainLoop(every time.Duration) {
+	defer b.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.closing:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			if err := b.Maintain(ctx); err != nil {
+				b.opts.Logger.Warn("taskboard: maintenance failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}

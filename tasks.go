@@ -1,0 +1,314 @@
+package taskboard
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// TaskCreate describes a new task. A nil Position means at the end of the
+// list.
+type TaskCreate struct {
+	ListID      string
+	Title       string
+	Description *string
+	AssigneeID  *string
+	Position    *int
+}
+
+// Nullable is a field of a partial update that can be cleared: Set says
+// whether to change it, and a nil Value clears it.
+type Nullable[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// TaskUpdate is a partial update of a task; unset fields stay unchanged.
+// A non-zero IfVersion makes the write fail with ErrPreconditionFailed
+// unless the task's version equals it.
+type TaskUpdate struct {
+	Title       *string
+	Description Nullable[string]
+	AssigneeID  Nullable[string]
+	IfVersion   int64
+}
+
+// TaskMove moves a task to Position in ListID (splice; past the end means
+// last). A non-zero IfVersion is a precondition on the task's version.
+type TaskMove struct {
+	ListID    string
+	Position  int
+	IfVersion int64
+}
+
+// From is where a moved task or list was before the move.
+type From struct {
+	ListID   string `json:"list_id,omitempty"`
+	Position int    `json:"position"`
+}
+
+// Task returns a task on a board actorID is a member of, or ErrNotFound.
+func (b *Board) Task(ctx context.Context, actorID, taskID string) (*Task, error) {
+	t := new(Task)
+	err := b.db.NewSelect().Model(t).Where("id = ?", taskID).
+		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = task.board_id AND m.user_id = ?)", actorID).
+		Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("taskboard: task %s: %w", taskID, notFound("Task"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: task %s: %w", taskID, wrapDBError(err))
+	}
+	return t, nil
+}
+
+func validateTaskText(v *validator, title *string, description *string) {
+	if title != nil {
+		v.length("title", *title, 1, MaxTitleLength)
+	}
+	if description != nil {
+		v.length("description", *description, 0, MaxDescriptionLength)
+	}
+}
+
+// checkAssignee returns ErrInvalid unless userID is a member of the board.
+func checkAssignee(ctx context.Context, c *change, userID *string) error {
+	if userID == nil {
+		return nil
+	}
+	ok, err := isMember(ctx, c.tx, c.board.ID, *userID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid("assigneeId", "must be a member of the board")
+	}
+	return nil
+}
+
+// CreateTask adds a task to a list at Position and logs task_created. It
+// returns ErrNotFound ("List") when the list does not exist or actorID may
+// not see it, and ErrInvalid for a bad title, description, position or
+// assignee (who must be a member of the board).
+func (b *Board) CreateTask(ctx context.Context, actorID string, in TaskCreate) (*Task, error) {
+	var v validator
+	if in.ListID == "" {
+		v.add("listId", "is required")
+	}
+	validateTaskText(&v, &in.Title, in.Description)
+	v.position("position", in.Position)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	boardID, err := b.boardOf(ctx, "lists", in.ListID, "List")
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: create task: %w", err)
+	}
+	at := now()
+	t := &Task{ID: newID(), ListID: in.ListID, BoardID: boardID, Title: in.Title, Description: in.Description,
+		AssigneeID: in.AssigneeID, Version: 1, CreatedAt: at, UpdatedAt: at}
+	err = b.change(ctx, actorID, boardID, "List", func(c *change) error {
+		if _, err := lockedList(ctx, c, in.ListID); err != nil {
+			return err
+		}
+		if err := checkAssignee(ctx, c, in.AssigneeID); err != nil {
+			return err
+		}
+		n, err := count(ctx, c.tx.NewSelect().Model((*Task)(nil)).Where("list_id = ?", in.ListID))
+		if err != nil {
+			return err
+		}
+		t.Position = insertAt(in.Position, n)
+		t.CreatedAt, t.UpdatedAt = c.at, c.at
+		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", in.ListID, t.Position, n, +1); err != nil {
+			return err
+		}
+		if _, err := c.tx.NewInsert().Model(t).Exec(ctx); err != nil {
+			return fmt.Errorf("insert task: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventTaskCreated, Task: t})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: create task: %w", err)
+	}
+	return t, nil
+}
+
+// UpdateTask changes a task's title, description or assignee and logs
+// task_updated. An update that changes nothing logs nothing. It returns
+// ErrNotFound, ErrInvalid or ErrPreconditionFailed.
+func (b *Board) UpdateTask(ctx context.Context, actorID, taskID string, u TaskUpdate) (*Task, error) {
+	var v validator
+	validateTaskText(&v, u.Title, u.Description.Value)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var out *Task
+	err := b.changeTask(ctx, actorID, taskID, func(c *change, t *Task) error {
+		if err := checkVersion("task", u.IfVersion, t.Version); err != nil {
+			return err
+		}
+		out = t
+		changed := false
+		if u.Title != nil && *u.Title != t.Title {
+			t.Title, changed = *u.Title, true
+		}
+		if u.Description.Set && !equalPtr(u.Description.Value, t.Description) {
+			t.Description, changed = u.Description.Value, true
+		}
+		if u.AssigneeID.Set && !equalPtr(u.AssigneeID.Value, t.AssigneeID) {
+			if err := checkAssignee(ctx, c, u.AssigneeID.Value); err != nil {
+				return err
+			}
+			t.AssigneeID, changed = u.AssigneeID.Value, true
+		}
+		if !changed {
+			return nil
+		}
+		t.Version++
+		t.UpdatedAt = c.at
+		if _, err := c.tx.NewUpdate().Model(t).Column("title", "description", "assignee_id", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update task: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventTaskUpdated, Task: t})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: update task %s: %w", taskID, err)
+	}
+	return out, nil
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// MoveTask moves a task within its list or to another list of the same
+// board and logs task_moved (with where it came from). A move to where the
+// task already is changes and logs nothing. It returns ErrNotFound ("Task",
+// or "List" for a list that does not exist or is not visible), ErrInvalid
+// for a negative position or a list of another board, and
+// ErrPreconditionFailed.
+func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove) (*Task, error) {
+	var v validator
+	if m.ListID == "" {
+		v.add("listId", "is required")
+	}
+	if m.Position < 0 {
+		v.add("position", "must be a non-negative integer")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var out *Task
+	err := b.changeTask(ctx, actorID, taskID, func(c *change, t *Task) error {
+		if err := checkVersion("task", m.IfVersion, t.Version); err != nil {
+			return err
+		}
+		out = t
+		if m.ListID != t.ListID {
+			if err := b.checkTargetList(ctx, c, m.ListID); err != nil {
+				return err
+			}
+		}
+		n, err := count(ctx, c.tx.NewSelect().Model((*Task)(nil)).Where("list_id = ?", m.ListID))
+		if err != nil {
+			return err
+		}
+		from := From{ListID: t.ListID, Position: t.Position}
+		if m.ListID == t.ListID {
+			to := min(m.Position, n-1)
+			if to == t.Position {
+				return nil
+			}
+			if err := moveWithin(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position, to); err != nil {
+				return err
+			}
+			t.Position = to
+		} else {
+			to := min(m.Position, n)
+			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1); err != nil {
+				return err
+			}
+			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", m.ListID, to, -1, +1); err != nil {
+				return err
+			}
+			t.ListID, t.Position = m.ListID, to
+		}
+		t.Version++
+		t.UpdatedAt = c.at
+		if _, err := c.tx.NewUpdate().Model(t).Column("list_id", "position", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("move task: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventTaskMoved, Task: t, From: &from})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taskboard: move task %s: %w", taskID, err)
+	}
+	return out, nil
+}
+
+// checkTargetList accepts a list of the change's board; a list of another
+// board the actor can see is ErrInvalid, any other is notFound("List").
+func (b *Board) checkTargetList(ctx context.Context, c *change, listID string) error {
+	l := new(List)
+	err := c.tx.NewSelect().Model(l).Where("id = ?", listID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("List")
+	}
+	if err != nil {
+		return err
+	}
+	if l.BoardID == c.board.ID {
+		return nil
+	}
+	if ok, err := isMember(ctx, c.tx, l.BoardID, c.actorID); err != nil {
+		return err
+	} else if !ok {
+		return notFound("List")
+	}
+	return invalid("listId", "must be a list of the task's board")
+}
+
+// DeleteTask deletes a task and logs task_deleted with the task as it was.
+// A non-zero ifVersion is a precondition on the task's version.
+func (b *Board) DeleteTask(ctx context.Context, actorID, taskID string, ifVersion int64) error {
+	err := b.changeTask(ctx, actorID, taskID, func(c *change, t *Task) error {
+		if err := checkVersion("task", ifVersion, t.Version); err != nil {
+			return err
+		}
+		if _, err := c.tx.NewDelete().Model(t).WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("delete task: %w", err)
+		}
+		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1); err != nil {
+			return err
+		}
+		return c.emit(ctx, Envelope{Type: EventTaskDeleted, TaskID: t.ID, Task: t})
+	})
+	if err != nil {
+		return fmt.Errorf("taskboard: delete task %s: %w", taskID, err)
+	}
+	return nil
+}
+
+// changeTask runs fn in a change of the task's board with the task loaded.
+func (b *Board) changeTask(ctx context.Context, actorID, taskID string, fn func(c *change, t *Task) error) error {
+	boardID, err := b.boardOf(ctx, "tasks", taskID, "Task")
+	if err != nil {
+		return err
+	}
+	return b.change(ctx, actorID, boardID, "Task", func(c *change) error {
+		t := new(Task)
+		err := c.tx.NewSelect().Model(t).Where("id = ?", taskID).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("Task")
+		}
+		if err != nil {
+			return err
+		}
+		return fn(c, t)
+	})
+}
