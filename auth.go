@@ -112,18 +112,21 @@ func (b *Board) CreateToken(ctx context.Context, userID string) (*Token, string,
 	return tok, secret, nil
 }
 
-// RevokeToken revokes the token whose ID or secret prefix is idOrPrefix,
+// RevokeToken revokes the token whose ID is idOrPrefix, or whose secret
+// starts with idOrPrefix (at least its first 11 characters, "tb_" included),
 // with the sessions made from it, and returns it. It returns ErrNotFound
 // when no live token matches, ErrConflict when a prefix matches several.
 func (b *Board) RevokeToken(ctx context.Context, idOrPrefix string) (*Token, error) {
 	var tok Token
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		var toks []Token
-		if err := tx.NewSelect().Model(&toks).
-			Where("revoked_at IS NULL").
-			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-				return q.Where("id = ?", idOrPrefix).WhereOr("prefix LIKE ?", likePrefix(idOrPrefix))
-			}).Limit(2).Scan(ctx); err != nil {
+		q := tx.NewSelect().Model(&toks).Where("revoked_at IS NULL")
+		if prefix, ok := tokenPrefix(idOrPrefix); ok {
+			q = q.Where("prefix = ?", prefix)
+		} else {
+			q = q.Where("id = ?", idOrPrefix)
+		}
+		if err := q.Limit(2).Scan(ctx); err != nil {
 			return err
 		}
 		switch len(toks) {
@@ -148,15 +151,14 @@ func (b *Board) RevokeToken(ctx context.Context, idOrPrefix string) (*Token, err
 	return &tok, nil
 }
 
-// likePrefix returns a LIKE pattern matching strings that start with p.
-func likePrefix(p string) string {
-	if len(p) < 4 || strings.ContainsAny(p, `%_\`) {
-		return "\x00" // matches nothing
+// tokenPrefix returns the stored prefix of a token given by its secret
+// or by at least the secret's first len("tb_")+tokenPrefixLen characters.
+func tokenPrefix(p string) (string, bool) {
+	n := len("tb_") + tokenPrefixLen
+	if !strings.HasPrefix(p, "tb_") || len(p) < n {
+		return "", false
 	}
-	if len(p) > len("tb_")+tokenPrefixLen {
-		p = p[:len("tb_")+tokenPrefixLen]
-	}
-	return p + "%"
+	return p[:n], true
 }
 
 // AuthenticateToken returns the user of a live bearer token, or

@@ -144,6 +144,7 @@ type feed struct {
 	b        *Board
 	notifier Notifier
 	nextID   atomic.Uint64
+	appended atomic.Int64
 
 	mu     sync.Mutex
 	hubs   map[string]*hub
@@ -168,6 +169,7 @@ func newFeed(b *Board, n Notifier) *feed {
 // publish hands committed events, in seq order, to local subscribers and
 // signals the other instances.
 func (f *feed) publish(boardID string, events []Event) {
+	f.appended.Add(int64(len(events)))
 	last := events[len(events)-1]
 	sig := Signal{BoardID: boardID, Seq: last.Seq}
 	if last.Type == EventBoardDeleted {

@@ -26,6 +26,7 @@ type IdempotencyKey struct {
 // StoredResponse is the response kept for an idempotency key.
 type StoredResponse struct {
 	Status int
+	ETag   string
 	Body   []byte
 }
 
@@ -55,7 +56,7 @@ func (b *Board) BeginIdempotent(ctx context.Context, k IdempotencyKey) (*StoredR
 		case rec.Status == 0:
 			return ErrIdempotencyInFlight
 		default:
-			stored = &StoredResponse{Status: rec.Status, Body: []byte(rec.Body)}
+			stored = &StoredResponse{Status: rec.Status, ETag: rec.ETag, Body: []byte(rec.Body)}
 			return nil
 		}
 		_, err = tx.NewInsert().Model(&IdempotencyRecord{UserID: k.UserID, Method: k.Method, Path: k.Path, Key: k.Key,
@@ -74,7 +75,7 @@ func (b *Board) BeginIdempotent(ctx context.Context, k IdempotencyKey) (*StoredR
 // FinishIdempotent stores the response of a claimed key.
 func (b *Board) FinishIdempotent(ctx context.Context, k IdempotencyKey, r StoredResponse) error {
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
-		_, err := tx.NewUpdate().Model((*IdempotencyRecord)(nil)).Set("status = ?, body = ?", r.Status, string(r.Body)).
+		_, err := tx.NewUpdate().Model((*IdempotencyRecord)(nil)).Set("status = ?, etag = ?, body = ?", r.Status, r.ETag, string(r.Body)).
 			Where("user_id = ? AND method = ? AND path = ? AND key = ?", k.UserID, k.Method, k.Path, k.Key).Exec(ctx)
 		return err
 	})

@@ -130,6 +130,7 @@ type IdempotencyRecord struct {
 	Key         string    `bun:"key,pk"`
 	RequestHash string    `bun:"request_hash,notnull"`
 	Status      int       `bun:"status,notnull"`
+	ETag        string    `bun:"etag"`
 	Body        string    `bun:"body"`
 	CreatedAt   time.Time `bun:"created_at,notnull"`
 }

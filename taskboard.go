@@ -490,3 +490,7 @@ func (b *Board) maintainLoop(every time.Duration) {
 		}
 	}
 }
+
+// Notifier returns the notifier the Board signals other instances through
+// (nil for a single instance).
+func (b *Board) Notifier() Notifier { return b.opts.Notifier }

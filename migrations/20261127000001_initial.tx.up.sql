@@ -102,6 +102,7 @@ CREATE TABLE idempotency_keys (
     key TEXT NOT NULL,
     request_hash TEXT NOT NULL,
     status INTEGER NOT NULL DEFAULT 0,
+    etag TEXT,
     body TEXT,
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (user_id, method, path, key)

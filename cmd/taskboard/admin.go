@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/taskboard/taskboard"
+)
+
+// openStore opens the database for a one-off command.
+func openStore(ctx context.Context, dsn string) (*taskboard.Board, error) {
+	return taskboard.Open(ctx, dsn, &taskboard.Options{MaintenanceInterval: -1})
+}
+
+// tokenCreate prints a new token for a user, alone on one line.
+func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token create", stderr)
+	db := dbFlag(fs)
+	user := fs.String("user", "", "id of the user the token belongs to (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *user == "" {
+		return fmt.Errorf("token create: --user is required")
+	}
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, secret, err := store.CreateToken(ctx, *user)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+// tokenRevoke revokes a token by its id or the first characters of its
+// secret.
+func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token revoke", stderr)
+	db := dbFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("token revoke: give one token prefix or id")
+	}
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tok, err := store.RevokeToken(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked token %s (%s…) of user %s\n", tok.ID, tok.Prefix, tok.UserID)
+	return nil
+}
+
+// userCreate creates a user and prints its id.
+func userCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("user create", stderr)
+	db := dbFlag(fs)
+	name := fs.String("name", "", "the user's name (required)")
+	email := fs.String("email", "", "the user's email address (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.CreateUser(ctx, *name, *email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, u.ID)
+	return nil
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/httpapi"
+)
+
+// optBool is a boolean flag that remembers whether it was set.
+type optBool struct {
+	set   bool
+	value bool
+}
+
+func (b *optBool) String() string   { return strconv.FormatBool(b.value) }
+func (b *optBool) IsBoolFlag() bool { return true }
+func (b *optBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.set, b.value = true, v
+	return nil
+}
+
+// serveConfig is the serve command's configuration.
+type serveConfig struct {
+	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
+	demo                                                               optBool
+	shutdownTimeout                                                    time.Duration
+	api                                                                httpapi.Options
+	store                                                              taskboard.Options
+}
+
+func serveFlags(fs *flag.FlagSet) *serveConfig {
+	c := &serveConfig{}
+	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
+	fs.StringVar(&c.db, "db", "taskboard.db", "database: a SQLite file path or a postgres:// URL")
+	fs.StringVar(&c.publicURL, "public-url", "", "public URL of the server (its origin is allowed; https makes cookies Secure)")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated further origins allowed for cookie writes, WebSocket upgrades and CORS")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for /admin/* and /metrics (empty: those routes are 404)")
+	fs.Var(&c.demo, "demo", "seed a database without users with the demo data and allow one-click demo sign-in (default: true for SQLite, false for PostgreSQL)")
+	fs.StringVar(&c.sqliteSync, "sqlite-sync", "normal", "SQLite synchronous mode: normal (a killed process loses nothing acknowledged) or full (a power cut neither)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
+	fs.DurationVar(&c.api.HeartbeatInterval, "heartbeat", 15*time.Second, "SSE heartbeat interval")
+	fs.DurationVar(&c.api.PresenceGrace, "presence-grace", 5*time.Second, "how long a user stays present after their last connection closes")
+	fs.DurationVar(&c.api.TypingTimeout, "typing-timeout", 5*time.Second, "how long a typing indicator lasts without a new typing message")
+	fs.DurationVar(&c.api.PingInterval, "ping-interval", 30*time.Second, "WebSocket ping interval")
+	fs.DurationVar(&c.api.PongTimeout, "pong-timeout", 10*time.Second, "how long a silent WebSocket peer is kept after a ping")
+	fs.DurationVar(&c.api.CredentialCheckInterval, "credential-check", 10*time.Second, "how often open streams check that their token or session is still valid")
+	fs.Int64Var(&c.api.MaxBodyBytes, "max-body", 1<<20, "largest accepted request body in bytes")
+	fs.IntVar(&c.store.SubscriberBuffer, "subscriber-buffer", 1024, "events a subscriber may fall behind before it is dropped as a slow consumer")
+	fs.Int64Var(&c.store.HistoryEvents, "history-events", 10000, "events each board's log keeps at least")
+	fs.DurationVar(&c.store.HistoryAge, "history-age", 30*24*time.Hour, "how long each board's log keeps events at least")
+	return c
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	cfg := serveFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	switch cfg.sqliteSync {
+	case "normal":
+	case "full":
+		cfg.store.SQLiteSyncFull = true
+	default:
+		return fmt.Errorf("--sqlite-sync must be normal or full, not %q", cfg.sqliteSync)
+	}
+	demo := !taskboard.IsPostgres(cfg.db)
+	if cfg.demo.set {
+		demo = cfg.demo.value
+	}
+	cfg.store.Logger = logger
+
+	store, err := taskboard.Open(ctx, cfg.db, &cfg.store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	defer ln.Close()
+	pageURL := cfg.publicURL
+	if pageURL == "" {
+		pageURL = "http://" + displayAddr(ln.Addr())
+	}
+
+	if demo {
+		if err := seedDemo(ctx, store, pageURL, stdout); err != nil {
+			return err
+		}
+	}
+
+	cfg.api.Logger = logger
+	cfg.api.PublicURL = cfg.publicURL
+	cfg.api.AdminToken = cfg.adminToken
+	cfg.api.Demo = demo
+	for _, o := range strings.Split(cfg.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.api.AllowedOrigins = append(cfg.api.AllowedOrigins, o)
+		}
+	}
+	api := httpapi.New(store, &cfg.api)
+	srv := &http.Server{
+		Handler:           routes(api),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("taskboard serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.db), "demo", demo, "url", pageURL)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		api.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	// Shutdown stops accepting and waits for in-flight requests; Close ends
+	// the long-lived streams that Shutdown would otherwise wait for forever.
+	go func() { shutdown <- srv.Shutdown(sctx) }()
+	api.Close()
+	if err := <-shutdown; err != nil {
+		srv.Close()
+		logger.Warn("shutdown cut connections", "err", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// routes mounts the API; the web page is served beside it.
+func routes(api http.Handler) http.Handler {
+	return api
+}
+
+// seedDemo seeds the demo data into a database without users and, when it
+// did, prints a token for each demo user and the page's address.
+func seedDemo(ctx context.Context, store *taskboard.Board, pageURL string, stdout io.Writer) error {
+	seeded, err := store.SeedDemo(ctx)
+	if err != nil {
+		return err
+	}
+	if !seeded {
+		return nil
+	}
+	fmt.Fprintln(stdout, "Seeded the demo board. Demo users and their API tokens (shown once):")
+	for _, id := range []string{taskboard.DemoAlice, taskboard.DemoBob} {
+		_, secret, err := store.CreateToken(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  %-10s %s\n", id, secret)
+	}
+	fmt.Fprintf(stdout, "Open %s/ and continue as Alice or Bob, or:\n  curl -H 'Authorization: Bearer <token>' %s/boards/board-1/tasks\n", pageURL, pageURL)
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return "localhost:" + strconv.Itoa(portOf(a))
+	}
+	return a.String()
+}
+
+func portOf(a net.Addr) int {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.Port
+	}
+	return 0
+}
+
+// redactDSN hides a password in a PostgreSQL URL.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			cred := dsn[i+3 : at]
+			if user, _, ok := strings.Cut(cred, ":"); ok {
+				return dsn[:i+3] + user + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,51 @@
+// Package taskboard is a store for real-time collaborative task boards:
+// boards hold lists, lists hold tasks, and every change to a board is
+// appended to that board's event log with a gapless sequence number, so
+// that any client can follow a board and resume exactly where it stopped.
+//
+// # Storage
+//
+// A Board (the store) runs on bun over SQLite (the embedded default, through
+// sqliteshim) or PostgreSQL (pgdialect with pgx). Open takes a DSN; New wraps
+// a *bun.DB that a program already has. The schema comes from bun's migrate
+// package and is the same on both engines.
+//
+// # Positions and versions
+//
+// Positions are 0-based and contiguous: after every operation the tasks of a
+// list, and the lists of a board, are at 0..n-1. Inserting or moving to p is
+// an array splice; p past the end means at the end. Tasks and lists carry a
+// version (1, then +1 per change to that entity), usable as a
+// compare-and-set precondition.
+//
+// # Events
+//
+// Each mutation appends its event to its board's log in the same
+// transaction, with the board's next seq, and wakes subscribers only after
+// the commit. Subscribe yields the events after a given seq and then the
+// live ones, with no gap, duplicate or reordering, also while writers run
+// during the hand-off from the log to live delivery. Ephemeral events
+// (presence, typing) travel through the same feed with seq 0 and are never
+// logged.
+//
+// # Concurrency
+//
+// A Board is safe for concurrent use. Writes to one board are serialised
+// (in the process by a lock, across processes by the board's row lock), so
+// seqs follow commit order. Publishing never blocks a writer: each
+// subscription has a bounded buffer, and a subscriber that falls behind it
+// is ended with ErrSlowConsumer; it resubscribes after its last seq and
+// loses nothing. A Subscription is read by one goroutine; it ends when its
+// context is done, on Close, on a reset (ErrAccessRevoked, ErrBoardDeleted)
+// or when the Board is closed. Board.Close ends every subscription and
+// waits for the Board's background work.
+//
+// # Errors
+//
+// Errors match the package's sentinels with errors.Is: ErrNotFound (also for
+// boards the user is not a member of), ErrInvalid (a *ValidationError naming
+// each field), ErrPreconditionFailed, ErrConflict, ErrUnauthorized,
+// ErrUnavailable, and for subscriptions ErrSlowConsumer and the reset
+// reasons ErrHistoryTruncated, ErrAhead, ErrAccessRevoked and
+// ErrBoardDeleted (as a *ResetError with the board's current seq).
+package taskboard

@@ -1,0 +1,462 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/taskboard/taskboard"
+)
+
+// routes registers every route of the API.
+func (h *Handler) routes() {
+	// Public.
+	h.handle("GET /health", h.health)
+	h.handle("GET /ready", h.ready)
+	h.handle("GET /openapi.json", h.openAPI)
+	h.handle("POST /sessions", h.createSession)
+	h.handle("DELETE /sessions", h.deleteSession)
+	h.handle("POST /sessions/demo", h.createDemoSession)
+
+	// The course's routes.
+	h.handle("GET /boards/{boardId}/tasks", h.authed(h.listTasks))
+	h.handle("POST /tasks", h.authed(h.idempotent(h.createTask)))
+	h.handle("PATCH /tasks/{id}/move", h.authed(h.idempotent(h.moveTask)))
+	h.handle("DELETE /tasks/{id}", h.authed(h.idempotent(h.deleteTask)))
+
+	h.handle("GET /tasks/{id}", h.authed(h.getTask))
+	h.handle("PATCH /tasks/{id}", h.authed(h.idempotent(h.updateTask)))
+	h.handle("GET /users/me", h.authed(h.me))
+	h.handle("GET /boards", h.authed(h.listBoards))
+	h.handle("POST /boards", h.authed(h.idempotent(h.createBoard)))
+	h.handle("GET /boards/{boardId}", h.authed(h.snapshot))
+	h.handle("PATCH /boards/{boardId}", h.authed(h.idempotent(h.updateBoard)))
+	h.handle("DELETE /boards/{boardId}", h.authed(h.idempotent(h.deleteBoard)))
+	h.handle("POST /boards/{boardId}/members", h.authed(h.idempotent(h.addMember)))
+	h.handle("DELETE /boards/{boardId}/members/{userId}", h.authed(h.idempotent(h.removeMember)))
+	h.handle("POST /boards/{boardId}/lists", h.authed(h.idempotent(h.createList)))
+	h.handle("PATCH /lists/{id}", h.authed(h.idempotent(h.updateList)))
+	h.handle("PATCH /lists/{id}/move", h.authed(h.idempotent(h.moveList)))
+	h.handle("DELETE /lists/{id}", h.authed(h.idempotent(h.deleteList)))
+	h.handle("POST /realtime/tickets", h.authed(h.idempotent(h.createTicket)))
+
+	h.realtimeRoutes()
+
+	// Operational.
+	h.handle("GET /metrics", h.admin(h.metrics.serve))
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readJSON reads and decodes a request body.
+func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r, h.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, v)
+}
+
+// etag formats a version or seq as an entity tag.
+func etag(n int64) string { return `"` + strconv.FormatInt(n, 10) + `"` }
+
+// ifMatch returns the version an If-Match header requires: 0 when absent or
+// "*", -1 when it names no version (which then never matches).
+func ifMatch(r *http.Request) int64 {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return 0
+	}
+	v = strings.TrimPrefix(v, "W/")
+	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+	if err != nil || n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// notModified reports whether If-None-Match names the current tag.
+func notModified(r *http.Request, tag string) bool {
+	for _, v := range strings.Split(r.Header.Get("If-None-Match"), ",") {
+		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+		if v == tag || v == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// listTasks is GET /boards/{boardId}/tasks (the course's route).
+func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, id *Identity) {
+	tasks, seq, err := h.store.Tasks(r.Context(), id.User.ID, r.PathValue("boardId"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	tag := etag(seq)
+	w.Header().Set("ETag", tag)
+	if notModified(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, dataBody[taskboard.Task]{Data: tasks})
+}
+
+type dataBody[T any] struct {
+	Data []T `json:"data"`
+}
+
+func writeTask(w http.ResponseWriter, status int, t *taskboard.Task) {
+	w.Header().Set("ETag", etag(t.Version))
+	writeJSON(w, status, t)
+}
+
+func writeList(w http.ResponseWriter, status int, l *taskboard.List) {
+	w.Header().Set("ETag", etag(l.Version))
+	writeJSON(w, status, l)
+}
+
+// createTask is POST /tasks.
+func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Title       reqString   `json:"title"`
+		Description optString   `json:"description"`
+		ListID      reqString   `json:"listId"`
+		AssigneeID  optString   `json:"assigneeId"`
+		Position    optPosition `json:"position"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.required("title", in.Title)
+	c.nullable("description", in.Description)
+	c.required("listId", in.ListID)
+	c.nullable("assigneeId", in.AssigneeID)
+	c.position("position", in.Position, false)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	t, err := h.store.CreateTask(r.Context(), id.User.ID, taskboard.TaskCreate{
+		ListID: in.ListID.Value, Title: in.Title.Value, Description: in.Description.Value,
+		AssigneeID: in.AssigneeID.Value, Position: in.Position.ptr(),
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeTask(w, http.StatusCreated, t)
+}
+
+// getTask is GET /tasks/{id}.
+func (h *Handler) getTask(w http.ResponseWriter, r *http.Request, id *Identity) {
+	t, err := h.store.Task(r.Context(), id.User.ID, r.PathValue("id"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	tag := etag(t.Version)
+	if notModified(r, tag) {
+		w.Header().Set("ETag", tag)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeTask(w, http.StatusOK, t)
+}
+
+// updateTask is PATCH /tasks/{id}.
+func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Title       reqString `json:"title"`
+		Description optString `json:"description"`
+		AssigneeID  optString `json:"assigneeId"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.optional("title", in.Title)
+	c.nullable("description", in.Description)
+	c.nullable("assigneeId", in.AssigneeID)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	u := taskboard.TaskUpdate{
+		Description: taskboard.Nullable[string]{Set: in.Description.Set, Value: in.Description.Value},
+		AssigneeID:  taskboard.Nullable[string]{Set: in.AssigneeID.Set, Value: in.AssigneeID.Value},
+		IfVersion:   ifMatch(r),
+	}
+	if in.Title.Set {
+		u.Title = &in.Title.Value
+	}
+	t, err := h.store.UpdateTask(r.Context(), id.User.ID, r.PathValue("id"), u)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeTask(w, http.StatusOK, t)
+}
+
+// moveTask is PATCH /tasks/{id}/move (the course's route).
+func (h *Handler) moveTask(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		ListID   reqString   `json:"listId"`
+		Position optPosition `json:"position"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.required("listId", in.ListID)
+	c.position("position", in.Position, true)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	t, err := h.store.MoveTask(r.Context(), id.User.ID, r.PathValue("id"), taskboard.TaskMove{
+		ListID: in.ListID.Value, Position: in.Position.Value, IfVersion: ifMatch(r),
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeTask(w, http.StatusOK, t)
+}
+
+// deleteTask is DELETE /tasks/{id} (the course's route).
+func (h *Handler) deleteTask(w http.ResponseWriter, r *http.Request, id *Identity) {
+	if err := h.store.DeleteTask(r.Context(), id.User.ID, r.PathValue("id"), ifMatch(r)); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me is GET /users/me.
+func (h *Handler) me(w http.ResponseWriter, r *http.Request, id *Identity) {
+	writeJSON(w, http.StatusOK, id.User)
+}
+
+// listBoards is GET /boards.
+func (h *Handler) listBoards(w http.ResponseWriter, r *http.Request, id *Identity) {
+	boards, err := h.store.Boards(r.Context(), id.User.ID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, dataBody[taskboard.BoardInfo]{Data: boards})
+}
+
+// createBoard is POST /boards.
+func (h *Handler) createBoard(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Name reqString `json:"name"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.required("name", in.Name)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	board, err := h.store.CreateBoard(r.Context(), id.User.ID, in.Name.Value)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, board)
+}
+
+// snapshot is GET /boards/{boardId}.
+func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request, id *Identity) {
+	s, err := h.store.Snapshot(r.Context(), id.User.ID, r.PathValue("boardId"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	tag := etag(s.Seq)
+	w.Header().Set("ETag", tag)
+	if notModified(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+// updateBoard is PATCH /boards/{boardId}.
+func (h *Handler) updateBoard(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Name reqString `json:"name"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.optional("name", in.Name)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var u taskboard.BoardUpdate
+	if in.Name.Set {
+		u.Name = &in.Name.Value
+	}
+	board, err := h.store.UpdateBoard(r.Context(), id.User.ID, r.PathValue("boardId"), u)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, board)
+}
+
+// deleteBoard is DELETE /boards/{boardId}.
+func (h *Handler) deleteBoard(w http.ResponseWriter, r *http.Request, id *Identity) {
+	if err := h.store.DeleteBoard(r.Context(), id.User.ID, r.PathValue("boardId")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type memberBody struct {
+	BoardID string `json:"board_id"`
+	UserID  string `json:"user_id"`
+}
+
+// addMember is POST /boards/{boardId}/members.
+func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		UserID reqString `json:"userId"`
+		Email  reqString `json:"email"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.optional("userId", in.UserID)
+	c.optional("email", in.Email)
+	if !in.UserID.Set && !in.Email.Set {
+		c.add("userId", "userId or email is required")
+	}
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	m, added, err := h.store.AddMember(r.Context(), id.User.ID, r.PathValue("boardId"),
+		taskboard.MemberRef{UserID: in.UserID.Value, Email: in.Email.Value})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if added {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, memberBody{BoardID: m.BoardID, UserID: m.UserID})
+}
+
+// removeMember is DELETE /boards/{boardId}/members/{userId}.
+func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, id *Identity) {
+	if err := h.store.RemoveMember(r.Context(), id.User.ID, r.PathValue("boardId"), r.PathValue("userId")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// createList is POST /boards/{boardId}/lists.
+func (h *Handler) createList(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Name     reqString   `json:"name"`
+		Position optPosition `json:"position"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.required("name", in.Name)
+	c.position("position", in.Position, false)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	l, err := h.store.CreateList(r.Context(), id.User.ID, r.PathValue("boardId"),
+		taskboard.ListCreate{Name: in.Name.Value, Position: in.Position.ptr()})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeList(w, http.StatusCreated, l)
+}
+
+// updateList is PATCH /lists/{id}.
+func (h *Handler) updateList(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Name reqString `json:"name"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.optional("name", in.Name)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	u := taskboard.ListUpdate{IfVersion: ifMatch(r)}
+	if in.Name.Set {
+		u.Name = &in.Name.Value
+	}
+	l, err := h.store.UpdateList(r.Context(), id.User.ID, r.PathValue("id"), u)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeList(w, http.StatusOK, l)
+}
+
+// moveList is PATCH /lists/{id}/move.
+func (h *Handler) moveList(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Position optPosition `json:"position"`
+	}
+	if err := h.readJSON(w, r, &in); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var c fieldChecks
+	c.position("position", in.Position, true)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	l, err := h.store.MoveList(r.Context(), id.User.ID, r.PathValue("id"), in.Position.Value, ifMatch(r))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeList(w, http.StatusOK, l)
+}
+
+// deleteList is DELETE /lists/{id}.
+func (h *Handler) deleteList(w http.ResponseWriter, r *http.Request, id *Identity) {
+	if err := h.store.DeleteList(r.Context(), id.User.ID, r.PathValue("id"), ifMatch(r)); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

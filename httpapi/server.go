@@ -1,0 +1,304 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/taskboard/taskboard"
+)
+
+// Options configures a Handler. A nil *Options means all defaults; every
+// zero field means the default its comment gives.
+type Options struct {
+	// Authenticator turns a request into a user. Nil means the built-in one:
+	// bearer tokens, the session cookie, and tickets on streaming routes.
+	Authenticator Authenticator
+	// PublicURL is the server's public address (https://board.example.com).
+	// Its origin is allowed for cookie writes and WebSocket upgrades, and an
+	// https URL makes the session cookie Secure. Empty means the request's
+	// own host is the allowed origin.
+	PublicURL string
+	// AllowedOrigins are further origins allowed for cookie writes and
+	// WebSocket upgrades; CORS headers are sent only for them.
+	AllowedOrigins []string
+	// AdminToken guards /admin/* and /metrics. Empty means those routes are
+	// 404.
+	AdminToken string
+	// Demo enables POST /sessions/demo on a demo database.
+	Demo bool
+	// Logger receives request logs and errors. Nil logs nothing.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies. Zero means 1 MiB.
+	MaxBodyBytes int64
+	// Registerer receives the handler's Prometheus metrics. Nil means a
+	// registry of the handler's own, served at /metrics.
+	Registerer prometheus.Registerer
+	// Gatherer is what /metrics serves when Registerer is set. Nil means
+	// prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+
+	// HeartbeatInterval is the SSE heartbeat period. Zero means 15 s.
+	HeartbeatInterval time.Duration
+	// PresenceGrace is how long a user stays present after their last
+	// connection closes. Zero means 5 s.
+	PresenceGrace time.Duration
+	// TypingTimeout is how long a typing indicator lasts without a new
+	// typing message. Zero means 5 s.
+	TypingTimeout time.Duration
+	// PingInterval is how often the server pings WebSocket peers. Zero
+	// means 30 s.
+	PingInterval time.Duration
+	// PongTimeout is how long a silent WebSocket peer is kept after a ping.
+	// Zero means 10 s.
+	PongTimeout time.Duration
+	// CredentialCheckInterval is how often open streams check that the
+	// token or session that opened them is still valid (revocations made
+	// elsewhere, e.g. by the command line). Zero means 10 s.
+	CredentialCheckInterval time.Duration
+}
+
+func (o *Options) withDefaults() Options {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.HeartbeatInterval, 15*time.Second)
+	def(&opts.PresenceGrace, 5*time.Second)
+	def(&opts.TypingTimeout, 5*time.Second)
+	def(&opts.PingInterval, 30*time.Second)
+	def(&opts.PongTimeout, 10*time.Second)
+	def(&opts.CredentialCheckInterval, 10*time.Second)
+	return opts
+}
+
+// Handler serves the taskboard HTTP API over a store. Mount it at the root of
+// a server or under a prefix with http.StripPrefix. Close it before the
+// store, to end its long-lived streams.
+type Handler struct {
+	store   *taskboard.Board
+	opts    Options
+	auth    Authenticator
+	mux     *http.ServeMux
+	metrics *metrics
+	origins map[string]bool
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	streams   sync.WaitGroup
+}
+
+// New returns the HTTP API over store.
+func New(store *taskboard.Board, opts *Options) *Handler {
+	o := opts.withDefaults()
+	h := &Handler{
+		store:   store,
+		opts:    o,
+		auth:    o.Authenticator,
+		mux:     http.NewServeMux(),
+		closing: make(chan struct{}),
+		origins: make(map[string]bool),
+	}
+	if h.auth == nil {
+		h.auth = &builtinAuth{store: store}
+	}
+	if u, err := url.Parse(o.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		h.origins[u.Scheme+"://"+u.Host] = true
+	}
+	for _, origin := range o.AllowedOrigins {
+		h.origins[strings.TrimRight(origin, "/")] = true
+	}
+	h.metrics = newMetrics(o.Registerer, o.Gatherer, store)
+	h.routes()
+	return h
+}
+
+// ServeHTTP serves a request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &requestInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	rw := &statusWriter{ResponseWriter: w}
+	if h.corsPreflight(rw, r) {
+		return
+	}
+	h.mux.ServeHTTP(rw, r)
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	pattern := info.pattern
+	if pattern == "" {
+		pattern = "unmatched"
+	}
+	elapsed := time.Since(start)
+	h.metrics.observeRequest(pattern, r.Method, status, elapsed)
+	h.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.Duration("duration", elapsed), slog.String("user", info.userID))
+}
+
+// Close ends every open stream (SSE, WebSocket, long poll) and waits for
+// them to finish. Requests that arrive later are answered without
+// streaming. Call it before http.Server.Shutdown, which does not wait for
+// hijacked connections and waits forever for streams.
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.closing) })
+	h.streams.Wait()
+}
+
+// requestInfo carries what inner handlers learn back to the logger.
+type requestInfo struct {
+	pattern string
+	userID  string
+}
+
+type requestInfoKey struct{}
+
+func infoOf(r *http.Request) *requestInfo {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+func (h *Handler) log(r *http.Request) *slog.Logger {
+	return h.opts.Logger.With("method", r.Method, "path", r.URL.Path)
+}
+
+// statusWriter records the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// handle registers a route; the pattern becomes the metrics label.
+func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r).pattern = pattern
+		fn(w, r)
+	})
+}
+
+// userHandler is a handler for an authenticated user.
+type userHandler func(w http.ResponseWriter, r *http.Request, id *Identity)
+
+// authed wraps a handler that needs a user; cookie-authenticated writes must
+// come from an allowed origin.
+func (h *Handler) authed(fn userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := h.auth.Authenticate(r)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		infoOf(r).userID = id.User.ID
+		if id.Cookie && isWrite(r.Method) && !h.originAllowed(r) {
+			h.writeError(w, r, errForbiddenOrig)
+			return
+		}
+		fn(w, r, id)
+	}
+}
+
+func isWrite(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+// originAllowed reports whether the request's Origin (or, without one, its
+// Referer) is the public URL, the request's own host when no public URL is
+// set, or an allowed origin. A request with neither header is not from a
+// browser page and is allowed.
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		if ref, err := url.Parse(r.Header.Get("Referer")); err == nil && ref.Host != "" {
+			origin = ref.Scheme + "://" + ref.Host
+		}
+	}
+	if origin == "" {
+		return true
+	}
+	origin = strings.TrimRight(origin, "/")
+	if h.origins[origin] {
+		return true
+	}
+	if h.opts.PublicURL == "" {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	return false
+}
+
+// corsPreflight sends CORS headers for configured origins and answers
+// preflight requests. It reports whether the request was answered.
+func (h *Handler) corsPreflight(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(h.opts.AllowedOrigins) == 0 || !h.origins[strings.TrimRight(origin, "/")] {
+		return false
+	}
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", origin)
+	hd.Set("Access-Control-Allow-Credentials", "true")
+	hd.Set("Access-Control-Expose-Headers", "ETag, Retry-After")
+	hd.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		hd.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID")
+		hd.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+// admin wraps an operational route that needs the admin token.
+func (h *Handler) admin(fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.opts.AdminToken == "" {
+			writeJSON(w, http.StatusNotFound, errorBody{Error: "Not Found"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !constantTimeEqual(got, h.opts.AdminToken) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			writeJSON(w, http.StatusUnauthorized, errorBody{Error: "Unauthorized"})
+			return
+		}
+		fn(w, r)
+	}
+}
