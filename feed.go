@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // Logged event types: each is appended to its board's log with a seq.
@@ -113,6 +115,9 @@ type Signal struct {
 	BoardID string
 	Seq     int64
 	Event   *Event
+	// Resync, from a notifier that may have missed signals (its connection
+	// dropped), asks the feed to catch every followed board up from the log.
+	Resync bool
 }
 
 // Notifier carries signals between the instances that share one database.
@@ -192,6 +197,11 @@ func (f *feed) broadcast(ev Event) {
 
 // receive handles a signal from another instance.
 func (f *feed) receive(s Signal) {
+	if s.Resync {
+		f.wg.Add(1)
+		go f.resync()
+		return
+	}
 	if s.Event != nil {
 		f.deliver(s.BoardID, []Event{*s.Event})
 		return
@@ -216,6 +226,30 @@ func (f *feed) receive(s Signal) {
 	h.fetching = true
 	f.wg.Add(1)
 	go f.fetch(h)
+}
+
+// resync signals every followed board's current seq, so that hubs fetch
+// what they missed.
+func (f *feed) resync() {
+	defer f.wg.Done()
+	f.mu.Lock()
+	ids := make([]string, 0, len(f.hubs))
+	for id := range f.hubs {
+		ids = append(ids, id)
+	}
+	f.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	var boards []BoardInfo
+	ctx := context.Background()
+	if err := f.b.db.NewSelect().Model(&boards).Column("id", "seq").Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		f.b.opts.Logger.Warn("taskboard: resync after reconnect", "err", err)
+		return
+	}
+	for _, board := range boards {
+		f.receive(Signal{BoardID: board.ID, Seq: board.Seq})
+	}
 }
 
 // fetch reads a hub's missing events from the log and delivers them, until
@@ -298,6 +332,22 @@ func (f *feed) deliver(boardID string, events []Event) {
 	}
 }
 
+// seen tells a new hub the board's seq, so that signals from other
+// instances fetch only what is newer.
+func (f *feed) seen(boardID string, seq int64) {
+	f.mu.Lock()
+	h := f.hubs[boardID]
+	f.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if h.last == 0 {
+		h.last = seq
+	}
+	h.mu.Unlock()
+}
+
 // add registers a subscription with its board's hub.
 func (f *feed) add(s *Subscription) error {
 	f.mu.Lock()
@@ -372,6 +422,7 @@ type Subscription struct {
 	err       error
 	replaying bool
 	last      int64 // last seq returned by Next
+	gapSeq    int64 // seq of an event whose gap was read from the log
 	page      []Event
 
 	chOnce sync.Once
@@ -430,6 +481,7 @@ func (b *Board) Subscribe(ctx context.Context, userID, boardID string, after int
 		return nil, &ResetError{BoardID: boardID, Reason: ReasonHistoryTruncated, Seq: board.Seq}
 	}
 	s.last = after
+	b.feed.seen(boardID, board.Seq)
 	s.stop = context.AfterFunc(ctx, func() { s.Close() })
 	return s, nil
 }
@@ -540,10 +592,22 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 				s.last = ev.Seq
 				s.mu.Unlock()
 				return ev, nil
+			case s.gapSeq == ev.Seq && ev.Type == EventBoardDeleted:
+				// The log went with the board: this is its last event.
+				s.last = ev.Seq
+				s.mu.Unlock()
+				return ev, nil
+			case s.gapSeq == ev.Seq:
+				// The log no longer holds the missing events.
+				s.mu.Unlock()
+				s.end(&ResetError{BoardID: s.BoardID, Reason: ReasonHistoryTruncated, Seq: ev.Seq}, true)
+				s.feed.remove(s)
+				continue
 			default:
 				// A gap: the missing events are committed; read them.
 				s.inbox = append([]Event{ev}, s.inbox...)
 				s.replaying = true
+				s.gapSeq = ev.Seq
 				s.mu.Unlock()
 				continue
 			}

@@ -193,6 +193,11 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 		}
 	}
 	notifier := o.Notifier
+	if notifier == nil && !b.sqlite {
+		// Instances sharing a PostgreSQL database fan out through it.
+		pn := NewPostgresNotifier(db, o.Logger)
+		b.opts.Notifier, notifier = pn, pn
+	}
 	if notifier == nil {
 		notifier = localNotifier{}
 	}
@@ -444,6 +449,16 @@ func (b *Board) change(ctx context.Context, actorID, boardID, entity string, fn 
 	if c.board.Seq != startSeq && !c.notLogged {
 		if _, err := tx.NewUpdate().Model((*BoardInfo)(nil)).Set("seq = ?", c.board.Seq).Where("id = ?", boardID).Exec(ctx); err != nil {
 			return wrapDBError(fmt.Errorf("advance seq: %w", err))
+		}
+	}
+	if tn, ok := b.opts.Notifier.(TxNotifier); ok && len(c.events) > 0 {
+		last := c.events[len(c.events)-1]
+		sig := Signal{BoardID: boardID, Seq: last.Seq}
+		if c.notLogged {
+			sig.Event = &last
+		}
+		if err := tn.NotifyTx(ctx, tx, sig); err != nil {
+			return wrapDBError(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

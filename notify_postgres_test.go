@@ -1,0 +1,192 @@
+package taskboard_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+// openPair opens two stores over one PostgreSQL schema, as two instances.
+func openPair(t *testing.T) (a, b *taskboard.Board, dsn string) {
+	t.Helper()
+	dsn = dbtest.Postgres(t)
+	ctx := context.Background()
+	var err error
+	if a, err = taskboard.Open(ctx, dsn, &taskboard.Options{Logger: testLogger(t)}); err != nil {
+		t.Fatalf("open A: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if b, err = taskboard.Open(ctx, dsn, &taskboard.Options{Logger: testLogger(t)}); err != nil {
+		t.Fatalf("open B: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if _, err := a.SeedDemo(ctx); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return a, b, dsn
+}
+
+// collect reads n events from sub and returns their seqs.
+func collect(t *testing.T, sub *taskboard.Subscription, n int, timeout time.Duration) []int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var seqs []int64
+	for len(seqs) < n {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next after %d of %d events: %v", len(seqs), n, err)
+		}
+		if ev.Seq != 0 {
+			seqs = append(seqs, ev.Seq)
+		}
+	}
+	return seqs
+}
+
+func wantContiguous(t *testing.T, seqs []int64, from int64) {
+	t.Helper()
+	for i, s := range seqs {
+		if s != from+int64(i) {
+			t.Fatalf("event %d has seq %d, want %d (got %v)", i, s, from+int64(i), seqs)
+		}
+	}
+}
+
+func TestPostgresNotifierAcrossInstances(t *testing.T) {
+	a, b, _ := openPair(t)
+	ctx := context.Background()
+	sub, err := b.Subscribe(ctx, "user-bob", "board-1", 0, nil)
+	if err != nil {
+		t.Fatalf("Subscribe on B: %v", err)
+	}
+	defer sub.Close()
+	if _, err := a.MoveTask(ctx, "user-alice", "task-1", taskboard.TaskMove{ListID: "list-done", Position: 0}); err != nil {
+		t.Fatalf("MoveTask on A: %v", err)
+	}
+	seqs := collect(t, sub, 1, 10*time.Second)
+	wantContiguous(t, seqs, 1)
+
+	// Ephemeral events travel in the payload.
+	if err := a.Broadcast(taskboard.Event{Type: taskboard.EventUserTyping, BoardID: "board-1", Data: []byte(`{"type":"user_typing"}`), Origin: "x"}); err != nil {
+		t.Fatalf("Broadcast: %v", err)
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ev, err := sub.Next(c)
+	if err != nil || ev.Type != taskboard.EventUserTyping || ev.Seq != 0 {
+		t.Fatalf("Next = %v %q seq %d, want the ephemeral user_typing", err, ev.Type, ev.Seq)
+	}
+
+	// Deleting the board reaches B even though its log is gone.
+	if err := a.DeleteBoard(ctx, "user-alice", "board-1"); err != nil {
+		t.Fatalf("DeleteBoard: %v", err)
+	}
+	ev, err = sub.Next(c)
+	if err != nil || ev.Type != taskboard.EventBoardDeleted || ev.Seq != 2 {
+		t.Fatalf("Next = %v %q seq %d, want board_deleted seq 2", err, ev.Type, ev.Seq)
+	}
+	if _, err := sub.Next(c); !errors.Is(err, taskboard.ErrBoardDeleted) {
+		t.Fatalf("Next after board_deleted = %v, want ErrBoardDeleted", err)
+	}
+}
+
+func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
+	a, b, _ := openPair(t)
+	ctx := context.Background()
+	subA, err := a.Subscribe(ctx, "user-bob", "board-1", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subA.Close()
+	subB, err := b.Subscribe(ctx, "user-alice", "board-1", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subB.Close()
+	const perInstance = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i, store := range []*taskboard.Board{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range perInstance {
+				task := fmt.Sprintf("task-%d", 1+(i*2+j)%4)
+				list := []string{"list-todo", "list-progress", "list-done"}[j%3]
+				if _, err := store.MoveTask(ctx, "user-alice", task, taskboard.TaskMove{ListID: list, Position: j % 3}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("MoveTask: %v", err)
+	}
+	seq, err := a.BoardSeq(ctx, "user-alice", "board-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sub := range map[string]*taskboard.Subscription{"A": subA, "B": subB} {
+		seqs := collect(t, sub, int(seq), 20*time.Second)
+		wantContiguous(t, seqs, 1)
+		t.Logf("subscriber on %s got %d events", name, len(seqs))
+	}
+}
+
+func TestPostgresNotifierListenerKilled(t *testing.T) {
+	a, b, dsn := openPair(t)
+	ctx := context.Background()
+	sub, err := b.Subscribe(ctx, "user-bob", "board-1", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	pn := b.Notifier().(*taskboard.PostgresNotifier)
+	for i := range 20 {
+		if i == 5 {
+			// Kill every listener of this schema's channel (A's and B's).
+			if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`); err != nil {
+				t.Fatalf("terminate listeners: %v", err)
+			}
+		}
+		list := []string{"list-done", "list-todo"}[i%2]
+		if _, err := a.MoveTask(ctx, "user-alice", "task-1", taskboard.TaskMove{ListID: list, Position: 0}); err != nil {
+			t.Fatalf("MoveTask %d: %v", i, err)
+		}
+	}
+	seqs := collect(t, sub, 20, 30*time.Second)
+	wantContiguous(t, seqs, 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for pn.Ready(ctx) != nil || pn.Stats().Reconnects == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("listener not back: ready=%v stats=%+v", pn.Ready(ctx), pn.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
