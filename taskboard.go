@@ -264,7 +264,16 @@ func (b *Board) Migrate(ctx context.Context) error {
 	if b.sqlite {
 		b.writeMu.Lock()
 		defer b.writeMu.Unlock()
-		return run()
+		// Another process may be migrating the same file: its transaction
+		// makes ours fail, and a retry then finds the migration applied.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := run()
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	conn, err := b.db.Conn(ctx)
 	if err != nil {
