@@ -480,9 +480,15 @@ func (b *Board) Subscribe(ctx context.Context, userID, boardID string, after int
 		b.feed.remove(s)
 		return nil, &ResetError{BoardID: boardID, Reason: ReasonHistoryTruncated, Seq: board.Seq}
 	}
-	s.last = after
 	b.feed.seen(boardID, board.Seq)
-	s.stop = context.AfterFunc(ctx, func() { s.Close() })
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	s.mu.Lock()
+	s.last = after
+	// With nothing to replay, every later event reaches the inbox, which
+	// holds at most Options.SubscriberBuffer of them from here on.
+	s.replaying = after < board.Seq
+	s.stop = stop
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -491,7 +497,7 @@ func (b *Board) Subscribe(ctx context.Context, userID, boardID string, after int
 func (s *Subscription) push(ev Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || (ev.Seq == 0 && ev.Origin == s.ID) {
+	if s.err != nil || (ev.Seq == 0 && ev.Origin == s.ID) || (ev.Seq != 0 && ev.Seq <= s.last) {
 		return false
 	}
 	if len(s.inbox) >= s.limit {
@@ -539,8 +545,11 @@ func (s *Subscription) Close() {
 	if s.end(ErrClosed, true) {
 		s.feed.remove(s)
 	}
-	if s.stop != nil {
-		s.stop()
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }
 

@@ -27,6 +27,11 @@ type ListUpdate struct {
 // notFound(entity). A row never moves to another board, so the answer stays
 // true for the row's life.
 func (b *Board) boardOf(ctx context.Context, table, id, entity string) (string, error) {
+	select {
+	case <-b.closing:
+		return "", ErrClosed
+	default:
+	}
 	var boardID string
 	err := b.db.NewSelect().Table(table).Column("board_id").Where("id = ?", id).Scan(ctx, &boardID)
 	if errors.Is(err, sql.ErrNoRows) {

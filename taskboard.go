@@ -157,6 +157,10 @@ var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver
 // sqliteDSN adds the pragmas the store relies on to a SQLite path.
 func sqliteDSN(dsn string, syncFull bool) string {
 	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if !strings.HasPrefix(dsn, "file:") {
+		// A plain path becomes a file: URI, where % and # are syntax.
+		path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
+	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		q = url.Values{}
@@ -165,10 +169,18 @@ func sqliteDSN(dsn string, syncFull bool) string {
 	if syncFull {
 		sync = "FULL"
 	}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous("+sync+")")
+	if sqliteshim.DriverName() == "sqlite3" {
+		// mattn/go-sqlite3 (the cgosqlite build tag) names its pragmas so.
+		q.Set("_journal_mode", "WAL")
+		q.Set("_busy_timeout", "10000")
+		q.Set("_foreign_keys", "1")
+		q.Set("_synchronous", sync)
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous("+sync+")")
+	}
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
@@ -224,10 +236,12 @@ func (b *Board) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
 		close(b.closing)
-		b.feed.close()
+		// Stop hearing other instances first, so nothing new reaches the
+		// feed while it shuts down.
 		if b.opts.Notifier != nil {
 			err = b.opts.Notifier.Close()
 		}
+		b.feed.close()
 		b.wg.Wait()
 		if b.owned {
 			err = errors.Join(err, b.db.Close())
@@ -327,7 +341,7 @@ func isConnError(err error) bool {
 	s := err.Error()
 	for _, m := range []string{"connection refused", "broken pipe", "connection reset", "failed to connect",
 		"conn closed", "terminating connection", "the database system is", "unexpected EOF", "no such host",
-		"server closed the connection", "i/o timeout", "driver: bad connection"} {
+		"server closed the connection", "i/o timeout", "driver: bad connection", "sql: database is closed"} {
 		if strings.Contains(s, m) {
 			return true
 		}

@@ -61,6 +61,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeJSON(w, http.StatusConflict, errorBody{Error: "A request with this Idempotency-Key is in progress"})
 	case errors.Is(err, taskboard.ErrConflict):
 		writeJSON(w, http.StatusConflict, errorBody{Error: conflictMessage(err)})
+	case errors.Is(err, errShuttingDown) || errors.Is(err, taskboard.ErrClosed):
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "Service Unavailable"})
 	case errors.Is(err, taskboard.ErrUnavailable):
 		h.log(r).Error("database unavailable", "err", err)
 		w.Header().Set("Retry-After", "1")

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -47,6 +48,11 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 				w.Header().Set("ETag", stored.ETag)
 			}
 			w.Header().Set("Idempotent-Replayed", "true")
+			if len(stored.Body) == 0 {
+				// A bodiless answer (204) had no Content-Type either.
+				w.WriteHeader(stored.Status)
+				return
+			}
 			writeRaw(w, stored.Status, bytes.TrimSuffix(stored.Body, []byte("\n")))
 			return
 		}
@@ -58,7 +64,9 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		ctx := r.Context()
+		// Keep or release the key even when the client has gone: a retry
+		// must find the answer, not a claim that stays in flight.
+		ctx := context.WithoutCancel(r.Context())
 		if status >= 500 || status == 499 {
 			if err := h.store.AbandonIdempotent(ctx, k); err != nil {
 				h.log(r).Error("release idempotency key", "err", err)

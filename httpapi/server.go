@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,10 +100,13 @@ type Handler struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	origins map[string]bool
+	// patterns are the registered route patterns, in registration order.
+	patterns []string
 
 	closeOnce sync.Once
 	closing   chan struct{}
 	streams   sync.WaitGroup
+	rt        *realtime
 }
 
 // New returns the HTTP API over store.
@@ -161,6 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hijacked connections and waits forever for streams.
 func (h *Handler) Close() {
 	h.closeOnce.Do(func() { close(h.closing) })
+	h.closeRealtime()
 	h.streams.Wait()
 }
 
@@ -208,11 +213,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handle registers a route; the pattern becomes the metrics label.
 func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
+	h.patterns = append(h.patterns, pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		infoOf(r).pattern = pattern
 		fn(w, r)
 	})
 }
+
+// Routes returns the patterns of the routes h serves, such as
+// "GET /boards/{boardId}/tasks", in the order they were registered. They are
+// also the route labels of the request metrics.
+func (h *Handler) Routes() []string { return slices.Clone(h.patterns) }
 
 // userHandler is a handler for an authenticated user.
 type userHandler func(w http.ResponseWriter, r *http.Request, id *Identity)

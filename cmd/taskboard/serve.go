@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/web"
 )
 
 // optBool is a boolean flag that remembers whether it was set.
@@ -37,10 +38,10 @@ func (b *optBool) Set(s string) error {
 // serveConfig is the serve command's configuration.
 type serveConfig struct {
 	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
-	demo                                                               optBool
-	shutdownTimeout                                                    time.Duration
-	api                                                                httpapi.Options
-	store                                                              taskboard.Options
+	demo                                                                  optBool
+	shutdownTimeout                                                       time.Duration
+	api                                                                   httpapi.Options
+	store                                                                 taskboard.Options
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -164,9 +165,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// routes mounts the API; the web page is served beside it.
+// routes mounts the API; the web page is served beside it, at exactly "/"
+// and under "/static/". Everything else, including every other GET, goes to
+// the API, which stays authoritative for its routes and its 404s.
 func routes(api http.Handler) http.Handler {
-	return api
+	page := web.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /static/", page)
+	mux.Handle("/", api)
+	return mux
 }
 
 // seedDemo seeds the demo data into a database without users and, when it

@@ -1,0 +1,120 @@
+package taskboard_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+// benchEach runs fn as a sub-benchmark on every engine.
+func benchEach(b *testing.B, fn func(b *testing.B, dsn string)) {
+	for _, e := range dbtest.Engines() {
+		b.Run(e.Name, func(b *testing.B) { fn(b, e.DSN(b)) })
+	}
+}
+
+var benchOptions = &taskboard.Options{MaintenanceInterval: -1}
+
+// BenchmarkCreateTask appends tasks to one list, one transaction (and one
+// event) each.
+func BenchmarkCreateTask(b *testing.B) {
+	benchEach(b, func(b *testing.B, dsn string) {
+		f := newFixture(b, dsn, benchOptions)
+		i := 0
+		for b.Loop() {
+			if _, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: fmt.Sprint("task ", i)}); err != nil {
+				b.Fatalf("CreateTask: %v", err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+	})
+}
+
+// BenchmarkMoveTask moves tasks between two lists of 20 tasks each, to
+// varying positions: one transaction (and one task_moved event) each.
+func BenchmarkMoveTask(b *testing.B) {
+	benchEach(b, func(b *testing.B, dsn string) {
+		f := newFixture(b, dsn, benchOptions)
+		const perList = 20
+		lists := []string{listTodo, listProgress}
+		var ids []string
+		where := map[string]int{}
+		for l, list := range lists {
+			for len(f.taskIDs(b, board1, list)) < perList {
+				id := f.newTask(b, list, "bench").ID
+				ids = append(ids, id)
+				where[id] = l
+			}
+		}
+		i := 0
+		for b.Loop() {
+			id := ids[i%len(ids)]
+			to := 1 - where[id]
+			if _, err := f.b.MoveTask(f.ctx, alice, id, taskboard.TaskMove{ListID: lists[to], Position: (i * 7) % perList}); err != nil {
+				b.Fatalf("MoveTask: %v", err)
+			}
+			where[id] = to
+			i++
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "moves/s")
+	})
+}
+
+// BenchmarkFanout1000 publishes one event per iteration to 1,000
+// subscribers of one board and waits until each has received it through
+// Next. ns/op runs from just before the write until the last subscriber
+// has the event; write-ns/op is the write alone and fanout-ns/op the rest.
+func BenchmarkFanout1000(b *testing.B) {
+	benchEach(b, func(b *testing.B, dsn string) {
+		const subscribers = 1000
+		f := newFixture(b, dsn, benchOptions)
+		ctx, cancel := context.WithCancel(f.ctx)
+		var received, exited sync.WaitGroup
+		for i := range subscribers {
+			sub, err := f.b.Subscribe(ctx, []string{alice, bob}[i%2], board1, -1, nil)
+			if err != nil {
+				b.Fatalf("Subscribe %d: %v", i, err)
+			}
+			exited.Add(1)
+			go func() {
+				defer exited.Done()
+				for {
+					if _, err := sub.Next(ctx); err != nil {
+						return
+					}
+					received.Done()
+				}
+			}()
+		}
+		defer func() {
+			cancel()
+			exited.Wait()
+		}()
+
+		var write, fanout, worst time.Duration
+		i := 0
+		for b.Loop() {
+			received.Add(subscribers)
+			start := time.Now()
+			if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint("title ", i))}); err != nil {
+				b.Fatalf("UpdateTask: %v", err)
+			}
+			written := time.Now()
+			received.Wait()
+			all := time.Since(written)
+			write += written.Sub(start)
+			fanout += all
+			worst = max(worst, all)
+			i++
+		}
+		b.ReportMetric(float64(write.Nanoseconds())/float64(b.N), "write-ns/op")
+		b.ReportMetric(float64(fanout.Nanoseconds())/float64(b.N), "fanout-ns/op")
+		b.ReportMetric(float64(worst.Nanoseconds()), "max-fanout-ns")
+	})
+}

@@ -1,0 +1,397 @@
+package taskboard_test
+
+import (
+	"encoding/json"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+func TestSeedDemo(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		b := openStore(t, dsn, nil)
+		ctx := t.Context()
+		if demo, err := b.IsDemo(ctx); err != nil || demo {
+			t.Fatalf("IsDemo on an empty database: got %v, %v; want false, nil", demo, err)
+		}
+		if has, err := b.HasUsers(ctx); err != nil || has {
+			t.Fatalf("HasUsers on an empty database: got %v, %v; want false, nil", has, err)
+		}
+		if ok, err := b.SeedDemo(ctx); err != nil || !ok {
+			t.Fatalf("SeedDemo: got %v, %v; want true, nil", ok, err)
+		}
+		if demo, err := b.IsDemo(ctx); err != nil || !demo {
+			t.Fatalf("IsDemo after SeedDemo: got %v, %v; want true, nil", demo, err)
+		}
+
+		snap, err := b.Snapshot(ctx, alice, board1)
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		if snap.Board.ID != "board-1" || snap.Board.Name != "Sprint 12" || snap.Seq != 0 {
+			t.Errorf("board: got %s %q at seq %d, want board-1 \"Sprint 12\" at seq 0", snap.Board.ID, snap.Board.Name, snap.Seq)
+		}
+		type user struct{ id, name, email string }
+		var users []user
+		for _, u := range snap.Members {
+			users = append(users, user{u.ID, u.Name, u.Email})
+		}
+		wantUsers := []user{{"user-alice", "Alice", "alice@example.com"}, {"user-bob", "Bob", "bob@example.com"}}
+		if !slices.Equal(users, wantUsers) {
+			t.Errorf("members: got %v, want %v", users, wantUsers)
+		}
+		type list struct {
+			id, name string
+			position int
+		}
+		var lists []list
+		for _, l := range snap.Lists {
+			lists = append(lists, list{l.ID, l.Name, l.Position})
+		}
+		wantLists := []list{{"list-todo", "To Do", 0}, {"list-progress", "In Progress", 1}, {"list-done", "Done", 2}}
+		if !slices.Equal(lists, wantLists) {
+			t.Errorf("lists: got %v, want %v", lists, wantLists)
+		}
+		type task struct {
+			id, title, list string
+			position        int
+			assignee        string
+			version         int64
+		}
+		var tasks []task
+		for _, tk := range snap.Tasks {
+			a := "<nil>"
+			if tk.AssigneeID != nil {
+				a = *tk.AssigneeID
+			}
+			if tk.BoardID != board1 || tk.Description != nil {
+				t.Errorf("task %s: got board %s and description %v, want board-1 and none", tk.ID, tk.BoardID, tk.Description)
+			}
+			tasks = append(tasks, task{tk.ID, tk.Title, tk.ListID, tk.Position, a, tk.Version})
+		}
+		wantTasks := []task{
+			{"task-1", "Design login page", "list-todo", 0, "user-alice", 1},
+			{"task-2", "Set up CI pipeline", "list-todo", 1, "user-bob", 1},
+			{"task-3", "Build API endpoints", "list-progress", 0, "user-alice", 1},
+			{"task-4", "Write project brief", "list-done", 0, "user-bob", 1},
+		}
+		if !slices.Equal(tasks, wantTasks) {
+			t.Errorf("tasks:\ngot  %v\nwant %v", tasks, wantTasks)
+		}
+		if boards, err := b.Boards(ctx, bob); err != nil || len(boards) != 1 || boards[0].ID != board1 {
+			t.Errorf("Boards(bob): got %v, %v; want [board-1]", boards, err)
+		}
+
+		// A second call finds users and seeds nothing.
+		if ok, err := b.SeedDemo(ctx); err != nil || ok {
+			t.Fatalf("second SeedDemo: got %v, %v; want false, nil", ok, err)
+		}
+		again, err := b.Snapshot(ctx, alice, board1)
+		if err != nil || len(again.Tasks) != 4 || len(again.Lists) != 3 || len(again.Members) != 2 {
+			t.Errorf("Snapshot after a second SeedDemo: got %d tasks, %d lists, %d members (%v); want 4, 3, 2", len(again.Tasks), len(again.Lists), len(again.Members), err)
+		}
+	})
+}
+
+func TestSeedDemoLeavesUsedDatabaseAlone(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		b := openStore(t, dsn, nil)
+		ctx := t.Context()
+		if _, err := b.CreateUser(ctx, "Dana", "dana@example.com"); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		if ok, err := b.SeedDemo(ctx); err != nil || ok {
+			t.Fatalf("SeedDemo on a database with users: got %v, %v; want false, nil", ok, err)
+		}
+		if demo, err := b.IsDemo(ctx); err != nil || demo {
+			t.Fatalf("IsDemo: got %v, %v; want false, nil", demo, err)
+		}
+		if _, err := b.User(ctx, alice); err == nil {
+			t.Fatalf("User(user-alice): got a user, want ErrNotFound")
+		}
+	})
+}
+
+func TestBoards(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		board, err := f.b.CreateBoard(f.ctx, f.carol, "Carol's")
+		if err != nil {
+			t.Fatalf("CreateBoard: %v", err)
+		}
+		if board.Seq != 0 || board.Name != "Carol's" || board.ID == "" {
+			t.Errorf("CreateBoard: got %+v, want a new board at seq 0", board)
+		}
+		if ok, err := f.b.IsMember(f.ctx, f.carol, board.ID); err != nil || !ok {
+			t.Errorf("IsMember(creator): got %v, %v; want true", ok, err)
+		}
+		if ok, err := f.b.IsMember(f.ctx, alice, board.ID); err != nil || ok {
+			t.Errorf("IsMember(alice): got %v, %v; want false", ok, err)
+		}
+		boards, err := f.b.Boards(f.ctx, f.carol)
+		if err != nil || len(boards) != 1 || boards[0].ID != board.ID {
+			t.Errorf("Boards(carol): got %v, %v; want her board alone", boards, err)
+		}
+
+		sub, err := f.b.Subscribe(f.ctx, f.carol, board.ID, 0, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer sub.Close()
+		updated, err := f.b.UpdateBoard(f.ctx, f.carol, board.ID, taskboard.BoardUpdate{Name: ptr("Renamed")})
+		if err != nil {
+			t.Fatalf("UpdateBoard: %v", err)
+		}
+		if updated.Name != "Renamed" || updated.Seq != 1 {
+			t.Errorf("UpdateBoard: got %q at seq %d, want \"Renamed\" at seq 1", updated.Name, updated.Seq)
+		}
+		ev := nextEvent(t, sub)
+		env := envelope(t, ev)
+		if ev.Seq != 1 || ev.Type != taskboard.EventBoardUpdated || env.Board == nil || env.Board.Name != "Renamed" || env.ActorID != f.carol || env.BoardID != board.ID {
+			t.Errorf("event: got %d %s %s, want 1 board_updated with the renamed board by Carol", ev.Seq, ev.Type, ev.Data)
+		}
+		info, err := f.b.BoardInfo(f.ctx, f.carol, board.ID)
+		if err != nil || info.Name != "Renamed" || info.Seq != 1 {
+			t.Errorf("BoardInfo: got %+v, %v; want \"Renamed\" at seq 1", info, err)
+		}
+	})
+}
+
+func TestMembers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		dave, err := f.b.CreateUser(f.ctx, "Dave", "dave@example.com")
+		if err != nil {
+			t.Fatalf("CreateUser(Dave): %v", err)
+		}
+		seq := f.seq(t, board1)
+
+		m, added, err := f.b.AddMember(f.ctx, alice, board1, taskboard.MemberRef{UserID: f.carol})
+		if err != nil || !added || m.UserID != f.carol || m.BoardID != board1 {
+			t.Fatalf("AddMember(by id): got %+v, %v, %v; want Carol added", m, added, err)
+		}
+		m, added, err = f.b.AddMember(f.ctx, bob, board1, taskboard.MemberRef{Email: "dave@example.com"})
+		if err != nil || !added || m.UserID != dave.ID {
+			t.Fatalf("AddMember(by email): got %+v, %v, %v; want Dave added", m, added, err)
+		}
+		events := f.eventsAfter(t, board1, seq)
+		wantEvents(t, "AddMember twice", events, seq, taskboard.EventMemberAdded, taskboard.EventMemberAdded)
+		for i, want := range []string{f.carol, dave.ID} {
+			if env := envelope(t, events[i]); env.UserID != want || env.User == nil || env.User.ID != want {
+				t.Errorf("member_added %d: got userId %q and user %+v, want %s", i, env.UserID, env.User, want)
+			}
+		}
+		// Newly added members see the board at once.
+		if _, err := f.b.Snapshot(f.ctx, f.carol, board1); err != nil {
+			t.Errorf("Snapshot as a new member: %v", err)
+		}
+
+		// Adding an existing member changes and logs nothing.
+		seq = f.seq(t, board1)
+		for _, ref := range []taskboard.MemberRef{{UserID: bob}, {Email: "carol@example.com"}} {
+			m, added, err := f.b.AddMember(f.ctx, alice, board1, ref)
+			if err != nil || added || m == nil {
+				t.Errorf("AddMember(%+v) of a member: got %+v, %v, %v; want added=false, no error", ref, m, added, err)
+			}
+		}
+		if got := f.seq(t, board1); got != seq {
+			t.Errorf("seq after re-adding members: got %d, want %d", got, seq)
+		}
+		members, err := f.b.Members(f.ctx, alice, board1)
+		if err != nil {
+			t.Fatalf("Members: %v", err)
+		}
+		var names []string
+		for _, u := range members {
+			names = append(names, u.Name)
+		}
+		if want := []string{"Alice", "Bob", "Carol", "Dave"}; !slices.Equal(names, want) {
+			t.Errorf("Members: got %v, want %v", names, want)
+		}
+
+		// Anyone may remove anyone, themselves included.
+		if err := f.b.RemoveMember(f.ctx, f.carol, board1, dave.ID); err != nil {
+			t.Fatalf("RemoveMember(Dave by Carol): %v", err)
+		}
+		if err := f.b.RemoveMember(f.ctx, bob, board1, bob); err != nil {
+			t.Fatalf("RemoveMember(Bob by himself): %v", err)
+		}
+		events = f.eventsAfter(t, board1, seq)
+		wantEvents(t, "RemoveMember twice", events, seq, taskboard.EventMemberRemoved, taskboard.EventMemberRemoved)
+		if env := envelope(t, events[1]); env.UserID != bob || env.ActorID != bob {
+			t.Errorf("member_removed: got userId %q actor %q, want Bob and Bob", env.UserID, env.ActorID)
+		}
+		_, err = f.b.Snapshot(f.ctx, bob, board1)
+		wantErr(t, "Snapshot by a removed member", err, taskboard.ErrNotFound, "Board")
+		_, err = f.b.MoveTask(f.ctx, bob, "task-2", taskboard.TaskMove{ListID: listDone})
+		wantErr(t, "MoveTask by a removed member", err, taskboard.ErrNotFound, "Task")
+		if boards, err := f.b.Boards(f.ctx, bob); err != nil || len(boards) != 0 {
+			t.Errorf("Boards(bob) after leaving: got %v, %v; want none", boards, err)
+		}
+
+		// A task assigned to a removed member keeps its assignee; new
+		// assignments to them are refused.
+		_, err = f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(bob)}})
+		wantErr(t, "UpdateTask assigning a removed member", err, taskboard.ErrInvalid, "assigneeId")
+
+		// The last member cannot leave.
+		if err := f.b.RemoveMember(f.ctx, alice, board1, f.carol); err != nil {
+			t.Fatalf("RemoveMember(Carol): %v", err)
+		}
+		seq = f.seq(t, board1)
+		err = f.b.RemoveMember(f.ctx, alice, board1, alice)
+		wantErr(t, "RemoveMember of the last member", err, taskboard.ErrConflict, "")
+		if got := f.seq(t, board1); got != seq {
+			t.Errorf("seq after a refused RemoveMember: got %d, want %d", got, seq)
+		}
+	})
+}
+
+// clockMark returns a time that every store write made before the call
+// is at or before, and every write made after it is after (the store
+// keeps microseconds).
+func clockMark() time.Time {
+	mark := time.Now().UTC().Truncate(time.Microsecond)
+	for !time.Now().UTC().Truncate(time.Microsecond).After(mark) {
+		runtime.Gosched()
+	}
+	return mark
+}
+
+func TestChangesSince(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		tmp, err := f.b.CreateList(f.ctx, alice, board1, taskboard.ListCreate{Name: "Tmp"})
+		if err != nil {
+			t.Fatalf("CreateList: %v", err)
+		}
+		old := f.newTask(t, tmp.ID, "old")
+		since := clockMark()
+
+		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Design sign-in page")}); err != nil {
+			t.Fatalf("UpdateTask: %v", err)
+		}
+		if _, err := f.b.MoveTask(f.ctx, alice, "task-3", taskboard.TaskMove{ListID: listTodo, Position: 0}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		created := f.newTask(t, listProgress, "created")
+		if err := f.b.DeleteTask(f.ctx, alice, "task-2", 0); err != nil {
+			t.Fatalf("DeleteTask: %v", err)
+		}
+		fresh := f.newTask(t, tmp.ID, "fresh")
+		if err := f.b.DeleteList(f.ctx, alice, tmp.ID, 0); err != nil {
+			t.Fatalf("DeleteList: %v", err)
+		}
+		if err := f.b.DeleteList(f.ctx, alice, listDone, 0); err != nil {
+			t.Fatalf("DeleteList(list-done): %v", err)
+		}
+
+		changes, err := f.b.ChangesSince(f.ctx, alice, board1, since)
+		if err != nil {
+			t.Fatalf("ChangesSince: %v", err)
+		}
+		var ids []string
+		for _, task := range changes.Tasks {
+			ids = append(ids, task.ID)
+		}
+		// By list position, then task position: list-todo is [task-3, task-1].
+		if want := []string{"task-3", "task-1", created.ID}; !slices.Equal(ids, want) {
+			t.Errorf("ChangesSince: got tasks %v, want %v", ids, want)
+		}
+		if want := []string{"task-2", old.ID, fresh.ID, "task-4"}; !slices.Equal(changes.Deleted, want) {
+			t.Errorf("ChangesSince: got deleted %v, want %v", changes.Deleted, want)
+		}
+		if seq := f.seq(t, board1); changes.Seq != seq {
+			t.Errorf("ChangesSince: got seq %d, want %d", changes.Seq, seq)
+		}
+
+		// Nothing changed after now.
+		later := clockMark()
+		changes, err = f.b.ChangesSince(f.ctx, alice, board1, later)
+		if err != nil || len(changes.Tasks) != 0 || len(changes.Deleted) != 0 {
+			t.Errorf("ChangesSince(now): got %v, %v; want nothing", changes, err)
+		}
+		// A zero time means every task, and no deletions.
+		changes, err = f.b.ChangesSince(f.ctx, alice, board1, time.Time{})
+		if err != nil {
+			t.Fatalf("ChangesSince(zero): %v", err)
+		}
+		ids = ids[:0]
+		for _, task := range changes.Tasks {
+			ids = append(ids, task.ID)
+		}
+		if want := []string{"task-3", "task-1", created.ID}; !slices.Equal(ids, want) || len(changes.Deleted) != 0 {
+			t.Errorf("ChangesSince(zero): got %v and deleted %v, want %v and none", ids, changes.Deleted, want)
+		}
+	})
+}
+
+func TestEventEnvelopes(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer sub.Close()
+
+		ctx := taskboard.WithMutationID(f.ctx, "m-42")
+		if got := taskboard.MutationID(ctx); got != "m-42" {
+			t.Fatalf("MutationID: got %q, want m-42", got)
+		}
+		moved, err := f.b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone, Position: 1})
+		if err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		ev := nextEvent(t, sub)
+		env := envelope(t, ev)
+		if env.MutationID == nil || *env.MutationID != "m-42" {
+			t.Errorf("task_moved mutationId: got %v, want m-42", env.MutationID)
+		}
+		if env.Type != taskboard.EventTaskMoved || env.Seq != 1 || env.BoardID != board1 || env.ActorID != alice || env.At.IsZero() {
+			t.Errorf("task_moved envelope: got %s", ev.Data)
+		}
+		if env.From == nil || env.From.ListID != listTodo || env.From.Position != 0 {
+			t.Errorf("task_moved from: got %+v, want list-todo position 0", env.From)
+		}
+		if env.Task == nil || env.Task.ListID != listDone || env.Task.Position != 1 || env.Task.Version != 2 || !env.Task.UpdatedAt.Equal(moved.UpdatedAt) {
+			t.Errorf("task_moved task: got %+v, want the row after the move (%+v)", env.Task, moved)
+		}
+		// The logged copy is the same event.
+		events := f.eventsAfter(t, board1, 0)
+		if len(events) != 1 || string(events[0].Data) != string(ev.Data) {
+			t.Errorf("EventsAfter(0): got %v, want the event the subscriber received", events)
+		}
+
+		// Without a mutation id it is null, never omitted.
+		if err := f.b.DeleteTask(f.ctx, alice, "task-2", 0); err != nil {
+			t.Fatalf("DeleteTask: %v", err)
+		}
+		ev = nextEvent(t, sub)
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(ev.Data, &raw); err != nil {
+			t.Fatalf("decode %s: %v", ev.Data, err)
+		}
+		if string(raw["mutationId"]) != "null" || string(raw["taskId"]) != `"task-2"` || raw["task"] == nil {
+			t.Errorf("task_deleted: got %s, want mutationId null, taskId task-2 and the task", ev.Data)
+		}
+		for _, field := range []string{"type", "seq", "boardId", "actorId", "at"} {
+			if raw[field] == nil {
+				t.Errorf("task_deleted: field %s missing in %s", field, ev.Data)
+			}
+		}
+
+		// Mutation ids reach every kind of write.
+		ctx = taskboard.WithMutationID(f.ctx, "m-43")
+		if _, err := f.b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: "Review"}); err != nil {
+			t.Fatalf("CreateList: %v", err)
+		}
+		if env := envelope(t, nextEvent(t, sub)); env.MutationID == nil || *env.MutationID != "m-43" || env.List == nil || env.List.Name != "Review" || env.List.Position != 3 {
+			t.Errorf("list_created: got mutationId %v and list %+v, want m-43 and Review at 3", env.MutationID, env.List)
+		}
+	})
+}

@@ -1,0 +1,327 @@
+package taskboard_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+func TestErrorPaths(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		ctx, b, carol := f.ctx, f.b, f.carol
+		// A second board of Alice's, and one of Carol's that Alice cannot see.
+		_, aliceLists := f.newBoard(t, "Other", "Elsewhere")
+		carolBoard, err := b.CreateBoard(ctx, carol, "Private")
+		if err != nil {
+			t.Fatalf("CreateBoard(Carol): %v", err)
+		}
+		carolList, err := b.CreateList(ctx, carol, carolBoard.ID, taskboard.ListCreate{Name: "Mine"})
+		if err != nil {
+			t.Fatalf("CreateList(Carol): %v", err)
+		}
+
+		long := func(n int) string { return strings.Repeat("é", n) }
+		cases := []struct {
+			name   string
+			call   func() error
+			want   error
+			detail string
+		}{
+			// A board the actor is not a member of is answered as missing.
+			{"BoardInfo by non-member", func() error { _, err := b.BoardInfo(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardSeq by non-member", func() error { _, err := b.BoardSeq(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Snapshot by non-member", func() error { _, err := b.Snapshot(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Tasks by non-member", func() error { _, _, err := b.Tasks(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Lists by non-member", func() error { _, err := b.Lists(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Members by non-member", func() error { _, err := b.Members(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"EventsAfter by non-member", func() error { _, err := b.EventsAfter(ctx, carol, board1, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
+			{"ChangesSince by non-member", func() error { _, err := b.ChangesSince(ctx, carol, board1, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe by non-member", func() error { _, err := b.Subscribe(ctx, carol, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"UpdateBoard by non-member", func() error {
+				_, err := b.UpdateBoard(ctx, carol, board1, taskboard.BoardUpdate{Name: ptr("Mine")})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
+			{"DeleteBoard by non-member", func() error { return b.DeleteBoard(ctx, carol, board1) }, taskboard.ErrNotFound, "Board"},
+			{"AddMember by non-member", func() error {
+				_, _, err := b.AddMember(ctx, carol, board1, taskboard.MemberRef{UserID: carol})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
+			{"RemoveMember by non-member", func() error { return b.RemoveMember(ctx, carol, board1, bob) }, taskboard.ErrNotFound, "Board"},
+			{"CreateList by non-member", func() error {
+				_, err := b.CreateList(ctx, carol, board1, taskboard.ListCreate{Name: "X"})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
+			{"List by non-member", func() error { _, err := b.List(ctx, carol, listTodo); return err }, taskboard.ErrNotFound, "List"},
+			{"UpdateList by non-member", func() error {
+				_, err := b.UpdateList(ctx, carol, listTodo, taskboard.ListUpdate{Name: ptr("X")})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"MoveList by non-member", func() error { _, err := b.MoveList(ctx, carol, listTodo, 2, 0); return err }, taskboard.ErrNotFound, "List"},
+			{"DeleteList by non-member", func() error { return b.DeleteList(ctx, carol, listTodo, 0) }, taskboard.ErrNotFound, "List"},
+			{"CreateTask by non-member", func() error {
+				_, err := b.CreateTask(ctx, carol, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"Task by non-member", func() error { _, err := b.Task(ctx, carol, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
+			{"UpdateTask by non-member", func() error {
+				_, err := b.UpdateTask(ctx, carol, "task-1", taskboard.TaskUpdate{Title: ptr("X")})
+				return err
+			}, taskboard.ErrNotFound, "Task"},
+			{"MoveTask by non-member", func() error {
+				_, err := b.MoveTask(ctx, carol, "task-1", taskboard.TaskMove{ListID: listDone})
+				return err
+			}, taskboard.ErrNotFound, "Task"},
+			{"DeleteTask by non-member", func() error { return b.DeleteTask(ctx, carol, "task-1", 0) }, taskboard.ErrNotFound, "Task"},
+
+			// Missing things.
+			{"BoardInfo of unknown board", func() error { _, err := b.BoardInfo(ctx, alice, "no-such-board"); return err }, taskboard.ErrNotFound, "Board"},
+			{"UpdateBoard of unknown board", func() error {
+				_, err := b.UpdateBoard(ctx, alice, "no-such-board", taskboard.BoardUpdate{Name: ptr("X")})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
+			{"List of unknown list", func() error { _, err := b.List(ctx, alice, "no-such-list"); return err }, taskboard.ErrNotFound, "List"},
+			{"MoveList of unknown list", func() error { _, err := b.MoveList(ctx, alice, "no-such-list", 0, 0); return err }, taskboard.ErrNotFound, "List"},
+			{"Task of unknown task", func() error { _, err := b.Task(ctx, alice, "no-such-task"); return err }, taskboard.ErrNotFound, "Task"},
+			{"DeleteTask of unknown task", func() error { return b.DeleteTask(ctx, alice, "no-such-task", 0) }, taskboard.ErrNotFound, "Task"},
+			{"CreateTask in unknown list", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: "no-such-list", Title: "X"})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"MoveTask to unknown list", func() error {
+				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: "no-such-list"})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"MoveTask to a list the actor cannot see", func() error {
+				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: carolList.ID})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"User of unknown user", func() error { _, err := b.User(ctx, "no-such-user"); return err }, taskboard.ErrNotFound, "User"},
+			{"AddMember of unknown user id", func() error {
+				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{UserID: "no-such-user"})
+				return err
+			}, taskboard.ErrNotFound, "User"},
+			{"AddMember of unknown email", func() error {
+				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{Email: "nobody@example.com"})
+				return err
+			}, taskboard.ErrNotFound, "User"},
+			{"RemoveMember of a non-member", func() error { return b.RemoveMember(ctx, alice, board1, carol) }, taskboard.ErrNotFound, "User"},
+			{"CreateBoard by unknown user", func() error { _, err := b.CreateBoard(ctx, "no-such-user", "X"); return err }, taskboard.ErrNotFound, "User"},
+			{"CreateToken for unknown user", func() error { _, _, err := b.CreateToken(ctx, "no-such-user"); return err }, taskboard.ErrNotFound, "User"},
+
+			// Invalid input.
+			{"MoveTask to a list of another board", func() error {
+				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: aliceLists[0]})
+				return err
+			}, taskboard.ErrInvalid, "listId"},
+			{"CreateTask without list", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{Title: "X"})
+				return err
+			}, taskboard.ErrInvalid, "listId"},
+			{"CreateTask with empty title", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: ""})
+				return err
+			}, taskboard.ErrInvalid, "title"},
+			{"CreateTask with 501-code-point title", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: long(501)})
+				return err
+			}, taskboard.ErrInvalid, "title"},
+			{"CreateTask with 10001-code-point description", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", Description: ptr(long(10001))})
+				return err
+			}, taskboard.ErrInvalid, "description"},
+			{"CreateTask at negative position", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", Position: ptr(-1)})
+				return err
+			}, taskboard.ErrInvalid, "position"},
+			{"CreateTask for a non-member assignee", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: &carol})
+				return err
+			}, taskboard.ErrInvalid, "assigneeId"},
+			{"UpdateTask to empty title", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("")})
+				return err
+			}, taskboard.ErrInvalid, "title"},
+			{"UpdateTask to 501-code-point title", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(long(501))})
+				return err
+			}, taskboard.ErrInvalid, "title"},
+			{"UpdateTask to 10001-code-point description", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Description: taskboard.Nullable[string]{Set: true, Value: ptr(long(10001))}})
+				return err
+			}, taskboard.ErrInvalid, "description"},
+			{"UpdateTask to a non-member assignee", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: &carol}})
+				return err
+			}, taskboard.ErrInvalid, "assigneeId"},
+			{"MoveTask to negative position", func() error {
+				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listTodo, Position: -1})
+				return err
+			}, taskboard.ErrInvalid, "position"},
+			{"MoveTask without list", func() error {
+				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{})
+				return err
+			}, taskboard.ErrInvalid, "listId"},
+			{"CreateBoard with empty name", func() error { _, err := b.CreateBoard(ctx, alice, ""); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateBoard with 201-code-point name", func() error { _, err := b.CreateBoard(ctx, alice, long(201)); return err }, taskboard.ErrInvalid, "name"},
+			{"UpdateBoard to 201-code-point name", func() error {
+				_, err := b.UpdateBoard(ctx, alice, board1, taskboard.BoardUpdate{Name: ptr(long(201))})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"CreateList with empty name", func() error {
+				_, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: ""})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"CreateList with 201-code-point name", func() error {
+				_, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: long(201)})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"CreateList at negative position", func() error {
+				_, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: "X", Position: ptr(-2)})
+				return err
+			}, taskboard.ErrInvalid, "position"},
+			{"UpdateList to 201-code-point name", func() error {
+				_, err := b.UpdateList(ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr(long(201))})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"MoveList to negative position", func() error { _, err := b.MoveList(ctx, alice, listTodo, -1, 0); return err }, taskboard.ErrInvalid, "position"},
+			{"CreateUser with 201-code-point name", func() error { _, err := b.CreateUser(ctx, long(201), "long@example.com"); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateUser with bad email", func() error { _, err := b.CreateUser(ctx, "Dave", "dave"); return err }, taskboard.ErrInvalid, "email"},
+			{"AddMember naming nobody", func() error {
+				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{})
+				return err
+			}, taskboard.ErrInvalid, "userId"},
+
+			// Stale versions.
+			{"UpdateTask at stale version", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 2})
+				return err
+			}, taskboard.ErrPreconditionFailed, ""},
+			{"MoveTask at stale version", func() error {
+				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
+				return err
+			}, taskboard.ErrPreconditionFailed, ""},
+			{"DeleteTask at stale version", func() error { return b.DeleteTask(ctx, alice, "task-1", 2) }, taskboard.ErrPreconditionFailed, ""},
+			{"UpdateList at stale version", func() error {
+				_, err := b.UpdateList(ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr("X"), IfVersion: 2})
+				return err
+			}, taskboard.ErrPreconditionFailed, ""},
+			{"MoveList at stale version", func() error { _, err := b.MoveList(ctx, alice, listTodo, 2, 2); return err }, taskboard.ErrPreconditionFailed, ""},
+			{"DeleteList at stale version", func() error { return b.DeleteList(ctx, alice, listTodo, 2) }, taskboard.ErrPreconditionFailed, ""},
+
+			// Conflicts.
+			{"RemoveMember of the last member", func() error { return b.RemoveMember(ctx, carol, carolBoard.ID, carol) }, taskboard.ErrConflict, ""},
+			{"CreateUser with a taken email", func() error { _, err := b.CreateUser(ctx, "Alice 2", "alice@example.com"); return err }, taskboard.ErrConflict, ""},
+		}
+
+		before, err := b.Snapshot(ctx, alice, board1)
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		carolSeq := carolBoard.Seq
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, tc.name, tc.call(), tc.want, tc.detail)
+			})
+		}
+
+		// None of the failed calls changed anything.
+		after, err := b.Snapshot(ctx, alice, board1)
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		if !reflect.DeepEqual(after, before) {
+			t.Errorf("Snapshot after the failed calls:\ngot  %+v\nwant %+v", after, before)
+		}
+		if seq, err := b.BoardSeq(ctx, carol, carolBoard.ID); err != nil || seq != carolSeq+1 {
+			// +1: the list Carol created above.
+			t.Errorf("BoardSeq(Carol's board): got %d, %v; want %d, nil", seq, err, carolSeq+1)
+		}
+		if members, err := b.Members(ctx, carol, carolBoard.ID); err != nil || len(members) != 1 {
+			t.Errorf("Members(Carol's board): got %v, %v; want Carol alone", members, err)
+		}
+	})
+}
+
+func TestLengthLimitsCountCodePoints(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		cases := []struct {
+			name, title, description string
+		}{
+			{"500 ASCII", strings.Repeat("a", 500), ""},
+			{"500 two-byte", strings.Repeat("é", 500), ""},
+			{"500 four-byte", strings.Repeat("😀", 500), strings.Repeat("😀", 10000)},
+			{"one", "x", strings.Repeat("d", 10000)},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				task, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: tc.title, Description: &tc.description})
+				if err != nil {
+					t.Fatalf("CreateTask: got %v, want no error", err)
+				}
+				got, err := f.b.Task(f.ctx, alice, task.ID)
+				if err != nil {
+					t.Fatalf("Task: %v", err)
+				}
+				if got.Title != tc.title || got.Description == nil || *got.Description != tc.description {
+					t.Errorf("Task: got title of %d bytes and description %v, want what was written", len(got.Title), got.Description != nil)
+				}
+			})
+		}
+		name := strings.Repeat("ß", 200)
+		if _, err := f.b.CreateBoard(f.ctx, alice, name); err != nil {
+			t.Errorf("CreateBoard with a 200-code-point name: got %v, want no error", err)
+		}
+		if _, err := f.b.CreateList(f.ctx, alice, board1, taskboard.ListCreate{Name: name}); err != nil {
+			t.Errorf("CreateList with a 200-code-point name: got %v, want no error", err)
+		}
+		if _, err := f.b.CreateUser(f.ctx, name, "long@example.com"); err != nil {
+			t.Errorf("CreateUser with a 200-code-point name: got %v, want no error", err)
+		}
+	})
+}
+
+func TestPreconditionMatchingVersionSucceeds(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		task, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Renamed"), IfVersion: 1})
+		if err != nil {
+			t.Fatalf("UpdateTask(IfVersion 1): %v", err)
+		}
+		if task.Version != 2 {
+			t.Fatalf("UpdateTask(IfVersion 1): got version %d, want 2", task.Version)
+		}
+		task, err = f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
+		if err != nil {
+			t.Fatalf("MoveTask(IfVersion 2): %v", err)
+		}
+		if task.Version != 3 {
+			t.Fatalf("MoveTask(IfVersion 2): got version %d, want 3", task.Version)
+		}
+		_, err = f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Again"), IfVersion: 2})
+		wantErr(t, "UpdateTask(IfVersion 2) at version 3", err, taskboard.ErrPreconditionFailed, "")
+		if got, err := f.b.Task(f.ctx, alice, "task-1"); err != nil || got.Title != "Renamed" || got.Version != 3 {
+			t.Fatalf("Task after a failed precondition: got %+v, %v; want title Renamed at version 3", got, err)
+		}
+		if err := f.b.DeleteTask(f.ctx, alice, "task-1", 3); err != nil {
+			t.Fatalf("DeleteTask(IfVersion 3): %v", err)
+		}
+		list, err := f.b.UpdateList(f.ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr("Backlog"), IfVersion: 1})
+		if err != nil {
+			t.Fatalf("UpdateList(IfVersion 1): %v", err)
+		}
+		if list.Version != 2 {
+			t.Fatalf("UpdateList(IfVersion 1): got version %d, want 2", list.Version)
+		}
+		if err := f.b.DeleteList(f.ctx, alice, listTodo, 2); err != nil {
+			t.Fatalf("DeleteList(IfVersion 2): %v", err)
+		}
+		_, err = f.b.Task(f.ctx, alice, "task-2")
+		wantErr(t, "Task of a task whose list was deleted", err, taskboard.ErrNotFound, "Task")
+	})
+}

@@ -1,0 +1,166 @@
+package taskboard_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/taskboard/taskboard"
+)
+
+// Example opens a store, builds a small board, moves a task and follows
+// the board's feed.
+func Example() {
+	dir, err := os.MkdirTemp("", "taskboard-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ctx := context.Background()
+	b, err := taskboard.Open(ctx, filepath.Join(dir, "taskboard.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+
+	alice, err := b.CreateUser(ctx, "Alice", "alice@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	board, err := b.CreateBoard(ctx, alice.ID, "Sprint 12")
+	if err != nil {
+		log.Fatal(err)
+	}
+	todo, err := b.CreateList(ctx, alice.ID, board.ID, taskboard.ListCreate{Name: "To Do"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	done, err := b.CreateList(ctx, alice.ID, board.ID, taskboard.ListCreate{Name: "Done"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Follow the board from now on.
+	sub, err := b.Subscribe(ctx, alice.ID, board.ID, -1, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+
+	task, err := b.CreateTask(ctx, alice.ID, taskboard.TaskCreate{ListID: todo.ID, Title: "Design login page"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	task, err = b.MoveTask(ctx, alice.ID, task.ID, taskboard.TaskMove{ListID: done.ID, Position: 0})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q is at position %d of %q, version %d\n", task.Title, task.Position, done.Name, task.Version)
+
+	for range 2 {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		env, err := ev.Envelope()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ev.Seq, ev.Type, env.Task.Title)
+	}
+	// Output:
+	// "Design login page" is at position 0 of "Done", version 2
+	// 3 task_created Design login page
+	// 4 task_moved Design login page
+}
+
+// ExampleBoard_MoveTask shows that positions stay 0..n-1: a move splices
+// the task in, and a position past the end means last.
+func ExampleBoard_MoveTask() {
+	dir, err := os.MkdirTemp("", "taskboard-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	b, err := taskboard.Open(ctx, filepath.Join(dir, "taskboard.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.SeedDemo(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	show := func() {
+		tasks, seq, err := b.Tasks(ctx, taskboard.DemoAlice, taskboard.DemoBoard)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print("seq ", seq, ":")
+		for _, t := range tasks {
+			fmt.Printf(" %s/%s@%d", t.ListID, t.ID, t.Position)
+		}
+		fmt.Println()
+	}
+	show()
+	if _, err := b.MoveTask(ctx, taskboard.DemoBob, "task-4", taskboard.TaskMove{ListID: "list-todo", Position: 1}); err != nil {
+		log.Fatal(err)
+	}
+	show()
+	if _, err := b.MoveTask(ctx, taskboard.DemoBob, "task-1", taskboard.TaskMove{ListID: "list-todo", Position: 99}); err != nil {
+		log.Fatal(err)
+	}
+	show()
+	// Output:
+	// seq 0: list-todo/task-1@0 list-todo/task-2@1 list-progress/task-3@0 list-done/task-4@0
+	// seq 1: list-todo/task-1@0 list-todo/task-4@1 list-todo/task-2@2 list-progress/task-3@0
+	// seq 2: list-todo/task-4@0 list-todo/task-2@1 list-todo/task-1@2 list-progress/task-3@0
+}
+
+// ExampleBoard_Subscribe resumes a feed after the last seq a client saw:
+// it gets what it missed from the log, then live events.
+func ExampleBoard_Subscribe() {
+	dir, err := os.MkdirTemp("", "taskboard-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	b, err := taskboard.Open(ctx, filepath.Join(dir, "taskboard.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.SeedDemo(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for _, list := range []string{"list-progress", "list-done"} {
+		if _, err := b.MoveTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// The client saw seq 1 before it went away.
+	sub, err := b.Subscribe(ctx, taskboard.DemoBob, taskboard.DemoBoard, 1, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	if err := b.DeleteTask(ctx, taskboard.DemoAlice, "task-2", 0); err != nil {
+		log.Fatal(err)
+	}
+	for range 2 {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ev.Seq, ev.Type)
+	}
+	// Output:
+	// 2 task_moved
+	// 3 task_deleted
+}

@@ -1,0 +1,1020 @@
+package taskboard_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+func TestSubscribeReplaysThenFollows(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		for _, list := range []string{listDone, listProgress, listTodo} {
+			if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
+				t.Fatalf("MoveTask: %v", err)
+			}
+		}
+		cases := []struct {
+			name  string
+			after int64
+			first int64
+		}{
+			{"from the start", 0, 1},
+			{"from the middle", 2, 3},
+			{"from the current seq", 3, 4},
+			{"from now", -1, 4},
+		}
+		var subs []*taskboard.Subscription
+		for _, tc := range cases {
+			sub, err := f.b.Subscribe(f.ctx, bob, board1, tc.after, nil)
+			if err != nil {
+				t.Fatalf("Subscribe(after %d): %v", tc.after, err)
+			}
+			defer sub.Close()
+			if want := tc.first - 1; sub.Last() != want {
+				t.Errorf("Subscribe(after %d): Last() = %d, want %d", tc.after, sub.Last(), want)
+			}
+			subs = append(subs, sub)
+		}
+		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Live")}); err != nil {
+			t.Fatalf("UpdateTask: %v", err)
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				sub := subs[i]
+				for want := tc.first; want <= 4; want++ {
+					ev := nextEvent(t, sub)
+					if ev.Seq != want || ev.BoardID != board1 {
+						t.Fatalf("Next: got seq %d of %s, want %d of board-1", ev.Seq, ev.BoardID, want)
+					}
+					if sub.Last() != want {
+						t.Fatalf("Last after seq %d: got %d", want, sub.Last())
+					}
+				}
+				if ev := subs[i]; ev.Err() != nil {
+					t.Fatalf("Err of a live subscription: got %v, want nil", ev.Err())
+				}
+			})
+		}
+	})
+}
+
+// TestConcurrentWritersAndSubscribers has 8 goroutines write to one board
+// while 20 subscribers join at random moments from random points of the
+// log; each must receive every event after its point, once and in order.
+func TestConcurrentWritersAndSubscribers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		seed := time.Now().UnixNano()
+		t.Logf("seed %d", seed)
+		rng := rand.New(rand.NewSource(seed))
+		f := newFixture(t, dsn, nil)
+		const writers, perWriter, subscribers = 8, 30, 20
+		const total = writers * perWriter
+
+		// Subscriber j starts once write number startAt[j] has returned.
+		starts := make([]chan struct{}, subscribers)
+		trigger := map[int64][]int{}
+		seeds := make([]int64, subscribers)
+		for j := range starts {
+			starts[j] = make(chan struct{})
+			n := rng.Int63n(total)
+			trigger[n] = append(trigger[n], j)
+			seeds[j] = rng.Int63()
+		}
+		for _, j := range trigger[0] {
+			close(starts[j])
+		}
+
+		errs := make(chan error, writers+subscribers)
+		lasts := make([]int64, subscribers)
+		var subsDone sync.WaitGroup
+		for j := range subscribers {
+			subsDone.Add(1)
+			go func() {
+				defer subsDone.Done()
+				last, err := follow(f, j, starts[j], rand.New(rand.NewSource(seeds[j])))
+				if err != nil {
+					errs <- fmt.Errorf("subscriber %d: %w", j, err)
+				}
+				lasts[j] = last
+			}()
+		}
+
+		var written atomic.Int64
+		var writersDone sync.WaitGroup
+		for w := range writers {
+			writersDone.Add(1)
+			go func() {
+				defer writersDone.Done()
+				if err := write(f, w, perWriter, func() {
+					for _, j := range trigger[written.Add(1)] {
+						close(starts[j])
+					}
+				}); err != nil {
+					errs <- fmt.Errorf("writer %d: %w", w, err)
+				}
+			}()
+		}
+		writersDone.Wait()
+		n := written.Load()
+		if n != total {
+			t.Errorf("writes: got %d, want %d", n, total)
+		}
+		for ; n < total; n++ { // after a failed write: start the rest now
+			for _, j := range trigger[n+1] {
+				close(starts[j])
+			}
+		}
+		// The last event tells the subscribers to stop.
+		final, err := f.b.UpdateBoard(f.ctx, alice, board1, taskboard.BoardUpdate{Name: ptr("done")})
+		if err != nil {
+			t.Fatalf("UpdateBoard: %v", err)
+		}
+		if final.Seq != total+1 {
+			t.Errorf("UpdateBoard after %d writes: got seq %d, want %d", total, final.Seq, total+1)
+		}
+		subsDone.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for j, last := range lasts {
+			if last != final.Seq {
+				t.Errorf("subscriber %d stopped at seq %d, want %d", j, last, final.Seq)
+			}
+		}
+		events := f.eventsAfter(t, board1, 0)
+		for i, ev := range events {
+			if ev.Seq != int64(i+1) {
+				t.Fatalf("EventsAfter(0): event %d has seq %d, want %d", i, ev.Seq, i+1)
+			}
+		}
+		if len(events) != int(final.Seq) {
+			t.Errorf("EventsAfter(0): got %d events, want %d", len(events), final.Seq)
+		}
+	})
+}
+
+// write makes n logged writes as writer w, calling done after each.
+func write(f *fixture, w, n int, done func()) error {
+	lists := []string{listTodo, listProgress, listDone}
+	own, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: lists[w%3], Title: fmt.Sprintf("w%d", w)})
+	if err != nil {
+		return err
+	}
+	done()
+	for i := 1; i < n; i++ {
+		switch i % 3 {
+		case 0:
+			to := lists[(slices.Index(lists, own.ListID)+1+i%2)%3]
+			task, err := f.b.MoveTask(f.ctx, bob, own.ID, taskboard.TaskMove{ListID: to, Position: i % 4})
+			if err != nil {
+				return fmt.Errorf("MoveTask: %w", err)
+			}
+			if task.Version == own.Version {
+				return fmt.Errorf("MoveTask of %s to another list kept version %d", own.ID, own.Version)
+			}
+			own = task
+		case 1:
+			task, err := f.b.UpdateTask(f.ctx, alice, own.ID, taskboard.TaskUpdate{Title: ptr(fmt.Sprintf("w%d-%d", w, i))})
+			if err != nil {
+				return fmt.Errorf("UpdateTask: %w", err)
+			}
+			own = task
+		case 2:
+			if _, err := f.b.CreateTask(f.ctx, bob, taskboard.TaskCreate{ListID: lists[i%3], Title: "extra", Position: ptr(0)}); err != nil {
+				return fmt.Errorf("CreateTask: %w", err)
+			}
+		}
+		done()
+	}
+	return nil
+}
+
+// follow subscribes once start is closed, from a random point of the log,
+// and reads until the board_updated event that ends the test, checking
+// that seqs run on without a gap. It returns the last seq received.
+func follow(f *fixture, j int, start <-chan struct{}, rng *rand.Rand) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	select {
+	case <-start:
+	case <-ctx.Done():
+		return 0, errors.New("never started")
+	}
+	user := []string{alice, bob}[j%2]
+	seq, err := f.b.BoardSeq(ctx, user, board1)
+	if err != nil {
+		return 0, err
+	}
+	after := rng.Int63n(seq + 1)
+	sub, err := f.b.Subscribe(ctx, user, board1, after, nil)
+	if err != nil {
+		return 0, fmt.Errorf("Subscribe(after %d): %w", after, err)
+	}
+	defer sub.Close()
+	useChannel := j%3 == 0
+	want := after + 1
+	for {
+		var ev taskboard.Event
+		if useChannel {
+			select {
+			case e, ok := <-sub.C():
+				if !ok {
+					return want - 1, fmt.Errorf("C closed at seq %d: %v", want-1, sub.Err())
+				}
+				ev = e
+			case <-ctx.Done():
+				return want - 1, fmt.Errorf("C: nothing after seq %d within %v", want-1, waitFor)
+			}
+		} else {
+			e, err := sub.Next(ctx)
+			if err != nil {
+				return want - 1, fmt.Errorf("Next after seq %d: %w", want-1, err)
+			}
+			ev = e
+		}
+		if ev.Seq != want {
+			return want - 1, fmt.Errorf("subscribed after %d: got seq %d, want %d", after, ev.Seq, want)
+		}
+		if ev.Type == taskboard.EventBoardUpdated {
+			return ev.Seq, nil
+		}
+		want++
+	}
+}
+
+// TestSlowConsumer has one subscriber that never reads while 1,000 writes
+// go through: the writes all complete, that subscription alone ends with
+// ErrSlowConsumer, and resubscribing after its Last loses nothing.
+func TestSlowConsumer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		const buffer, writes, readers = 64, 1000, 3
+		f := newFixture(t, dsn, &taskboard.Options{SubscriberBuffer: buffer})
+		start := f.seq(t, board1)
+		slow, err := f.b.Subscribe(f.ctx, alice, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(slow): %v", err)
+		}
+		defer slow.Close()
+
+		type progress struct {
+			reader int
+			seq    int64
+		}
+		progressc := make(chan progress, readers*writes)
+		errs := make(chan error, readers)
+		var wg sync.WaitGroup
+		for r := range readers {
+			sub, err := f.b.Subscribe(f.ctx, []string{alice, bob}[r%2], board1, -1, nil)
+			if err != nil {
+				t.Fatalf("Subscribe(reader %d): %v", r, err)
+			}
+			defer sub.Close()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
+				defer cancel()
+				for want := start + 1; want <= start+writes; want++ {
+					ev, err := sub.Next(ctx)
+					if err != nil {
+						errs <- fmt.Errorf("reader %d: Next after seq %d: %w", r, want-1, err)
+						return
+					}
+					if ev.Seq != want {
+						errs <- fmt.Errorf("reader %d: got seq %d, want %d", r, ev.Seq, want)
+						return
+					}
+					progressc <- progress{r, ev.Seq}
+				}
+			}()
+		}
+
+		// The writer keeps within half a buffer of the readers, so that only
+		// the subscriber that never reads can fall behind.
+		received := make([]int64, readers)
+		for i := range received {
+			received[i] = start
+		}
+		deadline := time.After(2 * waitFor)
+		for i := range writes {
+			for slowest(received) < start+int64(i)-buffer/2 {
+				select {
+				case p := <-progressc:
+					received[p.reader] = p.seq
+				case err := <-errs:
+					t.Fatal(err)
+				case <-deadline:
+					t.Fatalf("readers stuck at %v before write %d", received, i)
+				}
+			}
+			if _, err := f.b.UpdateBoard(f.ctx, bob, board1, taskboard.BoardUpdate{Name: ptr(fmt.Sprint("name ", i))}); err != nil {
+				t.Fatalf("UpdateBoard %d: %v", i, err)
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+
+		select {
+		case <-slow.Done():
+		default:
+			t.Fatalf("slow subscription still open after %d writes with a buffer of %d", writes, buffer)
+		}
+		if err := slow.Err(); !errors.Is(err, taskboard.ErrSlowConsumer) {
+			t.Fatalf("slow subscription: Err() = %v, want ErrSlowConsumer", err)
+		}
+		// It hands over what it buffered, then says why it ended.
+		want := start + 1
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			ev, err := slow.Next(ctx)
+			cancel()
+			if err != nil {
+				if !errors.Is(err, taskboard.ErrSlowConsumer) {
+					t.Fatalf("slow Next after seq %d: got %v, want ErrSlowConsumer", want-1, err)
+				}
+				break
+			}
+			if ev.Seq != want {
+				t.Fatalf("slow Next: got seq %d, want %d", ev.Seq, want)
+			}
+			want++
+		}
+		if slow.Last() != want-1 {
+			t.Fatalf("slow Last: got %d, want %d", slow.Last(), want-1)
+		}
+		resumed, err := f.b.Subscribe(f.ctx, alice, board1, slow.Last(), nil)
+		if err != nil {
+			t.Fatalf("Subscribe(after %d): %v", slow.Last(), err)
+		}
+		defer resumed.Close()
+		for ; want <= start+writes; want++ {
+			if ev := nextEvent(t, resumed); ev.Seq != want {
+				t.Fatalf("resumed Next: got seq %d, want %d", ev.Seq, want)
+			}
+		}
+	})
+}
+
+func slowest(seqs []int64) int64 {
+	m := seqs[0]
+	for _, s := range seqs[1:] {
+		m = min(m, s)
+	}
+	return m
+}
+
+// TestRolledBackWriteWakesNobody checks that a write failing inside its
+// transaction logs nothing and wakes no subscriber: the next successful
+// write's event is the next one received, at seq exactly +1.
+func TestRolledBackWriteWakesNobody(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		_, otherLists := f.newBoard(t, "Other", "Elsewhere")
+		sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer sub.Close()
+		cases := []struct {
+			name string
+			fail func() error
+			want error
+		}{
+			{"assignee who is not a member", func() error {
+				_, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: &f.carol})
+				return err
+			}, taskboard.ErrInvalid},
+			{"stale IfVersion on update", func() error {
+				_, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 99})
+				return err
+			}, taskboard.ErrPreconditionFailed},
+			{"stale IfVersion on delete", func() error { return f.b.DeleteTask(f.ctx, alice, "task-1", 99) }, taskboard.ErrPreconditionFailed},
+			{"move to a list of another board", func() error {
+				_, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: otherLists[0]})
+				return err
+			}, taskboard.ErrInvalid},
+			{"move to a missing list", func() error {
+				_, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: "no-such-list"})
+				return err
+			}, taskboard.ErrNotFound},
+			{"adding an unknown user", func() error {
+				_, _, err := f.b.AddMember(f.ctx, alice, board1, taskboard.MemberRef{Email: "nobody@example.com"})
+				return err
+			}, taskboard.ErrNotFound},
+			{"removing a non-member", func() error { return f.b.RemoveMember(f.ctx, alice, board1, f.carol) }, taskboard.ErrNotFound},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				seq := f.seq(t, board1)
+				if err := tc.fail(); !errors.Is(err, tc.want) {
+					t.Fatalf("%s: got %v, want %v", tc.name, err, tc.want)
+				}
+				if got := f.seq(t, board1); got != seq {
+					t.Fatalf("seq after %s: got %d, want %d", tc.name, got, seq)
+				}
+				if events := f.eventsAfter(t, board1, seq); len(events) != 0 {
+					t.Fatalf("EventsAfter(%d) after %s: got %d events, want none", seq, tc.name, len(events))
+				}
+				title := fmt.Sprint("after ", i)
+				if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: &title}); err != nil {
+					t.Fatalf("UpdateTask: %v", err)
+				}
+				ev := nextEvent(t, sub)
+				if env := envelope(t, ev); ev.Seq != seq+1 || env.Task == nil || env.Task.Title != title {
+					t.Fatalf("Next after %s and a successful write: got seq %d %s, want seq %d task_updated %q", tc.name, ev.Seq, ev.Data, seq+1, title)
+				}
+			})
+		}
+	})
+}
+
+func TestResetHistoryTruncated(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, &taskboard.Options{HistoryEvents: 5, HistoryAge: time.Nanosecond, MaintenanceInterval: -1})
+		for i := range 10 {
+			if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint(i))}); err != nil {
+				t.Fatalf("UpdateTask: %v", err)
+			}
+		}
+		behind, err := f.b.Subscribe(f.ctx, bob, board1, 2, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(after 2): %v", err)
+		}
+		defer behind.Close()
+		if err := f.b.Maintain(f.ctx); err != nil {
+			t.Fatalf("Maintain: %v", err)
+		}
+
+		_, err = f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		wantReset(t, "Subscribe(after 0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
+		_, err = f.b.Subscribe(f.ctx, bob, board1, 4, nil)
+		wantReset(t, "Subscribe(after 4)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
+		_, err = f.b.EventsAfter(f.ctx, bob, board1, 0, 0)
+		wantReset(t, "EventsAfter(0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
+
+		// A subscription that had yet to read the trimmed events ends.
+		err = nextErr(t, behind)
+		var re *taskboard.ResetError
+		if !errors.Is(err, taskboard.ErrHistoryTruncated) || !errors.As(err, &re) || re.Reason != taskboard.ReasonHistoryTruncated {
+			t.Fatalf("Next of a subscription behind the trimmed log: got %v, want a history_truncated reset", err)
+		}
+
+		// The newest five remain.
+		page, err := f.b.EventsAfter(f.ctx, bob, board1, 5, 0)
+		if err != nil {
+			t.Fatalf("EventsAfter(5): %v", err)
+		}
+		wantEvents(t, "EventsAfter(5)", page.Events, 5, "task_updated", "task_updated", "task_updated", "task_updated", "task_updated")
+		sub, err := f.b.Subscribe(f.ctx, bob, board1, 5, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(after 5): %v", err)
+		}
+		defer sub.Close()
+		if ev := nextEvent(t, sub); ev.Seq != 6 {
+			t.Fatalf("Next after 5: got seq %d, want 6", ev.Seq)
+		}
+
+		// Events younger than HistoryAge are kept whatever their number.
+		young := openStore(t, dsn, &taskboard.Options{HistoryEvents: 5, MaintenanceInterval: -1})
+		board, err := young.CreateBoard(f.ctx, alice, "Young")
+		if err != nil {
+			t.Fatalf("CreateBoard: %v", err)
+		}
+		for i := range 10 {
+			if _, err := young.CreateList(f.ctx, alice, board.ID, taskboard.ListCreate{Name: fmt.Sprint(i)}); err != nil {
+				t.Fatalf("CreateList: %v", err)
+			}
+		}
+		if err := young.Maintain(f.ctx); err != nil {
+			t.Fatalf("Maintain: %v", err)
+		}
+		if events := f.eventsAfter(t, board.ID, 0); len(events) != 10 {
+			t.Fatalf("EventsAfter(0) with a 30-day HistoryAge: got %d events, want 10", len(events))
+		}
+	})
+}
+
+func TestResetAhead(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		_, err := f.b.Subscribe(f.ctx, bob, board1, 2, nil)
+		wantReset(t, "Subscribe(after 2) at seq 1", err, taskboard.ErrAhead, taskboard.ReasonAhead, 1)
+		_, err = f.b.EventsAfter(f.ctx, bob, board1, 7, 0)
+		wantReset(t, "EventsAfter(7) at seq 1", err, taskboard.ErrAhead, taskboard.ReasonAhead, 1)
+		page, err := f.b.EventsAfter(f.ctx, bob, board1, 1, 0)
+		if err != nil || len(page.Events) != 0 || page.Seq != 1 || page.More || page.BoardSeq != 1 {
+			t.Fatalf("EventsAfter(1) at seq 1: got %+v, %v; want an empty page at seq 1", page, err)
+		}
+	})
+}
+
+func TestEventsAfterPages(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		for i := range 5 {
+			if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint(i))}); err != nil {
+				t.Fatalf("UpdateTask: %v", err)
+			}
+		}
+		cases := []struct {
+			after         int64
+			limit         int
+			first, n      int64
+			seq           int64
+			more          bool
+			wantBoardSeqs int64
+		}{
+			{0, 2, 1, 2, 2, true, 5},
+			{2, 2, 3, 2, 4, true, 5},
+			{4, 2, 5, 1, 5, false, 5},
+			{0, 0, 1, 5, 5, false, 5},
+			{0, 5000, 1, 5, 5, false, 5},
+		}
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("after %d limit %d", tc.after, tc.limit), func(t *testing.T) {
+				p, err := f.b.EventsAfter(f.ctx, bob, board1, tc.after, tc.limit)
+				if err != nil {
+					t.Fatalf("EventsAfter: %v", err)
+				}
+				if int64(len(p.Events)) != tc.n || p.Events[0].Seq != tc.first || p.Seq != tc.seq || p.More != tc.more || p.BoardSeq != tc.wantBoardSeqs {
+					t.Fatalf("EventsAfter(%d, %d): got %d events from %d, seq %d, more %v, board seq %d; want %d from %d, %d, %v, %d",
+						tc.after, tc.limit, len(p.Events), p.Events[0].Seq, p.Seq, p.More, p.BoardSeq, tc.n, tc.first, tc.seq, tc.more, tc.wantBoardSeqs)
+				}
+			})
+		}
+	})
+}
+
+func TestAccessRevoked(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		if _, _, err := f.b.AddMember(f.ctx, alice, board1, taskboard.MemberRef{UserID: f.carol}); err != nil {
+			t.Fatalf("AddMember: %v", err)
+		}
+		seq := f.seq(t, board1)
+		bobSub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(bob): %v", err)
+		}
+		defer bobSub.Close()
+		bobSub2, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(bob, after 0): %v", err)
+		}
+		defer bobSub2.Close()
+		var others []*taskboard.Subscription
+		for _, user := range []string{alice, f.carol} {
+			sub, err := f.b.Subscribe(f.ctx, user, board1, -1, nil)
+			if err != nil {
+				t.Fatalf("Subscribe(%s): %v", user, err)
+			}
+			defer sub.Close()
+			others = append(others, sub)
+		}
+
+		if err := f.b.RemoveMember(f.ctx, f.carol, board1, bob); err != nil {
+			t.Fatalf("RemoveMember(bob): %v", err)
+		}
+		// Bob's subscriptions ended when RemoveMember returned.
+		for i, sub := range []*taskboard.Subscription{bobSub, bobSub2} {
+			select {
+			case <-sub.Done():
+			default:
+				t.Fatalf("Bob's subscription %d still open after RemoveMember returned", i)
+			}
+			wantReset(t, fmt.Sprintf("Err of Bob's subscription %d", i), sub.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
+			wantReset(t, fmt.Sprintf("Next of Bob's subscription %d", i), nextErr(t, sub), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
+		}
+		_, err = f.b.Subscribe(f.ctx, bob, board1, seq, nil)
+		wantErr(t, "Subscribe by the removed member", err, taskboard.ErrNotFound, "Board")
+
+		// The others see member_removed and go on.
+		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		for i, sub := range others {
+			ev := nextEvent(t, sub)
+			if env := envelope(t, ev); ev.Seq != seq+1 || ev.Type != taskboard.EventMemberRemoved || env.UserID != bob {
+				t.Errorf("subscriber %d: got %d %s, want %d member_removed of Bob", i, ev.Seq, ev.Data, seq+1)
+			}
+			if ev := nextEvent(t, sub); ev.Seq != seq+2 || ev.Type != taskboard.EventTaskMoved {
+				t.Errorf("subscriber %d: got %d %s, want %d task_moved", i, ev.Seq, ev.Type, seq+2)
+			}
+		}
+	})
+}
+
+func TestBoardDeleted(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		live, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer live.Close()
+		// This one has not read the logged event yet when the board goes.
+		behind, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(after 0): %v", err)
+		}
+		defer behind.Close()
+		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("last")}); err != nil {
+			t.Fatalf("UpdateTask: %v", err)
+		}
+		if ev := nextEvent(t, live); ev.Seq != 2 {
+			t.Fatalf("Next: got seq %d, want 2", ev.Seq)
+		}
+		if err := f.b.DeleteBoard(f.ctx, alice, board1); err != nil {
+			t.Fatalf("DeleteBoard: %v", err)
+		}
+
+		ev := nextEvent(t, live)
+		if env := envelope(t, ev); ev.Seq != 3 || ev.Type != taskboard.EventBoardDeleted || env.Board == nil || env.Board.ID != board1 {
+			t.Fatalf("Next: got %d %s, want 3 board_deleted", ev.Seq, ev.Data)
+		}
+		wantReset(t, "Next after board_deleted", nextErr(t, live), taskboard.ErrBoardDeleted, taskboard.ReasonBoardDeleted, 3)
+
+		// The subscription that was behind ends too, in order and without
+		// spinning, whatever it could still deliver.
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		var last int64
+		for {
+			ev, err := behind.Next(ctx)
+			if err != nil {
+				if !errors.Is(err, taskboard.ErrBoardDeleted) {
+					t.Fatalf("Next of the subscription behind: got %v after seq %d, want ErrBoardDeleted", err, last)
+				}
+				break
+			}
+			if ev.Seq <= last {
+				t.Fatalf("Next of the subscription behind: got seq %d after %d", ev.Seq, last)
+			}
+			last = ev.Seq
+		}
+
+		_, err = f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		wantErr(t, "Subscribe to a deleted board", err, taskboard.ErrNotFound, "Board")
+	})
+}
+
+func TestClose(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		b, err := taskboard.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer b.Close()
+		f := &fixture{b: b, ctx: context.Background()}
+		if _, err := b.SeedDemo(f.ctx); err != nil {
+			t.Fatalf("SeedDemo: %v", err)
+		}
+		if _, err := b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		live, err := b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		behind, err := b.Subscribe(f.ctx, bob, board1, 0, nil)
+		if err != nil {
+			t.Fatalf("Subscribe(after 0): %v", err)
+		}
+		viaC, err := b.Subscribe(f.ctx, alice, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		c := viaC.C()
+		if _, err := b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listTodo}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		if ev := nextEvent(t, live); ev.Seq != 2 {
+			t.Fatalf("Next: got seq %d, want 2", ev.Seq)
+		}
+
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		if err := nextErr(t, live); !errors.Is(err, taskboard.ErrClosed) {
+			t.Errorf("Next after Close: got %v, want ErrClosed", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		for last := int64(0); ; {
+			ev, err := behind.Next(ctx)
+			if err != nil {
+				if !errors.Is(err, taskboard.ErrClosed) {
+					t.Errorf("Next of a subscription behind after Close: got %v, want ErrClosed", err)
+				}
+				break
+			}
+			if ev.Seq != last+1 {
+				t.Fatalf("Next of a subscription behind after Close: got seq %d after %d", ev.Seq, last)
+			}
+			last = ev.Seq
+		}
+		// The channel form delivers what it can, then closes.
+		for open := true; open; {
+			select {
+			case _, open = <-c:
+			case <-ctx.Done():
+				t.Fatal("C() not closed after Close")
+			}
+		}
+		if !errors.Is(viaC.Err(), taskboard.ErrClosed) {
+			t.Errorf("Err after Close: got %v, want ErrClosed", viaC.Err())
+		}
+
+		_, err = b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if !errors.Is(err, taskboard.ErrClosed) {
+			t.Errorf("Subscribe after Close: got %v, want ErrClosed", err)
+		}
+		writes := []struct {
+			name string
+			call func() error
+		}{
+			{"MoveTask", func() error {
+				_, err := b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone})
+				return err
+			}},
+			{"CreateTask", func() error {
+				_, err := b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listDone, Title: "X"})
+				return err
+			}},
+			{"DeleteList", func() error { return b.DeleteList(f.ctx, alice, listDone, 0) }},
+			{"UpdateBoard", func() error {
+				_, err := b.UpdateBoard(f.ctx, alice, board1, taskboard.BoardUpdate{Name: ptr("X")})
+				return err
+			}},
+		}
+		for _, w := range writes {
+			if err := w.call(); !errors.Is(err, taskboard.ErrClosed) {
+				t.Errorf("%s after Close: got %v, want ErrClosed", w.name, err)
+			}
+		}
+	})
+}
+
+func TestSubscriptionEndsWithItsContext(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		ctx, cancel := context.WithCancel(f.ctx)
+		sub, err := f.b.Subscribe(ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		cancel()
+		select {
+		case <-sub.Done():
+		case <-time.After(waitFor):
+			t.Fatal("subscription still open after its context was cancelled")
+		}
+		if err := nextErr(t, sub); !errors.Is(err, taskboard.ErrClosed) {
+			t.Errorf("Next after cancel: got %v, want ErrClosed", err)
+		}
+		// Closing twice is harmless.
+		sub.Close()
+		sub.Close()
+
+		// Next's own context bounds only the wait.
+		sub, err = f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer sub.Close()
+		short, cancelShort := context.WithCancel(f.ctx)
+		cancelShort()
+		if _, err := sub.Next(short); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Next with a cancelled context: got %v, want context.Canceled", err)
+		}
+		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		if ev := nextEvent(t, sub); ev.Seq != 1 {
+			t.Fatalf("Next after a cancelled Next: got seq %d, want 1", ev.Seq)
+		}
+	})
+}
+
+func TestBroadcastEphemeral(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		sender, err := f.b.Subscribe(f.ctx, alice, board1, -1, &taskboard.SubscribeOptions{ID: "tab-1"})
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer sender.Close()
+		if sender.ID != "tab-1" || sender.UserID != alice || sender.BoardID != board1 {
+			t.Fatalf("Subscribe: got ID %q user %q board %q, want tab-1, Alice, board-1", sender.ID, sender.UserID, sender.BoardID)
+		}
+		other, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer other.Close()
+		if other.ID == "" || other.ID == sender.ID {
+			t.Fatalf("Subscribe: got ID %q, want a fresh unique one", other.ID)
+		}
+
+		typing := taskboard.Event{Type: taskboard.EventUserTyping, BoardID: board1, Data: []byte(`{"type":"user_typing"}`), Origin: sender.ID}
+		if err := f.b.Broadcast(typing); err != nil {
+			t.Fatalf("Broadcast: %v", err)
+		}
+		if err := f.b.Broadcast(taskboard.Event{Type: taskboard.EventUserTyping, BoardID: board1, Seq: 3}); err == nil {
+			t.Errorf("Broadcast of an event with a seq: got no error")
+		}
+		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		if ev := nextEvent(t, other); ev.Seq != 0 || ev.Type != taskboard.EventUserTyping || string(ev.Data) != `{"type":"user_typing"}` {
+			t.Errorf("other Next: got %d %s %s, want the ephemeral user_typing", ev.Seq, ev.Type, ev.Data)
+		}
+		if ev := nextEvent(t, other); ev.Seq != 1 {
+			t.Errorf("other Next: got seq %d, want 1", ev.Seq)
+		}
+		// The sender never sees its own ephemeral event.
+		if ev := nextEvent(t, sender); ev.Seq != 1 {
+			t.Errorf("sender Next: got %d %s, want seq 1", ev.Seq, ev.Type)
+		}
+		if sender.Last() != 1 {
+			t.Errorf("Last: got %d, want 1 (ephemeral events do not move it)", sender.Last())
+		}
+	})
+}
+
+// TestConcurrentWritersSucceed has 8 goroutines make 50 moves each on one
+// store while others read and create credentials: on SQLite no write may
+// fail with "database is locked".
+func TestConcurrentWritersSucceed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		const writers, moves = 8, 50
+		lists := []string{listTodo, listProgress, listDone}
+		own := make([]string, writers)
+		for w := range own {
+			own[w] = f.newTask(t, lists[w%3], fmt.Sprint("task of ", w)).ID
+		}
+		start := f.seq(t, board1)
+		var wg sync.WaitGroup
+		errs := make(chan error, writers+2)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range moves {
+					// Always to another list, so every move logs.
+					list := lists[(w+i+1)%3]
+					task, err := f.b.MoveTask(f.ctx, alice, own[w], taskboard.TaskMove{ListID: list, Position: (w * i) % 5})
+					if err != nil {
+						errs <- fmt.Errorf("writer %d, move %d: %w", w, i, err)
+						return
+					}
+					if task.ListID != list || task.Version != int64(i+2) {
+						errs <- fmt.Errorf("writer %d, move %d: got list %s version %d, want %s and %d", w, i, task.ListID, task.Version, list, i+2)
+						return
+					}
+				}
+			}()
+		}
+		// Readers and writers of other tables run meanwhile.
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if _, err := f.b.Snapshot(f.ctx, bob, board1); err != nil {
+					errs <- fmt.Errorf("Snapshot: %w", err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if _, _, err := f.b.CreateToken(f.ctx, bob); err != nil {
+					errs <- fmt.Errorf("CreateToken: %w", err)
+					return
+				}
+			}
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if got := f.seq(t, board1); got != start+writers*moves {
+			t.Errorf("seq: got %d, want %d", got, start+writers*moves)
+		}
+		for _, l := range lists {
+			f.taskIDs(t, board1, l) // checks positions 0..n-1
+		}
+		events := f.eventsAfter(t, board1, start)
+		for i, ev := range events {
+			if ev.Seq != start+int64(i)+1 || ev.Type != taskboard.EventTaskMoved {
+				t.Fatalf("event %d: got %d %s, want %d task_moved", i, ev.Seq, ev.Type, start+int64(i)+1)
+			}
+		}
+	})
+}
+
+// TestSubscriptionsReleaseGoroutines checks that the goroutine count
+// returns to where it was once every subscription has ended.
+func TestSubscriptionsReleaseGoroutines(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		base := runtime.NumGoroutine()
+		b, err := taskboard.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer b.Close()
+		ctx := context.Background()
+		if _, err := b.SeedDemo(ctx); err != nil {
+			t.Fatalf("SeedDemo: %v", err)
+		}
+		const n = 10
+		var cancels []context.CancelFunc
+		var closers []*taskboard.Subscription
+		var channels []<-chan taskboard.Event
+		for i := range 3 * n {
+			sctx, cancel := context.WithCancel(ctx)
+			cancels = append(cancels, cancel)
+			sub, err := b.Subscribe(sctx, []string{alice, bob}[i%2], board1, -1, nil)
+			if err != nil {
+				t.Fatalf("Subscribe: %v", err)
+			}
+			switch i % 3 {
+			case 0: // ended by its context
+			case 1:
+				closers = append(closers, sub)
+			case 2:
+				channels = append(channels, sub.C())
+			}
+		}
+		if _, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		for i, c := range channels {
+			select {
+			case ev := <-c:
+				if ev.Seq != 1 {
+					t.Fatalf("C() %d: got seq %d, want 1", i, ev.Seq)
+				}
+			case <-time.After(waitFor):
+				t.Fatalf("C() %d: nothing within %v", i, waitFor)
+			}
+		}
+		if got := runtime.NumGoroutine(); got < base+n {
+			t.Fatalf("NumGoroutine with %d channel readers: got %d, want at least %d", n, got, base+n)
+		}
+		for i, cancel := range cancels {
+			if i%3 == 0 {
+				cancel()
+			}
+		}
+		for _, sub := range closers {
+			sub.Close()
+		}
+		if err := b.Close(); err != nil { // ends the channel readers
+			t.Fatalf("Close: %v", err)
+		}
+		for _, cancel := range cancels {
+			cancel()
+		}
+		for i, c := range channels {
+			select {
+			case _, ok := <-c:
+				if ok {
+					t.Fatalf("C() %d: got an event after Close, want the channel closed", i)
+				}
+			case <-time.After(waitFor):
+				t.Fatalf("C() %d: not closed within %v of Close", i, waitFor)
+			}
+		}
+		if got, stacks := settleGoroutines(base, waitFor); got > base {
+			t.Fatalf("NumGoroutine after every subscription ended: got %d, want at most %d\n%s", got, base, stacks)
+		}
+	})
+}

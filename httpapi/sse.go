@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taskboard/taskboard"
+)
+
+const (
+	// sseRetry tells EventSource to reconnect after two seconds.
+	sseRetry = "retry: 2000\n\n"
+	// sseHeartbeat is the comment that keeps idle streams open.
+	sseHeartbeat = ": heartbeat\n\n"
+	// sseWriteTimeout bounds each write of a stream; a client that takes
+	// longer to accept one is dropped and resumes with Last-Event-ID.
+	sseWriteTimeout = 15 * time.Second
+	// sseMaxBatch bounds how many bytes of events go out in one write.
+	sseMaxBatch = 256 << 10
+)
+
+// appendSSEFrame appends one Server-Sent Events frame to buf: the id and
+// event fields when not empty, then data as one data line per line of data,
+// then the blank line that ends the frame. No field it writes contains a raw
+// CR or LF, whatever its input, so no value can end a frame early or inject
+// a field; the client joins the data lines with "\n".
+func appendSSEFrame(buf []byte, id, event string, data []byte) []byte {
+	if id != "" {
+		buf = append(buf, "id: "...)
+		buf = appendSSEField(buf, id)
+		buf = append(buf, '\n')
+	}
+	if event != "" {
+		buf = append(buf, "event: "...)
+		buf = appendSSEField(buf, event)
+		buf = append(buf, '\n')
+	}
+	for {
+		i := bytes.IndexAny(data, "\r\n")
+		if i < 0 {
+			break
+		}
+		buf = append(buf, "data: "...)
+		buf = append(buf, data[:i]...)
+		buf = append(buf, '\n')
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
+	}
+	buf = append(buf, "data: "...)
+	buf = append(buf, data...)
+	return append(buf, '\n', '\n')
+}
+
+// appendSSEField appends a one-line field value, dropping CR, LF and NUL.
+func appendSSEField(buf []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c != '\r' && c != '\n' && c != 0 {
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
+
+// connectedMessage is the first data frame of a stream.
+type connectedMessage struct {
+	Type string `json:"type"`
+	Seq  int64  `json:"seq"`
+}
+
+// serveEvents is GET /boards/{boardId}/events: the board's feed as
+// Server-Sent Events, resuming after Last-Event-ID, else ?after=, else from
+// now.
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identity) {
+	boardID := r.PathValue("boardId")
+	after, err := sseResumePoint(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ctx, stop := context.WithCancelCause(r.Context())
+	defer stop(nil)
+	st, err := h.rt.open(transportSSE, id, stop)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer h.rt.close(st)
+
+	sub, err := h.store.Subscribe(ctx, id.User.ID, boardID, after, nil)
+	var reset *taskboard.ResetError
+	if err != nil && !errors.As(err, &reset) {
+		h.writeError(w, r, err)
+		return
+	}
+	s := &sseStream{h: h, w: w, rc: http.NewResponseController(w)}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
+	hd.Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+	s.buf = append(s.buf, sseRetry...)
+	if reset != nil {
+		s.connected(reset.Seq)
+		s.end(reset)
+		s.flush()
+		return
+	}
+	defer sub.Close()
+	h.rt.follow(st, boardID)
+	defer h.rt.unfollow(st, boardID)
+
+	// From now, the starting point is the current seq; resuming, the board
+	// may be further on.
+	seq := sub.Last()
+	if after >= 0 {
+		if cur, err := h.store.BoardSeq(ctx, id.User.ID, boardID); err == nil && cur > seq {
+			seq = cur
+		}
+	}
+	s.connected(seq)
+	if !s.flush() {
+		return
+	}
+	if h.rt.join(ctx, boardID, id.User, sub.ID, sub.ID) {
+		defer h.rt.leave(boardID, id.User.ID, sub.ID)
+	}
+	s.run(ctx, sub)
+}
+
+// sseResumePoint returns the seq to resume after: Last-Event-ID, else
+// ?after=, else -1 (from now).
+func sseResumePoint(r *http.Request) (int64, error) {
+	if v := strings.TrimSpace(r.Header.Get("Last-Event-ID")); v != "" {
+		return parseSeq("Last-Event-ID", v)
+	}
+	return seqParam(r, "after")
+}
+
+// sseStream writes one SSE response.
+type sseStream struct {
+	h       *Handler
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	buf     []byte
+	pending int // events in buf
+}
+
+// run sends the subscription's events until it ends or ctx is done. Events
+// that are due at once go out in one write.
+func (s *sseStream) run(ctx context.Context, sub *taskboard.Subscription) {
+	interval := s.h.opts.HeartbeatInterval
+	beat := time.Now().Add(interval)
+	// drained is a done context: Next with it returns only what is
+	// available without waiting.
+	drained, cancel := context.WithCancel(context.Background())
+	cancel()
+	for {
+		wait, cancel := context.WithDeadline(ctx, beat)
+		ev, err := sub.Next(wait)
+		cancel()
+		switch {
+		case err == nil:
+			s.add(ev)
+			for len(s.buf) < sseMaxBatch {
+				ev, err = sub.Next(drained)
+				if err != nil {
+					if errors.Is(err, context.Canceled) {
+						err = nil // nothing more right now
+					}
+					break
+				}
+				s.add(ev)
+			}
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			err = nil
+		}
+		if now := time.Now(); !now.Before(beat) {
+			s.buf = append(s.buf, sseHeartbeat...)
+			if beat = beat.Add(interval); beat.Before(now) {
+				beat = now.Add(interval)
+			}
+		}
+		if err != nil {
+			s.end(err)
+			s.flush()
+			return
+		}
+		if !s.flush() {
+			return
+		}
+	}
+}
+
+// add appends an event's frame: logged events with their seq as id,
+// ephemeral ones without.
+func (s *sseStream) add(ev taskboard.Event) {
+	switch {
+	case ev.Seq > 0:
+		s.buf = appendSSEFrame(s.buf, strconv.FormatInt(ev.Seq, 10), ev.Type, ev.Data)
+	case ev.Type == taskboard.EventPresence:
+		return // presence lists go to WebSocket joiners only
+	default:
+		s.buf = appendSSEFrame(s.buf, "", ev.Type, ev.Data)
+	}
+	s.pending++
+}
+
+// connected appends the stream's first data frame.
+func (s *sseStream) connected(seq int64) {
+	data, _ := json.Marshal(connectedMessage{Type: "connected", Seq: seq})
+	s.buf = appendSSEFrame(s.buf, "", "", data)
+}
+
+// end appends what the end of the subscription means to the client: a
+// reset frame, or nothing (the client reconnects with Last-Event-ID).
+func (s *sseStream) end(err error) {
+	var reset *taskboard.ResetError
+	switch {
+	case errors.As(err, &reset):
+		data, _ := json.Marshal(resetMessage{Type: "reset", Seq: reset.Seq, Reason: reset.Reason})
+		s.buf = appendSSEFrame(s.buf, strconv.FormatInt(reset.Seq, 10), "reset", data)
+		s.h.rt.countReset(reset.Reason)
+	case errors.Is(err, taskboard.ErrSlowConsumer):
+		s.h.metrics.slowDrops.WithLabelValues(transportSSE).Inc()
+	case errors.Is(err, taskboard.ErrClosed), errors.Is(err, context.Canceled):
+	default:
+		s.h.opts.Logger.Warn("sse stream ended", "err", err)
+	}
+}
+
+// flush writes the buffered frames in one write and flushes them to the
+// client. It reports whether the client is still there.
+func (s *sseStream) flush() bool {
+	if len(s.buf) == 0 {
+		return true
+	}
+	// The server's WriteTimeout would cut a long-lived stream: each write
+	// gets a deadline of its own instead.
+	if err := s.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return false
+	}
+	_, err := s.w.Write(s.buf)
+	if err == nil {
+		err = s.rc.Flush()
+	}
+	s.buf = s.buf[:0]
+	if s.pending > 0 {
+		s.h.metrics.delivered.WithLabelValues(transportSSE).Add(float64(s.pending))
+		s.pending = 0
+	}
+	return err == nil
+}

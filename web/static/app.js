@@ -1,0 +1,371 @@
+// The page: sign-in, the board switcher, the connection indicator and
+// presence, and the open board.
+
+import { ApiError, get, newKey, onUnauthorized, request } from './api.js';
+import { BoardSession } from './board.js';
+import { TaskEditor } from './editor.js';
+import { TRANSPORT_NAMES } from './live.js';
+import { $, avatar, el, errorMessage, toast } from './ui.js';
+import { BoardView } from './view.js';
+
+const LAST_BOARD = 'taskboard.lastBoard';
+
+const app = {
+  me: null, // the signed-in user
+  boards: [], // the user's boards
+  session: null, // the open BoardSession
+  view: null, // its BoardView
+  status: null, // the connection state
+  countdown: 0, // the reconnect countdown timer
+};
+
+let editor;
+
+function show(id) {
+  for (const s of ['loading', 'signin', 'workspace']) $(s).hidden = s !== id;
+}
+
+// ---- sign in and out ----
+
+async function probeDemo() {
+  // POST /sessions/demo without a user is 400 on a demo server and 404
+  // elsewhere; either way it signs nobody in.
+  try {
+    const res = await fetch('/sessions/demo', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', credentials: 'same-origin',
+    });
+    $('demo').hidden = res.status === 404 || res.status >= 500;
+  } catch {
+    $('demo').hidden = true;
+  }
+}
+
+function showSignIn(message = '') {
+  closeBoard();
+  app.me = null;
+  show('signin');
+  document.title = 'Sign in · Taskboard';
+  const err = $('signin-error');
+  err.textContent = message;
+  err.hidden = !message;
+  probeDemo();
+  (document.querySelector('[data-demo-user]:not([hidden])') ?? $('token')).focus();
+}
+
+async function signedIn(user) {
+  app.me = user;
+  $('token').value = '';
+  $('me-avatar').replaceChildren(avatar(user, 'sm'));
+  $('me-name').textContent = user.name;
+  show('workspace');
+  await loadBoards();
+}
+
+async function signInWith(path, body, button) {
+  const err = $('signin-error');
+  err.hidden = true;
+  button.disabled = true;
+  try {
+    const res = await request('POST', path, { body, signIn: true, retry: false });
+    await signedIn(res.body.user);
+  } catch (e) {
+    err.textContent = e.status === 401 ? 'That token is not valid. Check it and try again.'
+      : e.status === 404 && path === '/sessions/demo' ? 'Demo sign-in is not available on this server.'
+        : e.message;
+    err.hidden = false;
+    if (e.status === 404 && path === '/sessions/demo') $('demo').hidden = true;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function signOut() {
+  closeBoard();
+  try {
+    await request('DELETE', '/sessions', { retry: false, signIn: true });
+  } catch { /* the cookie is cleared or the server is away: signed out either way */ }
+  showSignIn();
+  toast('Signed out.');
+}
+
+// ---- boards ----
+
+function boardFromURL() {
+  return new URLSearchParams(location.search).get('board');
+}
+
+async function loadBoards(preferred) {
+  const body = await get('/boards').catch((e) => {
+    if (e.status !== 401) toast(`Couldn't load your boards: ${e.message}`, { kind: 'error' });
+    return null;
+  });
+  if (!body) return;
+  app.boards = body.data ?? [];
+  renderBoardSelect();
+  if (app.boards.length === 0) {
+    closeBoard();
+    $('no-boards').hidden = false;
+    $('board').hidden = true;
+    document.querySelector('.boardbar').hidden = true;
+    return;
+  }
+  $('no-boards').hidden = true;
+  $('board').hidden = false;
+  document.querySelector('.boardbar').hidden = false;
+  const has = (id) => id && app.boards.some((b) => b.id === id);
+  const id = [preferred, boardFromURL(), localStorage.getItem(LAST_BOARD)].find(has) ?? app.boards[0].id;
+  await openBoard(id);
+}
+
+function renderBoardSelect() {
+  const select = $('board-select');
+  select.replaceChildren(...app.boards.map((b) => el('option', { value: b.id, text: b.name })));
+  if (app.session) select.value = app.session.boardId;
+}
+
+function closeBoard() {
+  if (editor?.isOpen) editor.dialog.close();
+  app.view?.destroy();
+  app.session?.close();
+  app.view = null;
+  app.session = null;
+  clearInterval(app.countdown);
+  $('presence').replaceChildren();
+  delete $('presence').dataset.key;
+}
+
+async function openBoard(boardId) {
+  closeBoard();
+  const session = new BoardSession(boardId, app.me, {
+    changed: () => { if (app.session === session) render(); },
+    status: (s) => { if (app.session === session) setStatus(s); },
+    gone: (message) => { if (app.session === session) boardGone(message); },
+    unauthorized: () => showSignIn('Your session has ended. Please sign in again.'),
+  });
+  app.session = session;
+  setStatus({ status: 'connecting', transport: '' });
+  try {
+    await session.load();
+  } catch (e) {
+    if (app.session !== session) return;
+    if (e instanceof ApiError && e.status === 404) {
+      boardGone('Board not found');
+    } else if (!(e instanceof ApiError && e.status === 401)) {
+      toast(`Couldn't load the board: ${e.message}`, { kind: 'error' });
+      setStatus({ status: 'offline', transport: '' });
+    }
+    return;
+  }
+  if (app.session !== session) return;
+  localStorage.setItem(LAST_BOARD, boardId);
+  const url = new URL(location.href);
+  url.searchParams.set('board', boardId);
+  history.replaceState(null, '', url);
+  $('board-select').value = boardId;
+  app.view = new BoardView($('board'), session, {
+    openTask: (taskId) => editor.open(session, taskId, app.view?.cards.get(taskId)),
+  });
+  render();
+  session.start();
+}
+
+function boardGone(message) {
+  toast(message, { kind: 'error' });
+  const gone = app.session?.boardId;
+  closeBoard();
+  if (localStorage.getItem(LAST_BOARD) === gone) localStorage.removeItem(LAST_BOARD);
+  const url = new URL(location.href);
+  url.searchParams.delete('board');
+  history.replaceState(null, '', url);
+  app.boards = app.boards.filter((b) => b.id !== gone);
+  loadBoards();
+}
+
+function render() {
+  const s = app.session;
+  if (!s || !app.view) return;
+  app.view.render();
+  const name = s.board.name;
+  const title = $('board-title');
+  if (title.textContent !== name) title.textContent = name;
+  document.title = `${name} · Taskboard`;
+  const opt = [...$('board-select').options].find((o) => o.value === s.boardId);
+  if (opt && opt.textContent !== name) opt.textContent = name;
+  renderPresence(s.viewers());
+  editor.refresh();
+}
+
+function renderPresence(users) {
+  const max = 5;
+  const items = users.slice(0, max).map((u) => {
+    const you = u.id === app.me.id;
+    const a = avatar(u);
+    a.removeAttribute('aria-hidden');
+    a.setAttribute('role', 'img');
+    a.setAttribute('aria-label', you ? `${u.name} (you)` : u.name);
+    a.title = you ? `${u.name} (you)` : `${u.name} is viewing`;
+    return el('li', { dataset: { userId: u.id } }, a);
+  });
+  if (users.length > max) {
+    items.push(el('li', {}, el('span', { class: 'avatar avatar-more', title: users.slice(max).map((u) => u.name).join(', '), text: `+${users.length - max}` })));
+  }
+  const key = users.map((u) => `${u.id}:${u.name}`).join('|');
+  const list = $('presence');
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...items);
+  list.setAttribute('aria-label', `Viewing now: ${users.map((u) => u.name).join(', ')}`);
+}
+
+function renameBoard() {
+  const s = app.session;
+  const button = $('board-title');
+  if (!s) return;
+  const input = el('input', {
+    class: 'inline-input', value: s.board.name, maxlength: 200, 'aria-label': 'Board name', autocomplete: 'off',
+  });
+  let done = false;
+  const finish = (save) => {
+    if (done) return;
+    done = true;
+    const name = input.value.trim();
+    input.replaceWith(button);
+    if (save && name && name !== s.board.name && app.session === s) s.renameBoard(name);
+    button.focus();
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { e.preventDefault(); finish(true); }
+    if (e.key === 'Escape') { e.preventDefault(); finish(false); }
+  });
+  input.addEventListener('blur', () => finish(true));
+  button.replaceWith(input);
+  input.focus();
+  input.select();
+}
+
+// ---- connection indicator ----
+
+function setStatus(s) {
+  app.status = s;
+  clearInterval(app.countdown);
+  const conn = $('conn');
+  conn.dataset.status = s.status;
+  conn.dataset.transport = s.transport || '';
+  const text = () => {
+    switch (s.status) {
+      case 'live': return `Live · ${TRANSPORT_NAMES[s.transport] ?? s.transport}`;
+      case 'reconnecting': {
+        const secs = Math.max(1, Math.ceil((s.retryAt - Date.now()) / 1000));
+        return `Reconnecting in ${secs}s…`;
+      }
+      case 'offline': return 'Offline';
+      case 'stopped': return 'Not connected';
+      default: return 'Connecting…';
+    }
+  };
+  $('conn-text').textContent = text();
+  conn.title = s.status === 'reconnecting' ? 'Connection lost. Click to retry now.'
+    : s.status === 'live' ? 'Changes from others appear as they happen.' : '';
+  conn.disabled = s.status !== 'reconnecting' && s.status !== 'offline';
+  if (s.status === 'reconnecting') {
+    app.countdown = setInterval(() => { $('conn-text').textContent = text(); }, 1000);
+  }
+  $('conn-live').textContent = s.status === 'live' ? 'Live' : s.status === 'reconnecting' ? 'Connection lost, reconnecting' : s.status === 'offline' ? 'Offline' : '';
+}
+
+// ---- wiring ----
+
+function wire() {
+  editor = new TaskEditor();
+  onUnauthorized(() => {
+    if (app.me) showSignIn('Your session has ended. Please sign in again.');
+  });
+
+  $('token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const token = $('token').value.trim();
+    if (!token) {
+      $('signin-error').textContent = 'Paste an API token first.';
+      $('signin-error').hidden = false;
+      $('token').focus();
+      return;
+    }
+    signInWith('/sessions', { token }, $('token-submit'));
+  });
+  for (const b of document.querySelectorAll('[data-demo-user]')) {
+    b.addEventListener('click', () => signInWith('/sessions/demo', { userId: b.dataset.demoUser }, b));
+  }
+  $('signout').addEventListener('click', signOut);
+  $('board-select').addEventListener('change', (e) => openBoard(e.target.value));
+  $('conn').addEventListener('click', () => app.session?.live.retryNow());
+  $('board-title').addEventListener('click', renameBoard);
+  $('help').addEventListener('click', () => $('help-dialog').showModal());
+
+  const boardDialog = $('board-dialog');
+  const openNewBoard = () => {
+    $('board-name').value = '';
+    $('board-error').hidden = true;
+    boardDialog.showModal();
+    $('board-name').focus();
+  };
+  $('new-board').addEventListener('click', openNewBoard);
+  $('first-board').addEventListener('click', openNewBoard);
+  for (const b of boardDialog.querySelectorAll('[data-close]')) b.addEventListener('click', () => boardDialog.close());
+  $('board-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('board-name').value.trim();
+    const err = $('board-error');
+    if (!name) {
+      err.textContent = 'Give the board a name.';
+      err.hidden = false;
+      return;
+    }
+    const submit = e.submitter ?? boardDialog.querySelector('[type=submit]');
+    submit.disabled = true;
+    try {
+      const res = await request('POST', '/boards', { body: { name }, key: newKey() });
+      boardDialog.close();
+      toast(`Created “${res.body.name}”.`);
+      await loadBoards(res.body.id);
+    } catch (x) {
+      err.textContent = x.message ?? errorMessage(x.body);
+      err.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t.closest?.('input, textarea, select, [contenteditable], dialog')) return;
+    if (!app.view || $('workspace').hidden) return;
+    if (e.key === '?') {
+      e.preventDefault();
+      $('help-dialog').showModal();
+    } else if (e.key === 'n' || e.key === 'N') {
+      const listId = t.closest?.('.column')?.dataset.listId ?? app.view.model.listOrder[0];
+      const col = app.view.columns.get(listId);
+      if (col && !col.add.disabled) {
+        e.preventDefault();
+        app.view.openAddTask(col);
+      }
+    }
+  });
+}
+
+async function boot() {
+  wire();
+  try {
+    const me = await get('/users/me', { signIn: true, retry: true });
+    await signedIn(me);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) showSignIn();
+    else {
+      show('loading');
+      $('loading-text').textContent = `Can't reach the server (${e.message}). Reload to try again.`;
+    }
+  }
+}
+
+boot();

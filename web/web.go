@@ -1,0 +1,143 @@
+// Package web is the taskboard web page: plain HTML, CSS and JavaScript
+// modules embedded in the binary, with no build step and nothing fetched
+// from another site. The page talks to the HTTP API of package httpapi on
+// its own origin: it signs in through POST /sessions (or POST
+// /sessions/demo on a demo server), renders a board from its snapshot and
+// follows it live over a WebSocket, falling back to Server-Sent Events and
+// then to long polling.
+//
+// Mount Handler beside the API so that the API keeps its routes:
+//
+//	mux := http.NewServeMux()
+//	mux.Handle("GET /{$}", web.Handler())
+//	mux.Handle("GET /static/", web.Handler())
+//	mux.Handle("/", api)
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// contentTypes are the media types of the embedded files, by extension.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".json": "application/json; charset=utf-8",
+}
+
+// pagePolicy returns the Content-Security-Policy of the page served to
+// host: everything from its own origin, nothing inline, nothing from
+// elsewhere. The WebSocket origin is named too, for browsers whose 'self'
+// does not cover ws: and wss:.
+func pagePolicy(host string) string {
+	connect := "'self'"
+	if validHost(host) {
+		connect += " ws://" + host + " wss://" + host
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// validHost reports whether host is a plain host[:port] that can go into
+// the policy as it is.
+func validHost(host string) bool {
+	if host == "" || len(host) > 255 {
+		return false
+	}
+	for _, c := range host {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == ':', c == '[', c == ']':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// asset is an embedded file ready to serve.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+var (
+	loadOnce sync.Once
+	assets   map[string]*asset // by URL path: "/" and "/static/..."
+)
+
+// load reads the embedded files once.
+func load() {
+	assets = make(map[string]*asset)
+	fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		ct := contentTypes[path.Ext(p)]
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		a := &asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		assets["/"+p] = a
+		if p == "static/index.html" {
+			assets["/"] = a
+		}
+		return nil
+	})
+}
+
+// Handler returns the handler of the web page. It answers GET and HEAD of
+// "/" with the page (index.html) and of "/static/<file>" with the embedded
+// files (HTML, CSS, JavaScript modules, the icon), each with its media
+// type, an ETag for revalidation and Cache-Control: no-cache, so that a new
+// binary's files are picked up at once. Other paths are 404, other methods
+// 405. The page itself carries a Content-Security-Policy that allows only
+// its own origin.
+func Handler() http.Handler {
+	loadOnce.Do(load)
+	return http.HandlerFunc(serve)
+}
+
+func serve(w http.ResponseWriter, r *http.Request) {
+	a := assets[r.URL.Path]
+	if a == nil || strings.HasSuffix(r.URL.Path, "/index.html") {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", a.etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path == "/" {
+		h.Set("Content-Security-Policy", pagePolicy(r.Host))
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
