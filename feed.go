@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,9 @@ func (localNotifier) Close() error                              { return nil }
 type feed struct {
 	b        *Board
 	notifier Notifier
+	// idPrefix makes subscription IDs unique across instances, as
+	// ephemeral events carry them between instances as their Origin.
+	idPrefix string
 	nextID   atomic.Uint64
 	appended atomic.Int64
 
@@ -168,7 +172,7 @@ type hub struct {
 }
 
 func newFeed(b *Board, n Notifier) *feed {
-	return &feed{b: b, notifier: n, hubs: make(map[string]*hub)}
+	return &feed{b: b, notifier: n, hubs: make(map[string]*hub), idPrefix: newID()[:8] + "-"}
 }
 
 // publish hands committed events, in seq order, to local subscribers and
@@ -458,7 +462,7 @@ func (b *Board) Subscribe(ctx context.Context, userID, boardID string, after int
 	if opts != nil && opts.ID != "" {
 		s.ID = opts.ID
 	} else {
-		s.ID = fmt.Sprintf("s%d", b.feed.nextID.Add(1))
+		s.ID = b.feed.idPrefix + strconv.FormatUint(b.feed.nextID.Add(1), 10)
 	}
 	// Register first: every event published from now on reaches the inbox,
 	// and every event committed before is in the log the replay reads.

@@ -70,6 +70,20 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *ta
 		Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
 	}, func() float64 { return float64(store.Stats().EventsAppended) })
 	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops, appended)
+	if n, ok := store.Notifier().(interface{ Stats() taskboard.NotifierStats }); ok {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "taskboard_listener_reconnects_total", Help: "Times the cross-instance notification listener reconnected.",
+			}, func() float64 { return float64(n.Stats().Reconnects) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "taskboard_notifications_received_total", Help: "Notifications received from other instances.",
+			}, func() float64 { return float64(n.Stats().Notifications) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "taskboard_notification_lag_seconds_total",
+				Help: "Summed delay from an instance's NOTIFY to its receipt here; divide by taskboard_notifications_received_total for the mean.",
+			}, func() float64 { return n.Stats().TotalLag.Seconds() }),
+		)
+	}
 	store.DB().AddQueryHook(dbTimer{m.dbTime})
 	return m
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
-	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
 )
 
@@ -56,13 +55,13 @@ func (ws *rtWS) quiet(d time.Duration, types ...string) {
 }
 
 // presence returns GET /boards/board-1/presence as a map of user to entry.
-func (e *rtEnv) presence(token string) map[string]httpapi.PresenceEntry {
+func (e *rtEnv) presence(token string) map[string]taskboard.PresenceEntry {
 	e.t.Helper()
 	var body struct {
-		Data []httpapi.PresenceEntry `json:"data"`
+		Data []taskboard.PresenceEntry `json:"data"`
 	}
 	e.get(token, "/boards/board-1/presence").want(e.t, http.StatusOK, &body)
-	out := make(map[string]httpapi.PresenceEntry)
+	out := make(map[string]taskboard.PresenceEntry)
 	for _, p := range body.Data {
 		out[p.ID] = p
 	}
@@ -133,9 +132,13 @@ func TestTyping(t *testing.T) {
 }
 
 func TestPresence(t *testing.T) {
+	dbtest.Each(t, testPresence)
+}
+
+func testPresence(t *testing.T, dsn string) {
 	opts := rtOptions()
 	opts.PresenceGrace = 400 * time.Millisecond
-	e := newRTEnv(t, dbtest.SQLite(t), opts, nil)
+	e := newRTEnv(t, dsn, opts, nil)
 	bob := e.bearerWS(e.bob)
 	bob.join("board-1", -1)
 
@@ -204,7 +207,7 @@ func TestMemoryPresence(t *testing.T) {
 	var mu sync.Mutex
 	var left []string
 	gone := make(chan struct{}, 10)
-	p := httpapi.NewMemoryPresence(50*time.Millisecond, func(boardID string, u taskboard.User) {
+	p := taskboard.NewMemoryPresence(50*time.Millisecond, func(boardID string, u taskboard.User) {
 		mu.Lock()
 		left = append(left, boardID+"/"+u.ID)
 		mu.Unlock()

@@ -38,8 +38,7 @@ const (
 // presence and the credential checker.
 type realtime struct {
 	h        *Handler
-	presence Presence
-	memory   *MemoryPresence // closed with the Handler
+	presence taskboard.Presence // closed with the Handler
 
 	// ctx is cancelled by shutdown; background work runs under it.
 	ctx    context.Context
@@ -56,8 +55,7 @@ type realtime struct {
 func (h *Handler) realtimeRoutes() {
 	rt := &realtime{h: h, streams: make(map[*stream]struct{})}
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
-	rt.memory = NewMemoryPresence(h.opts.PresenceGrace, rt.userLeft)
-	rt.presence = rt.memory
+	rt.presence = h.store.NewPresence(h.opts.PresenceGrace, rt.userLeft)
 	h.rt = rt
 
 	h.handle("GET /boards/{boardId}/updates", h.authed(h.serveUpdates))
@@ -80,7 +78,7 @@ func (h *Handler) credentialRevoked(credentialID string) {
 func (h *Handler) closeRealtime() {
 	h.rt.shutdown()
 	h.streams.Wait()
-	h.rt.memory.Close()
+	h.rt.presence.Close()
 }
 
 // resetMessage is the reset object of the SSE and WebSocket transports.

@@ -341,8 +341,8 @@ type rtMsg struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"user"`
-	Users []httpapi.PresenceEntry `json:"users"`
-	Task  *taskboard.Task         `json:"task"`
+	Users []taskboard.PresenceEntry `json:"users"`
+	Task  *taskboard.Task           `json:"task"`
 
 	raw string
 }

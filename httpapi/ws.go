@@ -69,9 +69,9 @@ type (
 		Seq     int64  `json:"seq"`
 	}
 	wsPresence struct {
-		Type    string          `json:"type"`
-		BoardID string          `json:"boardId"`
-		Users   []PresenceEntry `json:"users"`
+		Type    string                    `json:"type"`
+		BoardID string                    `json:"boardId"`
+		Users   []taskboard.PresenceEntry `json:"users"`
 	}
 	wsError struct {
 		Type    string `json:"type"`
@@ -582,7 +582,7 @@ func (c *wsConn) pump(b *wsBoard, upTo int64) {
 		if b.ctx.Err() == nil {
 			c.h.opts.Logger.Warn("presence list", "board", b.id, "err", err)
 		}
-		users = []PresenceEntry{}
+		users = []taskboard.PresenceEntry{}
 	}
 	if !c.sendJSON(b, wsPresence{Type: taskboard.EventPresence, BoardID: b.id, Users: users}) {
 		return
