@@ -180,6 +180,7 @@ type statusError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the status and the start of the body.
 func (e *statusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body)
 }

@@ -32,6 +32,8 @@ type follower struct {
 	name string
 	msgs chan message
 	send func(string)
+	// closed receives the WebSocket's close code.
+	closed chan websocket.StatusCode
 }
 
 // followSSE opens GET /boards/board-1/events on s.
@@ -71,7 +73,7 @@ func followWS(t *testing.T, ctx context.Context, s *server, token, name string) 
 		t.Fatalf("%s: dial: %v", name, err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
-	f := &follower{name: name, msgs: make(chan message, 10000)}
+	f := &follower{name: name, msgs: make(chan message, 10000), closed: make(chan websocket.StatusCode, 1)}
 	var mu sync.Mutex
 	f.send = func(msg string) {
 		mu.Lock()
@@ -87,6 +89,7 @@ func followWS(t *testing.T, ctx context.Context, s *server, token, name string) 
 		for {
 			_, data, err := conn.Read(ctx)
 			if err != nil {
+				f.closed <- websocket.CloseStatus(err)
 				return
 			}
 			var m message
