@@ -188,7 +188,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		}
 		for _, c := range []struct{ method, path, body string }{
 			{"GET", "/boards/board-1/tasks", ""},
-			{"GET", "/users/me", ""},
+			{"GET", "/boards", ""},
 			{"POST", "/tasks", `{"title":"t","listId":"list-todo"}`},
 			{"POST", "/sessions", `{"token":` + quoteJSON(token) + `}`},
 		} {

@@ -57,14 +57,10 @@ func (h *Handler) serveUpdates(w http.ResponseWriter, r *http.Request, id *Ident
 			h.writeError(w, r, err)
 			return
 		}
-		limit := taskboard.MaxPage
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				h.writeError(w, r, fieldInvalid("limit", "must be a positive integer"))
-				return
-			}
-			limit = min(n, taskboard.MaxPage)
+		limit, err := parseLimit(q.Get("limit"))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
 		}
 		page, err := h.store.EventsAfter(r.Context(), id.User.ID, boardID, after, limit)
 		if err != nil {
@@ -75,14 +71,10 @@ func (h *Handler) serveUpdates(w http.ResponseWriter, r *http.Request, id *Ident
 		writeJSON(w, http.StatusOK, pageBody{Data: eventData(page.Events), Seq: page.Seq, More: page.More})
 		return
 	}
-	var since time.Time
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			h.writeError(w, r, fieldInvalid("since", "must be an RFC 3339 time"))
-			return
-		}
-		since = t
+	since, err := parseSince(q.Get("since"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	// The timestamp is taken before the read and truncated to the second,
 	// so that using it as the next since never misses a change committed
@@ -113,14 +105,10 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, id *Identity
 		h.writeError(w, r, err)
 		return
 	}
-	timeout := pollDefaultTimeout
-	if v := r.URL.Query().Get("timeout"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > pollMaxTimeout {
-			h.writeError(w, r, fieldInvalid("timeout", "must be an integer from 1 to 60"))
-			return
-		}
-		timeout = n
+	timeout, err := parseTimeout(r.URL.Query().Get("timeout"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 
 	ctx, stop := context.WithCancelCause(r.Context())
@@ -221,4 +209,43 @@ func (h *Handler) endPoll(ctx context.Context, w http.ResponseWriter, r *http.Re
 	default:
 		h.writeError(w, r, err)
 	}
+}
+
+// parseLimit reads ?limit=: a positive integer, at most taskboard.MaxPage
+// (larger values mean the maximum); empty means the maximum.
+func parseLimit(v string) (int, error) {
+	if v == "" {
+		return taskboard.MaxPage, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fieldInvalid("limit", "must be a positive integer")
+	}
+	return min(n, taskboard.MaxPage), nil
+}
+
+// parseSince reads ?since=: an RFC 3339 time; empty means the zero time
+// (everything).
+func parseSince(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fieldInvalid("since", "must be an RFC 3339 time")
+	}
+	return t, nil
+}
+
+// parseTimeout reads ?timeout= of a long poll: whole seconds from 1 to 60;
+// empty means 30.
+func parseTimeout(v string) (int, error) {
+	if v == "" {
+		return pollDefaultTimeout, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > pollMaxTimeout {
+		return 0, fieldInvalid("timeout", "must be an integer from 1 to 60")
+	}
+	return n, nil
 }
