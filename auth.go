@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -148,6 +149,7 @@ func (b *Board) RevokeToken(ctx context.Context, idOrPrefix string) (*Token, err
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: revoke token: %w", err)
 	}
+	b.auth.clear()
 	return &tok, nil
 }
 
@@ -167,6 +169,10 @@ func (b *Board) AuthenticateToken(ctx context.Context, secret string) (*Principa
 	if !strings.HasPrefix(secret, "tb_") {
 		return nil, ErrUnauthorized
 	}
+	key := "t:" + hashSecret(secret)
+	if p, ok := b.auth.get(key); ok {
+		return p, nil
+	}
 	var row struct {
 		User
 		TokenID string `bun:"token_id"`
@@ -182,7 +188,9 @@ func (b *Board) AuthenticateToken(ctx context.Context, secret string) (*Principa
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: authenticate token: %w", wrapDBError(err))
 	}
-	return &Principal{User: row.User, CredentialID: row.TokenID}, nil
+	p := &Principal{User: row.User, CredentialID: row.TokenID}
+	b.auth.put(key, p, b.opts.AuthCacheTTL)
+	return p, nil
 }
 
 // CreateSession signs a user in for a browser and returns the cookie value.
@@ -209,6 +217,10 @@ func (b *Board) CreateSession(ctx context.Context, userID, tokenID string) (*Ses
 func (b *Board) AuthenticateSession(ctx context.Context, cookie string) (*Principal, error) {
 	if cookie == "" {
 		return nil, ErrUnauthorized
+	}
+	key := "s:" + hashSecret(cookie)
+	if p, ok := b.auth.get(key); ok {
+		return p, nil
 	}
 	s := new(Session)
 	t := now()
@@ -237,7 +249,9 @@ func (b *Board) AuthenticateSession(ctx context.Context, cookie string) (*Princi
 			b.opts.Logger.Warn("taskboard: extend session", "err", err)
 		}
 	}
-	return &Principal{User: *u, CredentialID: s.ID}, nil
+	p := &Principal{User: *u, CredentialID: s.ID}
+	b.auth.put(key, p, b.opts.AuthCacheTTL)
+	return p, nil
 }
 
 // EndSession ends the session of a cookie and returns its ID. Ending an
@@ -251,6 +265,7 @@ func (b *Board) EndSession(ctx context.Context, cookie string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("taskboard: end session: %w", err)
 	}
+	b.auth.clear()
 	return id, nil
 }
 
@@ -317,4 +332,50 @@ func (b *Board) RedeemTicket(ctx context.Context, secret string) (*Principal, er
 		return nil, ErrUnauthorized
 	}
 	return p, nil
+}
+
+// authCache remembers recent successful authentications for a short time,
+// so that a busy client does not cost a query per request. Revocations made
+// through this Board clear it at once; those made elsewhere (another
+// process or instance) take effect within Options.AuthCacheTTL.
+type authCache struct {
+	mu      sync.Mutex
+	entries map[string]authEntry
+}
+
+type authEntry struct {
+	p     Principal
+	until time.Time
+}
+
+// maxAuthCache bounds the cache; it is emptied when full.
+const maxAuthCache = 10000
+
+func (c *authCache) get(key string) (*Principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || time.Now().After(e.until) {
+		return nil, false
+	}
+	p := e.p
+	return &p, true
+}
+
+func (c *authCache) put(key string, p *Principal, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxAuthCache {
+		c.entries = make(map[string]authEntry)
+	}
+	c.entries[key] = authEntry{p: *p, until: time.Now().Add(ttl)}
+}
+
+func (c *authCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
 }

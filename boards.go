@@ -127,20 +127,36 @@ func selectBoardTasks(ctx context.Context, db bun.IDB, boardID string, tasks *[]
 // the board's seq they are consistent with. It returns ErrNotFound unless
 // actorID is a member.
 func (b *Board) Tasks(ctx context.Context, actorID, boardID string) ([]Task, int64, error) {
-	tasks := []Task{}
-	var seq int64
-	err := b.readTx(ctx, func(tx bun.Tx) error {
-		board, err := visibleBoard(ctx, tx, actorID, boardID)
-		if err != nil {
-			return err
-		}
-		seq = board.Seq
-		return selectBoardTasks(ctx, tx, boardID, &tasks)
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("taskboard: tasks of board %s: %w", boardID, err)
+	// One statement reads one snapshot: the tasks, the seq and the
+	// membership together.
+	var rows []struct {
+		Task     `bun:",extend"`
+		BoardSeq int64 `bun:"board_seq,scanonly"`
 	}
-	return tasks, seq, nil
+	err := b.db.NewSelect().Model(&rows).
+		ColumnExpr("task.*").
+		ColumnExpr("b.seq AS board_seq").
+		Join("JOIN lists AS l ON l.id = task.list_id").
+		Join("JOIN boards AS b ON b.id = task.board_id").
+		Where("task.board_id = ?", boardID).
+		Where("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = task.board_id AND m.user_id = ?)", actorID).
+		OrderExpr("l.position, task.position").Scan(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("taskboard: tasks of board %s: %w", boardID, wrapDBError(err))
+	}
+	if len(rows) == 0 {
+		// No tasks, or no board the actor can see.
+		board, err := b.BoardInfo(ctx, actorID, boardID)
+		if err != nil {
+			return nil, 0, err
+		}
+		return []Task{}, board.Seq, nil
+	}
+	tasks := make([]Task, len(rows))
+	for i := range rows {
+		tasks[i] = rows[i].Task
+	}
+	return tasks, rows[0].BoardSeq, nil
 }
 
 // BoardSeq returns the board's current seq, or ErrNotFound unless actorID

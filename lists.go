@@ -224,11 +224,7 @@ func (b *Board) DeleteList(ctx context.Context, actorID, listID string, ifVersio
 
 // changeList runs fn in a change of the list's board with the list loaded.
 func (b *Board) changeList(ctx context.Context, actorID, listID string, fn func(c *change, l *List) error) error {
-	boardID, err := b.boardOf(ctx, "lists", listID, "List")
-	if err != nil {
-		return err
-	}
-	return b.change(ctx, actorID, boardID, "List", func(c *change) error {
+	return b.changeRow(ctx, actorID, "lists", listID, "List", func(c *change) error {
 		l, err := lockedList(ctx, c, listID)
 		if err != nil {
 			return err

@@ -51,6 +51,11 @@ type Options struct {
 	MaintenanceInterval time.Duration
 	// SkipMigrations leaves the schema alone in New; call Migrate yourself.
 	SkipMigrations bool
+	// AuthCacheTTL is how long a successful token or session check is
+	// remembered. Revocations through this Board take effect at once,
+	// others (another process, another instance) within this time. Zero
+	// means 2 s; negative disables the cache.
+	AuthCacheTTL time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -69,6 +74,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.HistoryAge <= 0 {
 		opts.HistoryAge = 30 * 24 * time.Hour
+	}
+	if opts.AuthCacheTTL == 0 {
+		opts.AuthCacheTTL = 2 * time.Second
 	}
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
@@ -94,6 +102,7 @@ type Board struct {
 	boardMu [64]sync.Mutex
 
 	feed *feed
+	auth authCache
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -432,12 +441,39 @@ func (b *Board) boardLock(boardID string) *sync.Mutex {
 // fn emits are stored in the same transaction with gapless seqs, and
 // published after the commit, in seq order.
 func (b *Board) change(ctx context.Context, actorID, boardID, entity string, fn func(c *change) error) error {
+	return b.changeOf(ctx, actorID, target{boardID: boardID}, entity, fn)
+}
+
+// target names the board a change applies to: by its ID, or as the board
+// of a row (table and rowID), which never moves to another board.
+type target struct {
+	boardID      string
+	table, rowID string
+	rowEntity    string // the entity reported when the row does not exist
+}
+
+// changeRow is change on the board of a row of table.
+func (b *Board) changeRow(ctx context.Context, actorID, table, rowID, entity string, fn func(c *change) error) error {
+	return b.changeOf(ctx, actorID, target{table: table, rowID: rowID, rowEntity: entity}, entity, fn)
+}
+
+func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity string, fn func(c *change) error) error {
 	select {
 	case <-b.closing:
 		return ErrClosed
 	default:
 	}
-	mu := b.boardLock(boardID)
+	if tg.boardID == "" && !b.sqlite {
+		// The lock of the board must be taken before the transaction.
+		id, err := b.boardOf(ctx, tg.table, tg.rowID, tg.rowEntity)
+		if err != nil {
+			return err
+		}
+		tg.boardID = id
+	}
+	// On SQLite every writer takes the same lock, so the board can be
+	// resolved inside the transaction.
+	mu := b.boardLock(tg.boardID)
 	mu.Lock()
 	defer mu.Unlock()
 
@@ -446,13 +482,30 @@ func (b *Board) change(ctx context.Context, actorID, boardID, entity string, fn 
 		return wrapDBError(err)
 	}
 	defer tx.Rollback()
+	if tg.boardID == "" {
+		err := tx.NewSelect().Table(tg.table).Column("board_id").Where("id = ?", tg.rowID).Scan(ctx, &tg.boardID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(tg.rowEntity)
+		}
+		if err != nil {
+			return wrapDBError(err)
+		}
+	}
+	boardID := tg.boardID
 	c := &change{tx: tx, actorID: actorID, at: now()}
 	if id := MutationID(ctx); id != "" {
 		c.mutID = &id
 	}
-	q := tx.NewSelect().Model(&c.board).Where("id = ?", boardID)
+	var locked struct {
+		BoardInfo `bun:",extend"`
+		IsMember  bool `bun:"is_member,scanonly"`
+	}
+	q := tx.NewSelect().Model(&locked).
+		ColumnExpr("board_info.*").
+		ColumnExpr("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS is_member", actorID).
+		Where("board_info.id = ?", boardID)
 	if !b.sqlite {
-		q = q.For("UPDATE")
+		q = q.For("UPDATE OF board_info")
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -460,12 +513,11 @@ func (b *Board) change(ctx context.Context, actorID, boardID, entity string, fn 
 		}
 		return wrapDBError(fmt.Errorf("lock board: %w", err))
 	}
-	startSeq := c.board.Seq
-	if ok, err := isMember(ctx, tx, boardID, actorID); err != nil {
-		return wrapDBError(err)
-	} else if !ok {
+	if !locked.IsMember {
 		return notFound(entity)
 	}
+	c.board = locked.BoardInfo
+	startSeq := c.board.Seq
 	if err := fn(c); err != nil {
 		return wrapDBError(err)
 	}

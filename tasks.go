@@ -101,17 +101,14 @@ func (b *Board) CreateTask(ctx context.Context, actorID string, in TaskCreate) (
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	boardID, err := b.boardOf(ctx, "lists", in.ListID, "List")
-	if err != nil {
-		return nil, fmt.Errorf("taskboard: create task: %w", err)
-	}
 	at := now()
-	t := &Task{ID: newID(), ListID: in.ListID, BoardID: boardID, Title: in.Title, Description: in.Description,
+	t := &Task{ID: newID(), ListID: in.ListID, Title: in.Title, Description: in.Description,
 		AssigneeID: in.AssigneeID, Version: 1, CreatedAt: at, UpdatedAt: at}
-	err = b.change(ctx, actorID, boardID, "List", func(c *change) error {
+	err := b.changeRow(ctx, actorID, "lists", in.ListID, "List", func(c *change) error {
 		if _, err := lockedList(ctx, c, in.ListID); err != nil {
 			return err
 		}
+		t.BoardID = c.board.ID
 		if err := checkAssignee(ctx, c, in.AssigneeID); err != nil {
 			return err
 		}
@@ -296,11 +293,7 @@ func (b *Board) DeleteTask(ctx context.Context, actorID, taskID string, ifVersio
 
 // changeTask runs fn in a change of the task's board with the task loaded.
 func (b *Board) changeTask(ctx context.Context, actorID, taskID string, fn func(c *change, t *Task) error) error {
-	boardID, err := b.boardOf(ctx, "tasks", taskID, "Task")
-	if err != nil {
-		return err
-	}
-	return b.change(ctx, actorID, boardID, "Task", func(c *change) error {
+	return b.changeRow(ctx, actorID, "tasks", taskID, "Task", func(c *change) error {
 		t := new(Task)
 		err := c.tx.NewSelect().Model(t).Where("id = ?", taskID).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -124,7 +124,7 @@ func (b *bench) rest(ctx context.Context, res *Result) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	movers, err := planMovers(ctx, b.api, cfg.writeURLs, cfg.tokens, cfg.boards, n)
+	movers, err := planMovers(ctx, b.api, cfg.writeURLs, cfg.tokens, cfg.boards, n, b.logf)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func (b *bench) connect(ctx context.Context, counts map[string]int, label string
 		s.start[board] = snap.Seq
 	}
 	if cfg.writers > 0 {
-		movers, err := planMovers(ctx, b.api, cfg.writeURLs, cfg.tokens, cfg.boards, cfg.writers)
+		movers, err := planMovers(ctx, b.api, cfg.writeURLs, cfg.tokens, cfg.boards, cfg.writers, b.logf)
 		if err != nil {
 			return nil, err
 		}

@@ -23,8 +23,9 @@ type mover struct {
 
 // planMovers assigns n writers to tasks: writer i works on board
 // boards[i % len(boards)] and on a task of its own while the board has
-// enough tasks.
-func planMovers(ctx context.Context, a *api, bases, tokens, boards []string, n int) ([]*mover, error) {
+// enough tasks. Writers that share a task make some moves that change
+// nothing (and log no event); warn, if not nil, is told so.
+func planMovers(ctx context.Context, a *api, bases, tokens, boards []string, n int, warn func(format string, args ...any)) ([]*mover, error) {
 	type boardInfo struct {
 		lists [2]string
 		tasks []string
@@ -46,6 +47,9 @@ func planMovers(ctx context.Context, a *api, bases, tokens, boards []string, n i
 			info.where[t.ID] = t.ListID
 		}
 		infos[b] = info
+		if writers := (n + len(boards) - 1 - indexOf(boards, b)) / len(boards); writers > len(info.tasks) && warn != nil {
+			warn("board %s has %d tasks for %d writers: writers share tasks and some moves change nothing (-mode setup makes a board with more tasks)", b, len(info.tasks), writers)
+		}
 	}
 	movers := make([]*mover, n)
 	for i := range movers {
@@ -59,6 +63,15 @@ func planMovers(ctx context.Context, a *api, bases, tokens, boards []string, n i
 		movers[i] = m
 	}
 	return movers, nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }
 
 // move moves the task to the other list, at position pos.
