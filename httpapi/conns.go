@@ -32,12 +32,18 @@ func (rt *realtime) open(transport string, id *Identity, stop func(error)) (*str
 	if rt.closed {
 		return nil, errShuttingDown
 	}
+	if max := rt.h.opts.MaxConnectionsPerUser; id != nil && max > 0 && rt.perUser[id.User.ID] >= max {
+		return nil, errTooManyConnections
+	}
 	rt.nextID++
 	s := &stream{id: rt.nextID, transport: transport, stop: stop, boards: make(map[string]int)}
 	if id != nil {
 		s.userID, s.credential = id.User.ID, id.CredentialID
 	}
 	rt.streams[s] = struct{}{}
+	if s.userID != "" {
+		rt.perUser[s.userID]++
+	}
 	rt.h.streams.Add(1)
 	if s.credential != "" && !rt.checking {
 		rt.checking = true
@@ -52,6 +58,11 @@ func (rt *realtime) open(transport string, id *Identity, stop func(error)) (*str
 func (rt *realtime) close(s *stream) {
 	rt.mu.Lock()
 	delete(rt.streams, s)
+	if s.userID != "" {
+		if rt.perUser[s.userID]--; rt.perUser[s.userID] <= 0 {
+			delete(rt.perUser, s.userID)
+		}
+	}
 	rt.mu.Unlock()
 	rt.h.metrics.conns.WithLabelValues(s.transport).Dec()
 	rt.h.streams.Done()

@@ -37,7 +37,14 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		nf    *taskboard.NotFoundError
 		reset *taskboard.ResetError
 	)
+	var limited *rateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		w.Header().Set("Retry-After", retryAfterSeconds(limited.retryAfter))
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Too Many Requests: write rate exceeded"})
+	case errors.Is(err, errTooManyConnections):
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Too Many Requests: too many open connections"})
 	case errors.As(err, &verr):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: verr.Fields})
 	case errors.As(err, &nf):

@@ -48,12 +48,13 @@ type realtime struct {
 	closed   bool
 	nextID   uint64
 	streams  map[*stream]struct{}
+	perUser  map[string]int // open streams by user
 	checking bool // the credential checker runs
 }
 
 // realtimeRoutes registers the real-time routes.
 func (h *Handler) realtimeRoutes() {
-	rt := &realtime{h: h, streams: make(map[*stream]struct{})}
+	rt := &realtime{h: h, streams: make(map[*stream]struct{}), perUser: make(map[string]int)}
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.presence = h.store.NewPresence(h.opts.PresenceGrace, rt.userLeft)
 	h.rt = rt

@@ -45,6 +45,22 @@ type Options struct {
 	// prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 
+	// MaxConnectionsPerUser limits the real-time connections (SSE streams,
+	// WebSockets, held long polls) one user may have open on this instance;
+	// more are answered 429 with Retry-After. Zero means 100; negative
+	// means no limit.
+	MaxConnectionsPerUser int
+	// MaxSubscriptionsPerConnection limits the boards one WebSocket may
+	// follow at once; a join beyond it is answered with an error message.
+	// Zero means 100; negative means no limit.
+	MaxSubscriptionsPerConnection int
+	// WriteRate limits each user's writes per second with a token bucket of
+	// WriteBurst; more are answered 429 with Retry-After. Zero means 20 per
+	// second; negative means no limit.
+	WriteRate float64
+	// WriteBurst is the size of each user's write bucket. Zero means 50.
+	WriteBurst int
+
 	// HeartbeatInterval is the SSE heartbeat period. Zero means 15 s.
 	HeartbeatInterval time.Duration
 	// PresenceGrace is how long a user stays present after their last
@@ -76,6 +92,18 @@ func (o *Options) withDefaults() Options {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
+	if opts.MaxConnectionsPerUser == 0 {
+		opts.MaxConnectionsPerUser = 100
+	}
+	if opts.MaxSubscriptionsPerConnection == 0 {
+		opts.MaxSubscriptionsPerConnection = 100
+	}
+	if opts.WriteRate == 0 {
+		opts.WriteRate = 20
+	}
+	if opts.WriteBurst <= 0 {
+		opts.WriteBurst = 50
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -100,6 +128,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	origins map[string]bool
+	writes  *writeLimiter
 	// patterns are the registered route patterns, in registration order.
 	patterns []string
 
@@ -129,6 +158,7 @@ func New(store *taskboard.Board, opts *Options) *Handler {
 	for _, origin := range o.AllowedOrigins {
 		h.origins[strings.TrimRight(origin, "/")] = true
 	}
+	h.writes = newWriteLimiter(o.WriteRate, o.WriteBurst)
 	h.metrics = newMetrics(o.Registerer, o.Gatherer, store)
 	h.routes()
 	return h
@@ -241,6 +271,12 @@ func (h *Handler) authed(fn userHandler) http.HandlerFunc {
 		if id.Cookie && isWrite(r.Method) && !h.originAllowed(r) {
 			h.writeError(w, r, errForbiddenOrig)
 			return
+		}
+		if isWrite(r.Method) {
+			if ok, wait := h.writes.allow(id.User.ID); !ok {
+				h.writeError(w, r, &rateLimitedError{retryAfter: wait})
+				return
+			}
 		}
 		fn(w, r, id)
 	}

@@ -480,6 +480,15 @@ func (c *wsConn) handle(data []byte) {
 // again replaces the earlier subscription.
 func (c *wsConn) join(boardID string, after int64) {
 	c.leave(boardID)
+	if max := c.h.opts.MaxSubscriptionsPerConnection; max > 0 {
+		c.mu.Lock()
+		n := len(c.boards)
+		c.mu.Unlock()
+		if n >= max {
+			c.reply(wsError{Type: "error", Error: "Too many subscriptions on this connection", BoardID: boardID})
+			return
+		}
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	sub, err := c.h.store.Subscribe(ctx, c.id.User.ID, boardID, after, nil)
 	if err != nil {

@@ -213,10 +213,10 @@ func TestTwoInstances(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	addrA, addrB := freeAddr(t), freeAddr(t)
-	a := startServer(t, dir, addrA, nil, "serve", "--addr", addrA, "--db", dsn, "--demo", "--presence-grace", "300ms")
+	a := startServer(t, dir, addrA, nil, "serve", "--addr", addrA, "--db", dsn, "--demo", "--presence-grace", "300ms", "--write-rate", "-1")
 	tokens := a.demoTokens()
 	alice, bob := tokens["user-alice"], tokens["user-bob"]
-	b := startServer(t, dir, addrB, nil, "serve", "--addr", addrB, "--db", dsn, "--demo", "--presence-grace", "300ms")
+	b := startServer(t, dir, addrB, nil, "serve", "--addr", addrB, "--db", dsn, "--demo", "--presence-grace", "300ms", "--write-rate", "-1")
 
 	// A change through A reaches SSE and WebSocket clients of B.
 	sseB := followSSE(t, ctx, b, bob, "SSE on B")
