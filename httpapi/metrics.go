@@ -70,7 +70,9 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *ta
 		Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
 	}, func() float64 { return float64(store.Stats().EventsAppended) })
 	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops, appended)
-	if n, ok := store.Notifier().(interface{ Stats() taskboard.NotifierStats }); ok {
+	if n, ok := store.Notifier().(interface {
+		Stats() taskboard.NotifierStats
+	}); ok {
 		reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "taskboard_listener_reconnects_total", Help: "Times the cross-instance notification listener reconnected.",

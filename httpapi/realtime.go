@@ -49,7 +49,7 @@ type realtime struct {
 	nextID   uint64
 	streams  map[*stream]struct{}
 	perUser  map[string]int // open streams by user
-	checking bool // the credential checker runs
+	checking bool           // the credential checker runs
 }
 
 // realtimeRoutes registers the real-time routes.
