@@ -44,6 +44,32 @@ func (h *Handler) routes() {
 
 	// Operational.
 	h.handle("GET /metrics", h.admin(h.metrics.serve))
+
+	// Anything else is a JSON 405 or 404.
+	h.mux.HandleFunc("/", h.unmatched)
+}
+
+// unmatched answers a request no route takes: 405 with Allow when the path
+// exists for other methods, else 404.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	infoOf(r).pattern = "unmatched"
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "Method Not Allowed"})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorBody{Error: "Not Found"})
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,63 @@
+// Package httpapi serves a taskboard store over HTTP, as docs/API.md
+// specifies: REST routes for boards, members, lists and tasks, and four
+// real-time transports fed by the store's event feed.
+//
+// New returns an http.Handler; mount it at the root of a server or under a
+// prefix with http.StripPrefix. Close it before the store: it ends the
+// long-lived streams, which http.Server.Shutdown would otherwise wait for
+// forever (and ignores for hijacked WebSockets).
+//
+// # Routes
+//
+//	GET    /health                                 liveness (public)
+//	GET    /ready                                  database and listener reachable (public)
+//	GET    /openapi.json                           the OpenAPI 3.1 document (public)
+//	POST   /sessions, DELETE /sessions             token → session cookie; sign out
+//	POST   /sessions/demo                          one-click demo sign-in (demo databases only)
+//	POST   /realtime/tickets                       single-use 60 s ticket for ?ticket=
+//	GET    /users/me
+//	GET    /boards, POST /boards
+//	GET    /boards/{boardId}                       snapshot {board, lists, tasks, members, seq}; ETag = seq
+//	PATCH  /boards/{boardId}, DELETE /boards/{boardId}
+//	POST   /boards/{boardId}/members, DELETE /boards/{boardId}/members/{userId}
+//	POST   /boards/{boardId}/lists
+//	PATCH  /lists/{id}, PATCH /lists/{id}/move, DELETE /lists/{id}
+//	GET    /boards/{boardId}/tasks                 the course's route; ETag = seq
+//	POST   /tasks
+//	GET    /tasks/{id}, PATCH /tasks/{id}, PATCH /tasks/{id}/move, DELETE /tasks/{id}
+//	GET    /boards/{boardId}/updates               short polling: ?since= or ?after=&limit=
+//	GET    /boards/{boardId}/poll                  long polling: ?after=&timeout=
+//	GET    /boards/{boardId}/events                Server-Sent Events: Last-Event-ID, ?after=, ?ticket=
+//	GET    /ws                                     WebSocket: join, leave, typing, stop_typing, ping
+//	GET    /boards/{boardId}/presence
+//	GET    /admin/connections, GET /metrics        with the admin token
+//
+// # Events
+//
+// Every change to a board is one logged event with the board's next seq:
+//
+//	{"type":"task_moved","seq":12,"boardId":"board-1","actorId":"user-alice",
+//	 "at":"2026-11-27T14:00:00Z","mutationId":null,"task":{...},"from":{"list_id":"list-todo","position":0}}
+//
+// Logged types are task_created, task_updated, task_moved, task_deleted,
+// list_created, list_updated, list_moved, list_deleted, board_updated,
+// board_deleted, member_added and member_removed. Ephemeral events
+// (user_joined, user_left, user_typing, user_stopped_typing, presence) have
+// no seq and are never logged. Every transport delivers each logged event
+// once and in seq order, and resumes after the last seq it delivered; a
+// resume point that cannot be served is answered with a reset naming its
+// reason (history_truncated, ahead, access_revoked, board_deleted).
+//
+// # Authentication
+//
+// The built-in Authenticator reads a bearer token, else the session cookie,
+// else (on the streaming routes only) a ?ticket=. Cookie-authenticated writes
+// and WebSocket upgrades must come from an allowed origin. An embedding
+// program can supply its own Authenticator.
+//
+// # Concurrency
+//
+// A Handler is safe for concurrent use. Each stream is a consumer of the
+// store's feed; a client that cannot keep up is dropped (the SSE stream
+// ends, the WebSocket closes with 4008) and resumes without loss.
+package httpapi
