@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -74,7 +75,7 @@ func (b *Board) CreateList(ctx context.Context, actorID, boardID string, in List
 			return err
 		}
 		l.Position = insertAt(in.Position, n)
-		if err := shift(ctx, c.tx, (*List)(nil), "board_id", boardID, l.Position, n, +1); err != nil {
+		if err := shift(ctx, c.tx, (*List)(nil), "board_id", boardID, l.Position, n, +1, time.Time{}); err != nil {
 			return err
 		}
 		if _, err := c.tx.NewInsert().Model(l).Exec(ctx); err != nil {
@@ -174,7 +175,7 @@ func (b *Board) MoveList(ctx context.Context, actorID, listID string, position i
 		if to == from {
 			return nil
 		}
-		if err := moveWithin(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, from, to); err != nil {
+		if err := moveWithin(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, from, to, time.Time{}); err != nil {
 			return err
 		}
 		l.Position = to
@@ -211,7 +212,7 @@ func (b *Board) DeleteList(ctx context.Context, actorID, listID string, ifVersio
 		if _, err := c.tx.NewDelete().Model(l).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete list: %w", err)
 		}
-		if err := shift(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, l.Position+1, -1, -1); err != nil {
+		if err := shift(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, l.Position+1, -1, -1, time.Time{}); err != nil {
 			return err
 		}
 		return c.emit(ctx, Envelope{Type: EventListDeleted, List: l, TaskIDs: taskIDs})

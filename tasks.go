@@ -118,7 +118,7 @@ func (b *Board) CreateTask(ctx context.Context, actorID string, in TaskCreate) (
 		}
 		t.Position = insertAt(in.Position, n)
 		t.CreatedAt, t.UpdatedAt = c.at, c.at
-		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", in.ListID, t.Position, n, +1); err != nil {
+		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", in.ListID, t.Position, n, +1, c.at); err != nil {
 			return err
 		}
 		if _, err := c.tx.NewInsert().Model(t).Exec(ctx); err != nil {
@@ -221,16 +221,16 @@ func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove
 			if to == t.Position {
 				return nil
 			}
-			if err := moveWithin(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position, to); err != nil {
+			if err := moveWithin(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position, to, c.at); err != nil {
 				return err
 			}
 			t.Position = to
 		} else {
 			to := min(m.Position, n)
-			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1); err != nil {
+			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1, c.at); err != nil {
 				return err
 			}
-			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", m.ListID, to, -1, +1); err != nil {
+			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", m.ListID, to, -1, +1, c.at); err != nil {
 				return err
 			}
 			t.ListID, t.Position = m.ListID, to
@@ -280,7 +280,7 @@ func (b *Board) DeleteTask(ctx context.Context, actorID, taskID string, ifVersio
 		if _, err := c.tx.NewDelete().Model(t).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete task: %w", err)
 		}
-		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1); err != nil {
+		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1, c.at); err != nil {
 			return err
 		}
 		return c.emit(ctx, Envelope{Type: EventTaskDeleted, TaskID: t.ID, Task: t})
