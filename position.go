@@ -58,4 +58,3 @@ func count(ctx context.Context, q *bun.SelectQuery) (int, error) {
 	n, err := q.Count(ctx)
 	return int(n), err
 }
-
