@@ -118,14 +118,19 @@ func (b *bench) connect(ctx context.Context, counts map[string]int, label string
 		remaining[t] = n
 		total += n
 	}
+	// Each transport's subscribers are spread evenly over the servers and
+	// the boards: the k-th of a transport goes to server k mod servers, and
+	// to the boards in turn within each server.
+	nth := map[string]int{}
 	for len(specs) < total {
 		for _, t := range transports {
 			if remaining[t] > 0 {
 				remaining[t]--
-				i := len(specs)
-				board := cfg.boards[i%len(cfg.boards)]
+				i, k := len(specs), nth[t]
+				nth[t]++
+				board := cfg.boards[(k/len(cfg.urls))%len(cfg.boards)]
 				specs = append(specs, subSpec{
-					ID: i, Transport: t, URL: cfg.urls[i%len(cfg.urls)], Board: board,
+					ID: i, Transport: t, URL: cfg.urls[k%len(cfg.urls)], Board: board,
 					Token: cfg.tokens[i%len(cfg.tokens)], After: s.start[board],
 				})
 			}

@@ -108,3 +108,20 @@ func TestMessageType(t *testing.T) {
 		}
 	}
 }
+
+func TestSSEEventDoesNotAllocate(t *testing.T) {
+	s := newSubscriber(subSpec{Transport: transSSE}, newTransportStats(), nil)
+	event := []byte("task_moved")
+	data := []byte(`{"type":"task_moved","seq":1,"boardId":"board-1","actorId":"user-alice","at":"2026-11-27T14:00:00.123456Z","mutationId":null,"task":{"id":"task-1"}}`)
+	id := int64(0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		id++
+		s.dispatchSSE(id, event, data)
+	})
+	if allocs != 0 {
+		t.Errorf("dispatchSSE allocates %v times per event, want 0", allocs)
+	}
+	if got := s.tr.Account(id); got.Lost != 0 || got.Duplicated != 0 {
+		t.Errorf("after %d events: %+v", id, got)
+	}
+}
