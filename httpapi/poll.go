@@ -17,6 +17,10 @@ const (
 	pollMaxTimeout     = 60
 )
 
+// pollWriteMargin is how long a poll's answer may take to write once the
+// poll ends.
+const pollWriteMargin = 15 * time.Second
+
 // changesBody is the answer of GET /boards/{boardId}/updates?since=.
 type changesBody struct {
 	Data      []taskboard.Task `json:"data"`
@@ -132,6 +136,11 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, id *Identity
 	if after < 0 {
 		after = sub.Last()
 	}
+
+	// The server's read and write timeouts must not cut a held poll.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Now().Add(time.Duration(timeout)*time.Second + pollWriteMargin))
 
 	wait, cancel := context.WithTimeout(ctx, time.Duration(timeout)*time.Second)
 	defer cancel()

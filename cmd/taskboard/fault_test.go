@@ -568,3 +568,46 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Logf("recovered; board seq %d", seq)
 	}
 }
+
+// TestStreamsOutliveServerTimeouts holds a long poll and an SSE stream past
+// the server's read and write timeouts: the poll is answered at its own
+// timeout and the stream keeps its heartbeats.
+func TestStreamsOutliveServerTimeouts(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	s := startServer(t, dir, addr, nil, "serve", "--addr", addr, "--db", filepath.Join(dir, "board.db"), "--demo",
+		"--read-timeout", "1s", "--write-timeout", "1s", "--heartbeat", "200ms", "--log-level", "warn")
+	token := s.demoTokens()["user-alice"]
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/boards/board-1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET events: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	start := time.Now()
+	beats := make(chan time.Time, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if sc.Text() == ": heartbeat" {
+				beats <- time.Now()
+			}
+		}
+		close(beats)
+	}()
+
+	status, body := s.get(token, "/boards/board-1/poll?timeout=3")
+	if status != http.StatusOK || !strings.Contains(body, `"timeout":true`) {
+		t.Fatalf("a 3 s poll behind 1 s server timeouts: %d %q, want 200 with the timeout body", status, body)
+	}
+	for b := range beats {
+		if b.Sub(start) > 3*time.Second {
+			return // the stream outlived the timeouts
+		}
+	}
+	t.Fatalf("the SSE stream ended %v after it began, behind 1 s server timeouts", time.Since(start))
+}

@@ -40,6 +40,7 @@ type serveConfig struct {
 	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
 	demo                                                                  optBool
 	shutdownTimeout                                                       time.Duration
+	readTimeout, writeTimeout                                             time.Duration
 	api                                                                   httpapi.Options
 	store                                                                 taskboard.Options
 }
@@ -55,6 +56,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.sqliteSync, "sqlite-sync", "normal", "SQLite synchronous mode: normal (a killed process loses nothing acknowledged) or full (a power cut neither)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a request (streams lift it)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "how long a response may take to write (streams and long polls lift it)")
 	fs.DurationVar(&c.api.HeartbeatInterval, "heartbeat", 15*time.Second, "SSE heartbeat interval")
 	fs.DurationVar(&c.api.PresenceGrace, "presence-grace", 5*time.Second, "how long a user stays present after their last connection closes")
 	fs.DurationVar(&c.api.TypingTimeout, "typing-timeout", 5*time.Second, "how long a typing indicator lasts without a new typing message")
@@ -134,8 +137,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler:           routes(api),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
