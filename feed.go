@@ -169,6 +169,8 @@ type hub struct {
 	last     int64
 	fetching bool
 	wanted   int64
+	queue    []Event // events waiting for the fan-out
+	draining bool    // a drain goroutine runs
 }
 
 func newFeed(b *Board, n Notifier) *feed {
@@ -291,16 +293,68 @@ func (f *feed) fetch(h *hub) {
 	}
 }
 
-// deliver hands events to the subscriptions of their board. Logged events
-// must come in seq order; ones the hub already handed out are skipped.
+// deliver queues events for the subscriptions of their board. Logged
+// events must come in seq order; ones the hub already handed out are
+// skipped. The fan-out runs on a goroutine of the hub's, so that a writer
+// never waits for thousands of subscribers: it only appends to the queue,
+// in the order of its commit.
 func (f *feed) deliver(boardID string, events []Event) {
+	var revoked []*Subscription
 	f.mu.Lock()
 	h := f.hubs[boardID]
-	f.mu.Unlock()
-	if h == nil {
+	if h == nil || f.closed {
+		f.mu.Unlock()
 		return
 	}
 	h.mu.Lock()
+	for _, ev := range events {
+		// A removed member loses access the moment the removal commits,
+		// not when the fan-out reaches it.
+		if ev.Type == EventMemberRemoved && ev.Seq > h.last {
+			for s := range h.subs {
+				if s.UserID == ev.subject {
+					s.end(&ResetError{BoardID: boardID, Reason: ReasonAccessRevoked, Seq: ev.Seq}, true)
+					revoked = append(revoked, s)
+				}
+			}
+		}
+	}
+	h.queue = append(h.queue, events...)
+	if !h.draining {
+		h.draining = true
+		f.wg.Add(1)
+		go f.drain(h)
+	}
+	h.mu.Unlock()
+	f.mu.Unlock()
+	for _, s := range revoked {
+		f.remove(s)
+	}
+}
+
+// drain fans a hub's queued events out until the queue is empty.
+func (f *feed) drain(h *hub) {
+	defer f.wg.Done()
+	for {
+		h.mu.Lock()
+		events := h.queue
+		h.queue = nil
+		if len(events) == 0 {
+			h.draining = false
+			h.mu.Unlock()
+			return
+		}
+		ended := f.fanOut(h, events)
+		h.mu.Unlock()
+		for _, s := range ended {
+			f.remove(s)
+		}
+	}
+}
+
+// fanOut hands events to a hub's subscriptions and returns those it ended;
+// called with the hub locked.
+func (f *feed) fanOut(h *hub, events []Event) []*Subscription {
 	var ended []*Subscription
 	for _, ev := range events {
 		if ev.Seq != 0 {
@@ -309,11 +363,10 @@ func (f *feed) deliver(boardID string, events []Event) {
 			}
 			h.last = ev.Seq
 		}
-		switch ev.Type {
-		case EventMemberRemoved:
+		if ev.Type == EventMemberRemoved {
 			for s := range h.subs {
 				if s.UserID == ev.subject {
-					s.end(&ResetError{BoardID: boardID, Reason: ReasonAccessRevoked, Seq: ev.Seq}, true)
+					s.end(&ResetError{BoardID: h.boardID, Reason: ReasonAccessRevoked, Seq: ev.Seq}, true)
 					ended = append(ended, s)
 				}
 			}
@@ -325,15 +378,12 @@ func (f *feed) deliver(boardID string, events []Event) {
 		}
 		if ev.Type == EventBoardDeleted {
 			for s := range h.subs {
-				s.end(&ResetError{BoardID: boardID, Reason: ReasonBoardDeleted, Seq: ev.Seq}, false)
+				s.end(&ResetError{BoardID: h.boardID, Reason: ReasonBoardDeleted, Seq: ev.Seq}, false)
 				ended = append(ended, s)
 			}
 		}
 	}
-	h.mu.Unlock()
-	for _, s := range ended {
-		f.remove(s)
-	}
+	return ended
 }
 
 // seen tells a new hub the board's seq, so that signals from other
