@@ -152,6 +152,8 @@ type sseStream struct {
 	rc      *http.ResponseController
 	buf     []byte
 	pending int // events in buf
+	// deadlineSet is when the write deadline was last renewed.
+	deadlineSet time.Time
 }
 
 // run sends the subscription's events until it ends or ctx is done. Events
@@ -163,10 +165,12 @@ func (s *sseStream) run(ctx context.Context, sub *taskboard.Subscription) {
 	// available without waiting.
 	drained, cancel := context.WithCancel(context.Background())
 	cancel()
+	// One deadline context per heartbeat period, not one per event.
+	var wait beatWait
+	wait.reset(ctx, beat)
+	defer wait.cancel()
 	for {
-		wait, cancel := context.WithDeadline(ctx, beat)
-		ev, err := sub.Next(wait)
-		cancel()
+		ev, err := sub.Next(wait.ctx)
 		switch {
 		case err == nil:
 			s.add(ev)
@@ -188,6 +192,7 @@ func (s *sseStream) run(ctx context.Context, sub *taskboard.Subscription) {
 			if beat = beat.Add(interval); beat.Before(now) {
 				beat = now.Add(interval)
 			}
+			wait.reset(ctx, beat)
 		}
 		if err != nil {
 			s.end(err)
@@ -237,16 +242,35 @@ func (s *sseStream) end(err error) {
 	}
 }
 
+// beatWait is the context an SSE stream waits for events with: done at the
+// next heartbeat.
+type beatWait struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// reset makes the wait end at beat, releasing the previous one.
+func (w *beatWait) reset(parent context.Context, beat time.Time) {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.ctx, w.cancel = context.WithDeadline(parent, beat)
+}
+
 // flush writes the buffered frames in one write and flushes them to the
 // client. It reports whether the client is still there.
 func (s *sseStream) flush() bool {
 	if len(s.buf) == 0 {
 		return true
 	}
-	// The server's WriteTimeout would cut a long-lived stream: each write
-	// gets a deadline of its own instead.
-	if err := s.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return false
+	// The server's WriteTimeout would cut a long-lived stream: the stream
+	// keeps a rolling deadline of its own instead, renewed when half of it
+	// has passed, so that a write never has less than half of it.
+	if now := time.Now(); now.Sub(s.deadlineSet) > sseWriteTimeout/2 {
+		if err := s.rc.SetWriteDeadline(now.Add(sseWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		s.deadlineSet = now
 	}
 	_, err := s.w.Write(s.buf)
 	if err == nil {
