@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/taskboard/taskboard"
 )
@@ -116,18 +118,71 @@ func notModified(r *http.Request, tag string) bool {
 
 // listTasks is GET /boards/{boardId}/tasks (the course's route).
 func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, id *Identity) {
-	tasks, seq, err := h.store.Tasks(r.Context(), id.User.ID, r.PathValue("boardId"))
+	boardID := r.PathValue("boardId")
+	// A board's tasks at a seq never change: the answer for the current seq
+	// may come from the cache, after one cheap query for the seq (which
+	// also checks membership).
+	seq, err := h.store.BoardSeq(r.Context(), id.User.ID, boardID)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	tag := etag(seq)
-	w.Header().Set("ETag", tag)
 	if notModified(r, tag) {
+		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	writeJSON(w, http.StatusOK, dataBody[taskboard.Task]{Data: tasks})
+	if body, ok := h.tasksCache.get(boardID, seq); ok {
+		w.Header().Set("ETag", tag)
+		writeRaw(w, http.StatusOK, body)
+		return
+	}
+	tasks, seq, err := h.store.Tasks(r.Context(), id.User.ID, boardID)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	body, err := json.Marshal(dataBody[taskboard.Task]{Data: tasks})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.tasksCache.put(boardID, seq, body)
+	w.Header().Set("ETag", etag(seq))
+	writeRaw(w, http.StatusOK, body)
+}
+
+// seqCache keeps, per board, one answer valid at one seq of the board.
+type seqCache struct {
+	mu      sync.Mutex
+	entries map[string]seqEntry
+}
+
+type seqEntry struct {
+	seq  int64
+	body []byte
+}
+
+// maxSeqCache bounds the boards kept; the cache is emptied when full.
+const maxSeqCache = 1024
+
+func (c *seqCache) get(boardID string, seq int64) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[boardID]
+	return e.body, ok && e.seq == seq
+}
+
+func (c *seqCache) put(boardID string, seq int64, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxSeqCache {
+		c.entries = make(map[string]seqEntry)
+	}
+	if e, ok := c.entries[boardID]; !ok || e.seq <= seq {
+		c.entries[boardID] = seqEntry{seq: seq, body: body}
+	}
 }
 
 type dataBody[T any] struct {

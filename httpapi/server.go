@@ -129,6 +129,9 @@ type Handler struct {
 	metrics *metrics
 	origins map[string]bool
 	writes  *writeLimiter
+	// tasksCache keeps the body of GET /boards/{boardId}/tasks per board
+	// and seq.
+	tasksCache seqCache
 	// patterns are the registered route patterns, in registration order.
 	patterns []string
 
