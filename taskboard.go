@@ -450,6 +450,9 @@ type target struct {
 	boardID      string
 	table, rowID string
 	rowEntity    string // the entity reported when the row does not exist
+	// resolve, when set, finds the board inside the transaction (SQLite
+	// only), loading what the change needs on the way.
+	resolve func(ctx context.Context, tx bun.Tx) (string, error)
 }
 
 // changeRow is change on the board of a row of table.
@@ -482,6 +485,11 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 		return wrapDBError(err)
 	}
 	defer tx.Rollback()
+	if tg.boardID == "" && tg.resolve != nil {
+		if tg.boardID, err = tg.resolve(ctx, tx); err != nil {
+			return wrapDBError(err)
+		}
+	}
 	if tg.boardID == "" {
 		err := tx.NewSelect().Table(tg.table).Column("board_id").Where("id = ?", tg.rowID).Scan(ctx, &tg.boardID)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/uptrace/bun"
 )
 
 // TaskCreate describes a new task. A nil Position means at the end of the
@@ -206,12 +208,7 @@ func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove
 			return err
 		}
 		out = t
-		if m.ListID != t.ListID {
-			if err := b.checkTargetList(ctx, c, m.ListID); err != nil {
-				return err
-			}
-		}
-		n, err := count(ctx, c.tx.NewSelect().Model((*Task)(nil)).Where("list_id = ?", m.ListID))
+		n, err := b.targetList(ctx, c, m.ListID)
 		if err != nil {
 			return err
 		}
@@ -248,26 +245,33 @@ func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove
 	return out, nil
 }
 
-// checkTargetList accepts a list of the change's board; a list of another
-// board the actor can see is ErrInvalid, any other is notFound("List").
-func (b *Board) checkTargetList(ctx context.Context, c *change, listID string) error {
-	l := new(List)
-	err := c.tx.NewSelect().Model(l).Where("id = ?", listID).Scan(ctx)
+// targetList returns how many tasks a list of the change's board holds; a
+// list of another board the actor can see is ErrInvalid, any other is
+// notFound("List").
+func (b *Board) targetList(ctx context.Context, c *change, listID string) (int, error) {
+	var l struct {
+		BoardID string `bun:"board_id"`
+		Tasks   int    `bun:"tasks"`
+	}
+	err := c.tx.NewSelect().Table("lists").
+		Column("board_id").
+		ColumnExpr("(SELECT COUNT(*) FROM tasks WHERE tasks.list_id = lists.id) AS tasks").
+		Where("id = ?", listID).Scan(ctx, &l)
 	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("List")
+		return 0, notFound("List")
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if l.BoardID == c.board.ID {
-		return nil
+		return l.Tasks, nil
 	}
 	if ok, err := isMember(ctx, c.tx, l.BoardID, c.actorID); err != nil {
-		return err
+		return 0, err
 	} else if !ok {
-		return notFound("List")
+		return 0, notFound("List")
 	}
-	return invalid("listId", "must be a list of the task's board")
+	return 0, invalid("listId", "must be a list of the task's board")
 }
 
 // DeleteTask deletes a task and logs task_deleted with the task as it was.
@@ -293,13 +297,22 @@ func (b *Board) DeleteTask(ctx context.Context, actorID, taskID string, ifVersio
 
 // changeTask runs fn in a change of the task's board with the task loaded.
 func (b *Board) changeTask(ctx context.Context, actorID, taskID string, fn func(c *change, t *Task) error) error {
-	return b.changeRow(ctx, actorID, "tasks", taskID, "Task", func(c *change) error {
-		t := new(Task)
-		err := c.tx.NewSelect().Model(t).Where("id = ?", taskID).Scan(ctx)
+	var t *Task
+	load := func(ctx context.Context, tx bun.Tx) (string, error) {
+		t = new(Task)
+		err := tx.NewSelect().Model(t).Where("id = ?", taskID).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("Task")
+			return "", notFound("Task")
 		}
-		if err != nil {
+		return t.BoardID, err
+	}
+	if b.sqlite {
+		// One writer at a time: the task itself names its board.
+		tg := target{table: "tasks", rowID: taskID, rowEntity: "Task", resolve: load}
+		return b.changeOf(ctx, actorID, tg, "Task", func(c *change) error { return fn(c, t) })
+	}
+	return b.changeRow(ctx, actorID, "tasks", taskID, "Task", func(c *change) error {
+		if _, err := load(ctx, c.tx); err != nil {
 			return err
 		}
 		return fn(c, t)
