@@ -109,14 +109,9 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Token reqString `json:"token"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.required("token", in.Token)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.required("token", in.Token)
+	}) {
 		return
 	}
 	p, err := h.store.AuthenticateToken(r.Context(), in.Token.Value)
@@ -156,14 +151,9 @@ func (h *Handler) createDemoSession(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		UserID reqString `json:"userId"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.required("userId", in.UserID)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.required("userId", in.UserID)
+	}) {
 		return
 	}
 	if in.UserID.Value != taskboard.DemoAlice && in.UserID.Value != taskboard.DemoBob {

@@ -87,6 +87,22 @@ func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request, v any) error 
 	return decodeBody(body, v)
 }
 
+// decode reads and decodes a request body into v and runs check on it. On
+// a malformed body or a broken rule it answers the error and returns false.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any, check func(c *fieldChecks)) bool {
+	if err := h.readJSON(w, r, v); err != nil {
+		h.writeError(w, r, err)
+		return false
+	}
+	var c fieldChecks
+	check(&c)
+	if err := c.err(); err != nil {
+		h.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // etag formats a version or seq as an entity tag.
 func etag(n int64) string { return `"` + strconv.FormatInt(n, 10) + `"` }
 
@@ -208,18 +224,13 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identit
 		AssigneeID  optString   `json:"assigneeId"`
 		Position    optPosition `json:"position"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.required("title", in.Title)
-	c.nullable("description", in.Description)
-	c.required("listId", in.ListID)
-	c.nullable("assigneeId", in.AssigneeID)
-	c.position("position", in.Position, false)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.required("title", in.Title)
+		c.nullable("description", in.Description)
+		c.required("listId", in.ListID)
+		c.nullable("assigneeId", in.AssigneeID)
+		c.position("position", in.Position, false)
+	}) {
 		return
 	}
 	t, err := h.store.CreateTask(r.Context(), id.User.ID, taskboard.TaskCreate{
@@ -256,16 +267,11 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request, id *Identit
 		Description optString `json:"description"`
 		AssigneeID  optString `json:"assigneeId"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.optional("title", in.Title)
-	c.nullable("description", in.Description)
-	c.nullable("assigneeId", in.AssigneeID)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.optional("title", in.Title)
+		c.nullable("description", in.Description)
+		c.nullable("assigneeId", in.AssigneeID)
+	}) {
 		return
 	}
 	u := taskboard.TaskUpdate{
@@ -290,15 +296,10 @@ func (h *Handler) moveTask(w http.ResponseWriter, r *http.Request, id *Identity)
 		ListID   reqString   `json:"listId"`
 		Position optPosition `json:"position"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.required("listId", in.ListID)
-	c.position("position", in.Position, true)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.required("listId", in.ListID)
+		c.position("position", in.Position, true)
+	}) {
 		return
 	}
 	t, err := h.store.MoveTask(r.Context(), id.User.ID, r.PathValue("id"), taskboard.TaskMove{
@@ -340,14 +341,9 @@ func (h *Handler) createBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	var in struct {
 		Name reqString `json:"name"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.required("name", in.Name)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.required("name", in.Name)
+	}) {
 		return
 	}
 	board, err := h.store.CreateBoard(r.Context(), id.User.ID, in.Name.Value)
@@ -379,14 +375,9 @@ func (h *Handler) updateBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	var in struct {
 		Name reqString `json:"name"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.optional("name", in.Name)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.optional("name", in.Name)
+	}) {
 		return
 	}
 	var u taskboard.BoardUpdate
@@ -421,18 +412,13 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity
 		UserID reqString `json:"userId"`
 		Email  reqString `json:"email"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.optional("userId", in.UserID)
-	c.optional("email", in.Email)
-	if !in.UserID.Set && !in.Email.Set {
-		c.add("userId", "userId or email is required")
-	}
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.optional("userId", in.UserID)
+		c.optional("email", in.Email)
+		if !in.UserID.Set && !in.Email.Set {
+			c.add("userId", "userId or email is required")
+		}
+	}) {
 		return
 	}
 	m, added, err := h.store.AddMember(r.Context(), id.User.ID, r.PathValue("boardId"),
@@ -463,15 +449,10 @@ func (h *Handler) createList(w http.ResponseWriter, r *http.Request, id *Identit
 		Name     reqString   `json:"name"`
 		Position optPosition `json:"position"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.required("name", in.Name)
-	c.position("position", in.Position, false)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.required("name", in.Name)
+		c.position("position", in.Position, false)
+	}) {
 		return
 	}
 	l, err := h.store.CreateList(r.Context(), id.User.ID, r.PathValue("boardId"),
@@ -488,14 +469,9 @@ func (h *Handler) updateList(w http.ResponseWriter, r *http.Request, id *Identit
 	var in struct {
 		Name reqString `json:"name"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.optional("name", in.Name)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.optional("name", in.Name)
+	}) {
 		return
 	}
 	u := taskboard.ListUpdate{IfVersion: ifMatch(r)}
@@ -515,14 +491,9 @@ func (h *Handler) moveList(w http.ResponseWriter, r *http.Request, id *Identity)
 	var in struct {
 		Position optPosition `json:"position"`
 	}
-	if err := h.readJSON(w, r, &in); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	var c fieldChecks
-	c.position("position", in.Position, true)
-	if err := c.err(); err != nil {
-		h.writeError(w, r, err)
+	if !h.decode(w, r, &in, func(c *fieldChecks) {
+		c.position("position", in.Position, true)
+	}) {
 		return
 	}
 	l, err := h.store.MoveList(r.Context(), id.User.ID, r.PathValue("id"), in.Position.Value, ifMatch(r))
