@@ -240,6 +240,9 @@ func (b *Board) DB() *bun.DB { return b.db }
 func (b *Board) IsSQLite() bool { return b.sqlite }
 
 // Close ends every subscription with ErrClosed, stops background work and,
+// Options returns the options the Board runs with, defaults filled in.
+func (b *Board) Options() Options { return b.opts }
+
 // when the Board was made by Open, closes the database.
 func (b *Board) Close() error {
 	var err error

@@ -24,8 +24,10 @@ type metrics struct {
 	conns     *prometheus.GaugeVec
 	subs      prometheus.Gauge
 	delivered *prometheus.CounterVec
-	resets    *prometheus.CounterVec
-	slowDrops *prometheus.CounterVec
+	// The delivered counters of the push transports, looked up once.
+	deliveredSSE, deliveredWS prometheus.Counter
+	resets                    *prometheus.CounterVec
+	slowDrops                 *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *taskboard.Board) *metrics {
@@ -69,6 +71,8 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *ta
 	appended := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
 	}, func() float64 { return float64(store.Stats().EventsAppended) })
+	m.deliveredSSE = m.delivered.WithLabelValues(transportSSE)
+	m.deliveredWS = m.delivered.WithLabelValues(transportWebSocket)
 	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops, appended)
 	if n, ok := store.Notifier().(interface {
 		Stats() taskboard.NotifierStats

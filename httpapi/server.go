@@ -122,6 +122,9 @@ func (o *Options) withDefaults() Options {
 // a server or under a prefix with http.StripPrefix. Close it before the
 // store, to end its long-lived streams.
 type Handler struct {
+	// sseFrames and wsFrames keep events encoded for each transport.
+	sseFrames, wsFrames frameCache
+
 	store   *taskboard.Board
 	opts    Options
 	auth    Authenticator

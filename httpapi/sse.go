@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/taskboard/taskboard"
@@ -77,7 +80,10 @@ type connectedMessage struct {
 
 // serveEvents is GET /boards/{boardId}/events: the board's feed as
 // Server-Sent Events, resuming after Last-Event-ID, else ?after=, else from
-// now.
+// now. Over HTTP/1.1 the stream takes the connection over (see pushSSE)
+// and holds no goroutine while the board is quiet; where the connection
+// cannot be taken over (HTTP/2, a ResponseWriter without Hijack) it is
+// served by this handler's goroutine.
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identity) {
 	boardID := r.PathValue("boardId")
 	after, err := sseResumePoint(r)
@@ -85,38 +91,46 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		h.writeError(w, r, err)
 		return
 	}
-	ctx, stop := context.WithCancelCause(r.Context())
-	defer stop(nil)
-	st, err := h.rt.open(transportSSE, id, stop)
+	// The stream may outlive the request: its context is its own.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	s := &sseStream{h: h, w: w, boardID: boardID, user: id.User, ctx: ctx, cancel: cancel}
+	st, err := h.rt.open(transportSSE, id, s.stop)
 	if err != nil {
+		cancel(nil)
 		h.writeError(w, r, err)
 		return
 	}
-	defer h.rt.close(st)
+	s.st = st
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			cancel(nil)
+			h.rt.close(st)
+		}
+	}()
 
-	sub, err := h.store.Subscribe(ctx, id.User.ID, boardID, after, nil)
+	sub, err := h.store.Subscribe(ctx, id.User.ID, boardID, after, &taskboard.SubscribeOptions{Ready: s.ready})
 	var reset *taskboard.ResetError
 	if err != nil && !errors.As(err, &reset) {
 		h.writeError(w, r, err)
 		return
 	}
-	s := &sseStream{h: h, w: w, rc: http.NewResponseController(w)}
+	s.rc = http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
 	hd.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	s.buf = append(s.buf, sseRetry...)
 	if reset != nil {
+		w.WriteHeader(http.StatusOK)
+		s.buf = append(s.buf, sseRetry...)
 		s.connected(reset.Seq)
 		s.end(reset)
 		s.flush()
 		return
 	}
-	defer sub.Close()
+	s.sub = sub
 	h.rt.follow(st, boardID)
-	defer h.rt.unfollow(st, boardID)
 
 	// From now, the starting point is the current seq; resuming, the board
 	// may be further on.
@@ -126,6 +140,18 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 			seq = cur
 		}
 	}
+	if conn, _, err := s.rc.Hijack(); err == nil {
+		handedOver = true
+		s.pushSSE(conn, seq)
+		return
+	}
+
+	defer sub.Close()
+	defer h.rt.unfollow(st, boardID)
+	stopOnDone := context.AfterFunc(r.Context(), func() { cancel(context.Canceled) })
+	defer stopOnDone()
+	w.WriteHeader(http.StatusOK)
+	s.buf = append(s.buf, sseRetry...)
 	s.connected(seq)
 	if !s.flush() {
 		return
@@ -145,15 +171,36 @@ func sseResumePoint(r *http.Request) (int64, error) {
 	return seqParam(r, "after")
 }
 
-// sseStream writes one SSE response.
+// sseStream is one SSE stream.
 type sseStream struct {
 	h       *Handler
+	st      *stream
+	boardID string
+	user    taskboard.User
+	sub     *taskboard.Subscription
+	// ctx is cancelled when the stream ends.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// A stream served by its handler's goroutine writes through the
+	// ResponseWriter.
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	buf     []byte
 	pending int // events in buf
 	// deadlineSet is when the write deadline was last renewed.
 	deadlineSet time.Time
+
+	// A stream that took its connection over writes through cw, fed by
+	// its pusher.
+	conn    net.Conn
+	cw      *connWriter
+	push    atomic.Pointer[pusher]
+	batch   frameBatch
+	beat    *time.Timer
+	present bool
+	ending  atomic.Bool
+	wg      sync.WaitGroup // the pusher's and the reader's goroutines
 }
 
 // run sends the subscription's events until it ends or ctx is done. Events

@@ -38,6 +38,7 @@ func (b *optBool) Set(s string) error {
 // serveConfig is the serve command's configuration.
 type serveConfig struct {
 	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
+	debugAddr                                                             string
 	demo                                                                  optBool
 	shutdownTimeout                                                       time.Duration
 	readTimeout, writeTimeout                                             time.Duration
@@ -48,6 +49,7 @@ type serveConfig struct {
 func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{}
 	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "address of a separate listener for Go's profiler at /debug/pprof/ (empty: none; keep it private, e.g. 127.0.0.1:6060)")
 	fs.StringVar(&c.db, "db", "taskboard.db", "database: a SQLite file path or a postgres:// URL")
 	fs.StringVar(&c.publicURL, "public-url", "", "public URL of the server (its origin is allowed; https makes cookies Secure)")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated further origins allowed for cookie writes, WebSocket upgrades and CORS")
@@ -143,6 +145,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("taskboard serving", "addr", ln.Addr().String(), "db", redactDSN(cfg.db), "demo", demo, "url", pageURL)
+
+	if cfg.debugAddr != "" {
+		stopDebug, err := serveDebug(cfg.debugAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

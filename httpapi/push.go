@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/taskboard/taskboard"
+)
+
+// A pusher delivers a subscription's events to a connection without a
+// goroutine of its own while the board is quiet. The feed calls ready when
+// events are queued; ready then takes them with TryNext and writes their
+// frames with a connWriter, which never waits for the client, on the
+// feed's own goroutine. Only when the events must be read from the log
+// (a replay, or a gap) does a goroutine of the pusher's call Next, and only
+// until it has caught up.
+//
+// One reader at a time takes the subscription's events: whoever moves
+// state from pushIdle to pushRunning, or the goroutine that started in
+// pushRunning. A ready call during a run sets pushAgain, so the run looks
+// again before it goes idle.
+type pusher struct {
+	sub *taskboard.Subscription
+	// ctx bounds the reads of the log.
+	ctx context.Context
+	// emit writes one event's frame; flush sends what emit buffered. flush
+	// fails when the connection's writer failed.
+	emit  func(ev taskboard.Event)
+	flush func() error
+	// wait returns when the connection's writer has written what it was
+	// given, so that a replay never runs far ahead of the client.
+	wait func() error
+	// ended handles the end of the subscription, after its last event.
+	ended func(err error)
+
+	state atomic.Int32
+	// wg counts the pusher's goroutines.
+	wg *sync.WaitGroup
+}
+
+const (
+	pushIdle int32 = iota
+	pushRunning
+	pushAgain
+)
+
+// pushMaxBatch bounds how many events one write carries.
+const pushMaxBatch = 256
+
+// ready is the subscription's Ready function.
+func (p *pusher) ready() {
+	for {
+		switch p.state.Load() {
+		case pushIdle:
+			if p.state.CompareAndSwap(pushIdle, pushRunning) {
+				p.run()
+				return
+			}
+		case pushRunning:
+			if p.state.CompareAndSwap(pushRunning, pushAgain) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// run writes the events at hand, then goes idle, or hands over to a
+// goroutine when the log must be read or the subscription ended. The
+// caller is the reader (state pushRunning or pushAgain).
+func (p *pusher) run() {
+	for {
+		n := 0
+		for {
+			ev, ok := p.sub.TryNext()
+			if !ok {
+				break
+			}
+			p.emit(ev)
+			if n++; n == pushMaxBatch {
+				if p.flush() != nil {
+					return // the connection is failing and ends the stream
+				}
+				n = 0
+			}
+		}
+		if n > 0 && p.flush() != nil {
+			return
+		}
+		if p.sub.Backlog() || p.sub.Err() != nil {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.catchUp()
+			}()
+			return
+		}
+		if p.state.CompareAndSwap(pushRunning, pushIdle) {
+			return
+		}
+		p.state.Store(pushRunning) // a ready call came during the run
+	}
+}
+
+// catchUp reads the subscription's backlog from the log and writes it,
+// keeping pace with the client, then returns to run; or, when the
+// subscription ended, hands its end to ended. The caller is the reader.
+func (p *pusher) catchUp() {
+	for p.sub.Backlog() {
+		ev, err := p.sub.Next(p.ctx)
+		if err != nil {
+			break
+		}
+		p.emit(ev)
+		if p.flush() != nil || p.wait() != nil {
+			return
+		}
+	}
+	if err := p.sub.Err(); err != nil {
+		// Events queued before the end still go out.
+		for {
+			ev, ok := p.sub.TryNext()
+			if !ok {
+				break
+			}
+			p.emit(ev)
+		}
+		if p.flush() != nil {
+			return
+		}
+		p.ended(err)
+		return
+	}
+	if p.ctx.Err() != nil {
+		return
+	}
+	p.run()
+}
+
+// frameCache keeps the last frames encoded from feed events, so that an
+// event fanned out to thousands of connections is encoded once per
+// transport. An event is known by its Data: every subscription of a board
+// receives the same slice.
+type frameCache struct {
+	slots [64]atomic.Pointer[cachedFrame]
+}
+
+type cachedFrame struct {
+	data  *byte
+	n     int
+	seq   int64
+	frame []byte
+}
+
+// get returns the frame of ev, building it with build on a miss.
+func (c *frameCache) get(ev taskboard.Event, build func(taskboard.Event) []byte) []byte {
+	if len(ev.Data) == 0 {
+		return build(ev)
+	}
+	key := &ev.Data[0]
+	slot := &c.slots[(uint64(ev.Seq)^uint64(len(ev.Data)))%uint64(len(c.slots))]
+	if cf := slot.Load(); cf != nil && cf.data == key && cf.n == len(ev.Data) && cf.seq == ev.Seq {
+		return cf.frame
+	}
+	frame := build(ev)
+	slot.Store(&cachedFrame{data: key, n: len(ev.Data), seq: ev.Seq, frame: frame})
+	return frame
+}
+
+// frameBatch gathers the frames of one write. A single frame is written as
+// it is, shared with the other connections; more are copied into a pooled
+// buffer.
+type frameBatch struct {
+	first []byte
+	buf   *[]byte
+	n     int // frames
+}
+
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// add appends a frame to the batch.
+func (b *frameBatch) add(frame []byte) {
+	b.n++
+	switch {
+	case b.first == nil && b.buf == nil:
+		b.first = frame
+	case b.buf == nil:
+		b.buf = batchBuffers.Get().(*[]byte)
+		*b.buf = append(append((*b.buf)[:0], b.first...), frame...)
+		b.first = nil
+	default:
+		*b.buf = append(*b.buf, frame...)
+	}
+}
+
+// bytes returns the batch's bytes.
+func (b *frameBatch) bytes() []byte {
+	if b.buf != nil {
+		return *b.buf
+	}
+	return b.first
+}
+
+// reset empties the batch, returning its buffer to the pool.
+func (b *frameBatch) reset() {
+	if b.buf != nil {
+		if cap(*b.buf) <= 256<<10 {
+			batchBuffers.Put(b.buf)
+		}
+		b.buf = nil
+	}
+	b.first = nil
+	b.n = 0
+}
