@@ -25,9 +25,9 @@ const connBacklogBytes = 8 << 20
 // whose write fails or takes longer than the timeout, fails: Write returns
 // the error from then on, and onFail is called once.
 //
-// A connection falls behind when more than maxEvents events wait (the
-// store's Options.SubscriberBuffer, as for a subscription), or more than
-// connBacklogBytes bytes.
+// A connection falls behind when more than maxEvents events would wait
+// (the store's Options.SubscriberBuffer, as for a subscription; a batch
+// is taken whole when nothing waits), or more than connBacklogBytes bytes.
 type connWriter struct {
 	conn      net.Conn
 	raw       syscall.RawConn // nil: every write goes through the goroutine
@@ -40,7 +40,8 @@ type connWriter struct {
 	events   int           // events in the backlog and in the write under way
 	flushing bool          // the flush goroutine runs
 	idle     chan struct{} // closed when the backlog empties; nil if none waits
-	err      error
+	err      error         // why Write fails
+	broken   bool          // nothing more can be written, not even by WriteFinal
 }
 
 // newConnWriter returns the writer of conn. timeout bounds how long a
@@ -63,20 +64,48 @@ func (w *connWriter) Write(p []byte, events int) error {
 	if w.err != nil {
 		return w.err
 	}
+	if len(w.backlog)+len(p) > connBacklogBytes || (w.maxEvents > 0 && events > 0 && w.events > 0 && w.events+events > w.maxEvents) {
+		// The client is too far behind: what waits is dropped, whole
+		// frames only, so that WriteFinal can still say goodbye.
+		w.failLocked(errWriteBacklog, false)
+		return errWriteBacklog
+	}
+	w.queueLocked(p, events)
+	return nil
+}
+
+// WriteFinal writes the last bytes of the connection, such as a close
+// frame, even after Write failed because the client fell behind. Write
+// fails from then on.
+func (w *connWriter) WriteFinal(p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.broken {
+		return w.err
+	}
+	if w.err == nil {
+		w.err = errConnClosing
+	}
+	w.queueLocked(p, 0)
+	return nil
+}
+
+// errConnClosing is what Write returns after WriteFinal.
+var errConnClosing = errors.New("httpapi: connection closing")
+
+// queueLocked writes p, directly when nothing waits, and queues the rest;
+// called with w.mu held.
+func (w *connWriter) queueLocked(p []byte, events int) {
 	if !w.flushing && w.raw != nil {
 		n, err := w.writeNow(p)
 		if err != nil {
-			w.failLocked(err)
-			return err
+			w.failLocked(err, true)
+			return
 		}
 		p = p[n:]
 		if len(p) == 0 {
-			return nil
+			return
 		}
-	}
-	if len(w.backlog)+len(p) > connBacklogBytes || (w.maxEvents > 0 && w.events+events > w.maxEvents) {
-		w.failLocked(errWriteBacklog)
-		return errWriteBacklog
 	}
 	w.backlog = append(w.backlog, p...)
 	w.events += events
@@ -84,7 +113,6 @@ func (w *connWriter) Write(p []byte, events int) error {
 		w.flushing = true
 		go w.flush()
 	}
-	return nil
 }
 
 // writeNow writes what the socket takes of p without waiting.
@@ -120,7 +148,7 @@ func (w *connWriter) flush() {
 	for {
 		w.mu.Lock()
 		w.events -= inFlight
-		if w.err != nil || len(w.backlog) == 0 {
+		if w.broken || len(w.backlog) == 0 {
 			w.flushing = false
 			if w.idle != nil {
 				close(w.idle)
@@ -137,17 +165,17 @@ func (w *connWriter) flush() {
 		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 		if _, err := w.conn.Write(buf); err != nil {
 			w.mu.Lock()
-			w.failLocked(err)
+			w.failLocked(err, true)
 			w.mu.Unlock()
 		}
 	}
 }
 
-// Wait returns when the backlog is empty, the writer failed or done is
-// closed, and returns the writer's error.
+// Wait returns when the backlog is written out, the connection broke or
+// done is closed, and returns the writer's error.
 func (w *connWriter) Wait(done <-chan struct{}) error {
 	w.mu.Lock()
-	if w.err != nil || !w.flushing {
+	if w.broken || !w.flushing {
 		err := w.err
 		w.mu.Unlock()
 		return err
@@ -166,32 +194,44 @@ func (w *connWriter) Wait(done <-chan struct{}) error {
 	return w.err
 }
 
-// Backlog returns how many bytes wait for the client.
-func (w *connWriter) Backlog() int {
+// Drained reports whether everything given to the writer was written.
+func (w *connWriter) Drained() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.backlog)
+	return !w.broken && !w.flushing
 }
 
-// Fail makes the writer fail with err, as a failed write would.
-func (w *connWriter) Fail(err error) {
+// Break stops the writer for good, as a failed write would; onFail is not
+// called.
+func (w *connWriter) Break(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.failLocked(err)
-}
-
-// failLocked records the writer's first error and reports it; called with
-// w.mu held.
-func (w *connWriter) failLocked(err error) {
-	if w.err != nil {
-		return
+	if w.err == nil {
+		w.err = err
 	}
-	w.err = err
+	w.broken = true
 	w.backlog = nil
 	if w.idle != nil {
 		close(w.idle)
 		w.idle = nil
 	}
+}
+
+// failLocked records the writer's first error and reports it; broken
+// means the connection itself failed. Called with w.mu held.
+func (w *connWriter) failLocked(err error, broken bool) {
+	w.backlog = nil
+	if broken {
+		w.broken = true
+		if w.idle != nil {
+			close(w.idle)
+			w.idle = nil
+		}
+	}
+	if w.err != nil {
+		return
+	}
+	w.err = err
 	if w.onFail != nil {
 		// onFail must not wait for w.mu: it runs on its own.
 		go w.onFail(err)

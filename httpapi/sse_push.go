@@ -200,7 +200,7 @@ func (s *sseStream) teardown() {
 		_ = s.cw.Wait(done)
 		t.Stop()
 	}
-	s.cw.Fail(errClientGone)
+	s.cw.Break(errClientGone)
 	_ = s.conn.Close()
 	s.wg.Wait()
 	if s.beat != nil {

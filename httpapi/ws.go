@@ -1,19 +1,24 @@
 package httpapi
 
 import (
-	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"github.com/taskboard/taskboard"
 )
 
@@ -21,10 +26,8 @@ const (
 	// wsReadLimit is the largest message a client may send; a larger one
 	// closes the connection with 1009.
 	wsReadLimit = 64 << 10
-	// wsQueueSize bounds the frames waiting for a connection's writer.
-	wsQueueSize = 128
-	// wsWriteTimeout bounds each write; a client that takes longer to take
-	// one frame is dropped.
+	// wsWriteTimeout bounds how long a client may take to accept bytes
+	// once its socket buffer is full; a slower one is dropped.
 	wsWriteTimeout = 10 * time.Second
 	// wsCloseTimeout bounds the close handshake; past it the connection is
 	// dropped without one.
@@ -37,15 +40,15 @@ const (
 const (
 	// StatusUnauthorized closes a WebSocket without valid credentials, or
 	// whose credentials were revoked. Browsers should not retry.
-	StatusUnauthorized websocket.StatusCode = 4001
+	StatusUnauthorized = 4001
 	// StatusSlowConsumer closes a WebSocket that could not keep up with its
 	// events. The client rejoins its boards with "after" and loses nothing.
-	StatusSlowConsumer websocket.StatusCode = 4008
+	StatusSlowConsumer = 4008
 )
 
 // wsClose is why the server ends a WebSocket.
 type wsClose struct {
-	code    websocket.StatusCode
+	code    ws.StatusCode
 	reason  string
 	message []byte // sent just before the close frame
 	abrupt  bool   // drop the connection without a close handshake
@@ -54,10 +57,13 @@ type wsClose struct {
 func (c *wsClose) Error() string { return fmt.Sprintf("websocket: close %d %s", c.code, c.reason) }
 
 var (
-	closeGoingAway    = &wsClose{code: websocket.StatusGoingAway, reason: "going away"}
+	closeGoingAway    = &wsClose{code: ws.StatusGoingAway, reason: "going away"}
 	closeUnauthorized = &wsClose{code: StatusUnauthorized, reason: "Unauthorized", message: []byte(`{"type":"error","error":"Unauthorized"}`)}
 	closeSlowConsumer = &wsClose{code: StatusSlowConsumer, reason: "slow consumer"}
-	closeInternal     = &wsClose{code: websocket.StatusInternalError, reason: "internal error"}
+	closeInternal     = &wsClose{code: ws.StatusInternalServerError, reason: "internal error"}
+	closeProtocol     = &wsClose{code: ws.StatusProtocolError, reason: "protocol error"}
+	closeTooBig       = &wsClose{code: ws.StatusMessageTooBig, reason: "message too big"}
+	closeBadText      = &wsClose{code: ws.StatusInvalidFramePayloadData, reason: "invalid UTF-8"}
 	closeDrop         = &wsClose{abrupt: true}
 )
 
@@ -83,54 +89,75 @@ type (
 	}
 )
 
-// wsFrame is one text message waiting for the writer.
-type wsFrame struct {
-	data  []byte
-	event bool // a feed event, counted as a delivery
+// wsPingFrame is the server's ping.
+var wsPingFrame = ws.MustCompileFrame(ws.NewPingFrame(nil))
+
+// wsTextFrame encodes data as one unmasked text frame.
+func wsTextFrame(data []byte) []byte {
+	return ws.MustCompileFrame(ws.NewTextFrame(data))
 }
 
-// wsConn is one WebSocket connection. Its goroutines: the handler's
-// (serve, which owns the rest and tears down), the reader, the writer, the
-// pinger, and a pump per joined board that feeds the board's subscription
-// into the writer's queue. All end when ctx is cancelled; serve waits for
-// them.
+// wsEventFrame encodes a feed event as a text frame.
+func wsEventFrame(ev taskboard.Event) []byte { return wsTextFrame(ev.Data) }
+
+// wsConn is one WebSocket connection, written with the RFC 6455 framing
+// of github.com/gobwas/ws on the connection taken over from net/http.
+//
+// Its only long-lived goroutine is the reader, which handles the client's
+// messages. Events go out through the pusher of each joined board, on the
+// feed's goroutines; pings through a timer. A join runs on a goroutine of
+// its own until its replay is written, and the close on another. All of
+// them end when the connection closes; the closer waits for them.
 type wsConn struct {
-	h       *Handler
-	id      *Identity // nil when the client did not authenticate
-	st      *stream
-	conn    *websocket.Conn
-	netConn net.Conn // under conn
-	out     chan wsFrame
+	h      *Handler
+	id     *Identity // nil when the client did not authenticate
+	st     *stream
+	connID string // the prefix of its subscription IDs
+	conn   net.Conn
+	r      io.Reader // the client's bytes
+	cw     *connWriter
 
-	ctx    context.Context // cancelled to drop the connection
-	cancel context.CancelFunc
-	// closing is cancelled, with a *wsClose cause, when the connection
-	// must end; serve then closes it.
-	closing      context.Context
-	requestClose context.CancelCauseFunc
-	slow         atomic.Bool
-
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	closed bool
-	boards map[string]*wsBoard
-}
-
-// wsBoard is a board a connection joined: its subscription and the pump
-// that reads it.
-type wsBoard struct {
-	id     string
-	sub    *taskboard.Subscription
+	// ctx is cancelled when the connection ends.
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the pump returned
+
+	closeOnce  sync.Once
+	readerDone chan struct{} // closed when the reader returns
+	wg         sync.WaitGroup
+
+	mu           sync.Mutex
+	closing      bool // no more joins
+	boards       map[string]*wsBoard
+	nextSub      uint64
+	pingTimer    *time.Timer
+	awaitingPong bool
+}
+
+// wsBoard is a board a connection joined: its subscription and the pusher
+// that writes it.
+type wsBoard struct {
+	c      *wsConn
+	id     string
+	subID  string
+	ctx    context.Context
+	cancel context.CancelFunc
+	push   atomic.Pointer[pusher]
 	once   sync.Once
 
 	// Guarded by wsConn.mu.
+	sub       *taskboard.Subscription
 	gone      bool
+	followed  bool
 	present   bool
 	typing    *typingState
 	typingGen uint64
+
+	// writeMu guards stopped, so that once the board is left none of its
+	// frames is written any more.
+	writeMu sync.Mutex
+	stopped bool
+	// batch is used by the board's reader only.
+	batch frameBatch
 }
 
 // typingState is the task a connection types in on a board.
@@ -155,35 +182,51 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	} else {
 		infoOf(r).userID = id.User.ID
 	}
-	c := &wsConn{h: h, id: id, out: make(chan wsFrame, wsQueueSize), boards: make(map[string]*wsBoard)}
+	c := &wsConn{h: h, id: id, boards: make(map[string]*wsBoard), readerDone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.closing, c.requestClose = context.WithCancelCause(context.Background())
-	defer c.cancel()
-	defer c.requestClose(nil)
 	st, err := h.rt.open(transportWebSocket, id, c.stop)
 	if err != nil {
+		c.cancel()
 		h.writeError(w, r, err)
 		return
 	}
-	defer h.rt.close(st)
 	c.st = st
-
-	// The server's read and write timeouts must not cut the connection.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
 	// The origin was checked above, by the Handler's own rules.
-	hj := &hijacked{ResponseWriter: w}
-	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, rw, _, err := ws.HTTPUpgrader{}.Upgrade(r, w)
 	if err != nil {
-		return // Accept answered the request
+		// The upgrader answered the request.
+		if conn != nil {
+			_ = conn.Close()
+		}
+		c.cancel()
+		h.rt.close(st)
+		return
 	}
-	conn.SetReadLimit(wsReadLimit)
-	c.conn, c.netConn = conn, hj.conn
+	// The server's deadlines were for the request.
+	_ = conn.SetDeadline(time.Time{})
+	c.conn, c.r = conn, conn
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ := rw.Reader.Peek(n)
+		c.r = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+	}
+	c.cw = newConnWriter(conn, wsWriteTimeout, h.store.Options().SubscriberBuffer, c.writeFailed)
+	c.connID = newConnID()
+	c.wg.Add(1)
+	go c.read()
 	if id == nil {
 		c.requestClose(closeUnauthorized)
+		return
 	}
-	c.serve()
+	c.mu.Lock()
+	c.pingTimer = time.AfterFunc(h.opts.PingInterval, c.pingTick)
+	c.mu.Unlock()
+}
+
+// newConnID returns a random connection ID, unique across instances.
+func newConnID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "ws" + hex.EncodeToString(b[:])
 }
 
 // stop ends the connection for the stream registry.
@@ -195,80 +238,167 @@ func (c *wsConn) stop(cause error) {
 	c.requestClose(closeGoingAway)
 }
 
-// serve runs the connection until it must close, closes it and tears it
-// down.
-func (c *wsConn) serve() {
-	c.wg.Add(3)
-	go c.read()
-	go c.write()
-	go c.ping()
-
-	<-c.closing.Done()
-	if cl, ok := context.Cause(c.closing).(*wsClose); ok && !cl.abrupt {
-		// Drop the connection if the close handshake does not complete in
-		// time.
-		drop := time.AfterFunc(wsCloseTimeout, c.drop)
-		if cl.message != nil {
-			ctx, cancel := context.WithTimeout(c.ctx, wsCloseTimeout)
-			_ = c.conn.Write(ctx, websocket.MessageText, cl.message)
-			cancel()
-		}
-		_ = c.conn.Close(cl.code, cl.reason)
-		drop.Stop()
+// writeFailed handles the failure of the connection's writer.
+func (c *wsConn) writeFailed(err error) {
+	if errors.Is(err, errWriteBacklog) {
+		c.slowConsumer()
+		return
 	}
-	c.drop()
-	_ = c.conn.CloseNow()
+	c.requestClose(closeDrop)
+}
 
+// slowConsumer closes a connection that cannot keep up with 4008.
+func (c *wsConn) slowConsumer() {
+	c.closeOnce.Do(func() {
+		c.h.metrics.slowDrops.WithLabelValues(transportWebSocket).Inc()
+		go c.close(closeSlowConsumer)
+	})
+}
+
+// requestClose ends the connection with cl, once: later calls do nothing.
+func (c *wsConn) requestClose(cl *wsClose) {
+	c.closeOnce.Do(func() { go c.close(cl) })
+}
+
+// close ends the connection: it leaves every board, says goodbye (unless
+// cl is abrupt) and waits for the client's close frame, closes the
+// network connection and waits for the connection's goroutines.
+func (c *wsConn) close(cl *wsClose) {
 	c.mu.Lock()
-	c.closed = true
+	c.closing = true
 	boards := make([]*wsBoard, 0, len(c.boards))
 	for _, b := range c.boards {
 		boards = append(boards, b)
+	}
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
 	}
 	c.mu.Unlock()
 	for _, b := range boards {
 		c.unfollow(b)
 	}
-	c.wg.Wait()
-}
-
-// drop ends the connection at once: it cancels every operation on it and
-// closes the network connection under the WebSocket.
-func (c *wsConn) drop() {
-	c.cancel()
-	if c.netConn != nil {
-		_ = c.netConn.Close()
+	if !cl.abrupt {
+		if cl.message != nil {
+			_ = c.cw.WriteFinal(wsTextFrame(cl.message))
+		}
+		_ = c.cw.WriteFinal(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(cl.code, cl.reason))))
+		// The client answers with its own close frame once it has read
+		// ours; the connection is dropped if that takes too long.
+		done := make(chan struct{})
+		t := time.AfterFunc(wsCloseTimeout, func() { close(done) })
+		select {
+		case <-c.readerDone:
+		case <-done:
+		}
+		_ = c.cw.Wait(done)
+		t.Stop()
 	}
+	c.cw.Break(net.ErrClosed)
+	c.cancel()
+	_ = c.conn.Close()
+	c.wg.Wait()
+	c.h.rt.close(c.st)
 }
 
-// hijacked is a ResponseWriter that keeps the connection its Hijack returns,
-// so that a WebSocket can be dropped whatever state its close handshake is
-// in.
-type hijacked struct {
-	http.ResponseWriter
-	conn net.Conn
-}
-
-// Hijack implements http.Hijacker.
-func (h *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	h.conn = conn
-	return conn, brw, err
-}
-
-// Unwrap returns the wrapped ResponseWriter.
-func (h *hijacked) Unwrap() http.ResponseWriter { return h.ResponseWriter }
-
-// read reads and handles the client's messages.
+// read reads and handles the client's messages until the connection
+// closes. After a protocol error it only waits for the client's close
+// frame.
 func (c *wsConn) read() {
 	defer c.wg.Done()
+	defer close(c.readerDone)
+	var (
+		msg        []byte
+		msgOp      ws.OpCode
+		fragmented bool
+		failed     bool // the connection is closing for a protocol error
+	)
+	fail := func(cl *wsClose) {
+		failed = true
+		msg, fragmented = nil, false
+		c.requestClose(cl)
+	}
 	for {
-		_, data, err := c.conn.Read(c.ctx)
+		hd, err := ws.ReadHeader(c.r)
 		if err != nil {
-			// The peer closed, broke the protocol or went silent; a
-			// message over the read limit was already answered with 1009.
+			// The peer went away or broke the framing.
 			c.requestClose(closeDrop)
 			return
+		}
+		if !failed && (hd.Rsv != 0 || !hd.Masked) {
+			fail(closeProtocol)
+		}
+		if hd.OpCode.IsControl() {
+			if hd.Length > 125 || !hd.Fin {
+				c.requestClose(closeDrop)
+				return
+			}
+			payload := make([]byte, hd.Length)
+			if _, err := io.ReadFull(c.r, payload); err != nil {
+				c.requestClose(closeDrop)
+				return
+			}
+			ws.Cipher(payload, hd.Mask, 0)
+			switch hd.OpCode {
+			case ws.OpPing:
+				_ = c.cw.Write(ws.MustCompileFrame(ws.NewPongFrame(payload)), 0)
+			case ws.OpPong:
+				c.pong()
+			case ws.OpClose:
+				code, _ := ws.ParseCloseFrameData(payload)
+				if code < 1000 || code >= 5000 || code.IsProtocolReserved() || code.IsNotUsed() {
+					// Echo only a code a close frame may carry.
+					code = ws.StatusNormalClosure
+				}
+				c.requestClose(&wsClose{code: code})
+				return
+			}
+			continue
+		}
+		if failed {
+			if _, err := io.CopyN(io.Discard, c.r, hd.Length); err != nil {
+				c.requestClose(closeDrop)
+				return
+			}
+			continue
+		}
+		switch hd.OpCode {
+		case ws.OpContinuation:
+			if !fragmented {
+				fail(closeProtocol)
+			}
+		case ws.OpText, ws.OpBinary:
+			if fragmented {
+				fail(closeProtocol)
+			}
+			msgOp, fragmented = hd.OpCode, true
+		default:
+			fail(closeProtocol)
+		}
+		if !failed && int64(len(msg))+hd.Length > wsReadLimit {
+			fail(closeTooBig)
+		}
+		if failed {
+			if _, err := io.CopyN(io.Discard, c.r, hd.Length); err != nil {
+				c.requestClose(closeDrop)
+				return
+			}
+			continue
+		}
+		start := len(msg)
+		msg = append(msg, make([]byte, hd.Length)...)
+		if _, err := io.ReadFull(c.r, msg[start:]); err != nil {
+			c.requestClose(closeDrop)
+			return
+		}
+		ws.Cipher(msg[start:], hd.Mask, 0)
+		if !hd.Fin {
+			continue
+		}
+		data := msg
+		msg, fragmented = nil, false
+		if msgOp == ws.OpText && !utf8.Valid(data) {
+			fail(closeBadText)
+			continue
 		}
 		if c.id == nil {
 			continue // closing as unauthorized
@@ -277,98 +407,43 @@ func (c *wsConn) read() {
 	}
 }
 
-// write sends queued frames until the connection closes.
-func (c *wsConn) write() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.closing.Done():
-			return // what is queued is dropped: the client resumes
-		case f := <-c.out:
-			ctx, cancel := context.WithTimeout(c.ctx, wsWriteTimeout)
-			err := c.conn.Write(ctx, websocket.MessageText, f.data)
-			cancel()
-			if err != nil {
-				c.requestClose(closeDrop)
-				return
-			}
-			if f.event {
-				c.h.metrics.delivered.WithLabelValues(transportWebSocket).Inc()
-			}
-		}
+// pingTick pings the client, or drops it when the previous ping got no
+// pong within PongTimeout.
+func (c *wsConn) pingTick() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitingPong {
+		c.mu.Unlock()
+		c.requestClose(closeDrop)
+		return
+	}
+	c.awaitingPong = true
+	c.pingTimer.Reset(c.h.opts.PongTimeout)
+	c.mu.Unlock()
+	_ = c.cw.Write(wsPingFrame, 0)
+}
+
+// pong records the client's pong and sets the next ping.
+func (c *wsConn) pong() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.awaitingPong && !c.closing {
+		c.awaitingPong = false
+		c.pingTimer.Reset(c.h.opts.PingInterval)
 	}
 }
 
-// ping pings the peer every PingInterval and drops it when no pong comes
-// within PongTimeout.
-func (c *wsConn) ping() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.h.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.closing.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.PongTimeout)
-		err := c.conn.Ping(ctx)
-		cancel()
-		if err != nil {
-			c.requestClose(closeDrop)
-			return
-		}
-	}
-}
-
-// reply queues a message from the reader. A connection whose queue is full
-// is a slow consumer.
+// reply writes a message of the connection's own (a pong, an error).
 func (c *wsConn) reply(v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		c.h.opts.Logger.Error("encode websocket message", "err", err)
 		return
 	}
-	select {
-	case c.out <- wsFrame{data: data}:
-	default:
-		c.slowConsumer()
-	}
-}
-
-// slowConsumer closes a connection that cannot keep up with 4008.
-func (c *wsConn) slowConsumer() {
-	if c.slow.CompareAndSwap(false, true) {
-		c.h.metrics.slowDrops.WithLabelValues(transportWebSocket).Inc()
-	}
-	c.requestClose(closeSlowConsumer)
-}
-
-// send queues a frame from a board's pump, waiting for room; the bound is
-// the subscription's buffer, whose overflow ends the subscription with
-// ErrSlowConsumer. It reports whether the pump should go on.
-func (c *wsConn) send(b *wsBoard, f wsFrame) bool {
-	select {
-	case c.out <- f:
-		return true
-	case <-b.ctx.Done():
-		return false
-	case <-b.sub.Done():
-		if errors.Is(b.sub.Err(), taskboard.ErrSlowConsumer) {
-			c.slowConsumer()
-			return false
-		}
-	}
-	select {
-	case c.out <- f:
-		return true
-	case <-b.ctx.Done():
-		return false
-	}
+	_ = c.cw.Write(wsTextFrame(data), 0)
 }
 
 // clientMessage is a decoded client message.
@@ -477,46 +552,130 @@ func (c *wsConn) handle(data []byte) {
 }
 
 // join follows a board after seq after (-1: from now). Joining a board
-// again replaces the earlier subscription.
+// again replaces the earlier subscription. The subscription starts on a
+// goroutine of the board's, which writes the replay, joined and the
+// presence list, then hands over to the board's pusher.
 func (c *wsConn) join(boardID string, after int64) {
 	c.leave(boardID)
-	if max := c.h.opts.MaxSubscriptionsPerConnection; max > 0 {
-		c.mu.Lock()
-		n := len(c.boards)
-		c.mu.Unlock()
-		if n >= max {
-			c.reply(wsError{Type: "error", Error: "Too many subscriptions on this connection", BoardID: boardID})
-			return
-		}
-	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	sub, err := c.h.store.Subscribe(ctx, c.id.User.ID, boardID, after, nil)
-	if err != nil {
-		cancel()
-		c.joinFailed(boardID, err)
-		return
-	}
-	// Replay up to the board's seq now, then say joined.
-	upTo := sub.Last()
-	if after >= 0 {
-		if seq, err := c.h.store.BoardSeq(ctx, c.id.User.ID, boardID); err == nil && seq > upTo {
-			upTo = seq
-		}
-	}
-	b := &wsBoard{id: boardID, sub: sub, ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	c.h.rt.follow(c.st, boardID)
 	c.mu.Lock()
-	if c.closed {
+	if c.closing {
 		c.mu.Unlock()
-		cancel()
-		sub.Close()
-		c.h.rt.unfollow(c.st, boardID)
 		return
 	}
+	if max := c.h.opts.MaxSubscriptionsPerConnection; max > 0 && len(c.boards) >= max {
+		c.mu.Unlock()
+		c.reply(wsError{Type: "error", Error: "Too many subscriptions on this connection", BoardID: boardID})
+		return
+	}
+	c.nextSub++
+	b := &wsBoard{c: c, id: boardID, subID: c.connID + "-" + strconv.FormatUint(c.nextSub, 10)}
+	b.ctx, b.cancel = context.WithCancel(c.ctx)
 	c.boards[boardID] = b
 	c.wg.Add(1)
 	c.mu.Unlock()
-	go c.pump(b, upTo)
+	go func() {
+		defer c.wg.Done()
+		c.start(b, after)
+	}()
+}
+
+// start subscribes a joined board and writes its replay up to the board's
+// seq now, joined and the presence list; then the board's pusher takes
+// over.
+func (c *wsConn) start(b *wsBoard, after int64) {
+	sub, err := c.h.store.Subscribe(b.ctx, c.id.User.ID, b.id, after, &taskboard.SubscribeOptions{ID: b.subID, Ready: b.ready})
+	if err != nil {
+		c.mu.Lock()
+		gone := b.gone
+		b.gone = true
+		if c.boards[b.id] == b {
+			delete(c.boards, b.id)
+		}
+		c.mu.Unlock()
+		b.cancel()
+		if !gone {
+			c.joinFailed(b.id, err)
+		}
+		return
+	}
+	upTo := sub.Last()
+	if after >= 0 {
+		if seq, err := c.h.store.BoardSeq(b.ctx, c.id.User.ID, b.id); err == nil && seq > upTo {
+			upTo = seq
+		}
+	}
+	c.mu.Lock()
+	if b.gone {
+		c.mu.Unlock()
+		sub.Close()
+		return
+	}
+	b.sub, b.followed = sub, true
+	c.h.rt.follow(c.st, b.id)
+	c.mu.Unlock()
+
+	p := &pusher{
+		sub:   sub,
+		ctx:   b.ctx,
+		emit:  b.emit,
+		flush: b.flush,
+		wait:  func() error { return c.cw.Wait(b.ctx.Done()) },
+		ended: b.ended,
+		wg:    &c.wg,
+	}
+	p.state.Store(pushRunning) // this goroutine is the reader until it is done
+	b.push.Store(p)
+
+	for sub.Last() < upTo {
+		ev, err := sub.Next(b.ctx)
+		if err != nil {
+			if b.flush() == nil {
+				b.ended(err)
+			}
+			return
+		}
+		b.emit(ev)
+		if b.batch.n >= pushMaxBatch {
+			if b.flush() != nil || c.cw.Wait(b.ctx.Done()) != nil {
+				return
+			}
+		}
+	}
+	// The replay is written out before live events count against the
+	// connection's backlog.
+	if b.flush() != nil || c.cw.Wait(b.ctx.Done()) != nil {
+		return
+	}
+	if b.writeJSON(wsJoined{Type: "joined", BoardID: b.id, Seq: upTo}) != nil {
+		return
+	}
+
+	c.mu.Lock()
+	if b.gone {
+		c.mu.Unlock()
+		return
+	}
+	joined, err := c.h.rt.presence.Join(b.ctx, b.id, c.id.User, b.subID)
+	b.present = err == nil
+	c.mu.Unlock()
+	if err != nil && b.ctx.Err() == nil {
+		c.h.opts.Logger.Warn("presence join", "board", b.id, "user", c.id.User.ID, "err", err)
+	}
+	if joined {
+		c.h.rt.broadcast(taskboard.EventUserJoined, b.id, b.subID, userEvent{
+			Type: taskboard.EventUserJoined, BoardID: b.id, User: userRef{ID: c.id.User.ID, Name: c.id.User.Name}})
+	}
+	users, err := c.h.rt.presence.List(b.ctx, b.id)
+	if err != nil {
+		if b.ctx.Err() == nil {
+			c.h.opts.Logger.Warn("presence list", "board", b.id, "err", err)
+		}
+		users = []taskboard.PresenceEntry{}
+	}
+	if b.writeJSON(wsPresence{Type: taskboard.EventPresence, BoardID: b.id, Users: users}) != nil {
+		return
+	}
+	p.catchUp()
 }
 
 // joinFailed answers a join that could not subscribe.
@@ -540,107 +699,82 @@ func (c *wsConn) joinFailed(boardID string, err error) {
 	}
 }
 
-// leave stops following a board, and waits until none of its events can
-// be queued any more.
+// leave stops following a board; none of its frames is written after.
 func (c *wsConn) leave(boardID string) {
 	c.mu.Lock()
 	b := c.boards[boardID]
 	c.mu.Unlock()
 	if b != nil {
 		c.unfollow(b)
-		<-b.done
 	}
 }
 
-// pump feeds a joined board's subscription to the writer: the replay up to
-// seq upTo, joined, the presence list, then live events.
-func (c *wsConn) pump(b *wsBoard, upTo int64) {
-	defer c.wg.Done()
-	defer close(b.done)
-	for b.sub.Last() < upTo {
-		ev, err := b.sub.Next(b.ctx)
-		if err != nil {
-			c.boardEnded(b, err)
-			return
-		}
-		if !c.sendEvent(b, ev) {
-			return
-		}
-	}
-	if !c.sendJSON(b, wsJoined{Type: "joined", BoardID: b.id, Seq: upTo}) {
-		return
-	}
-
-	c.mu.Lock()
-	if b.gone {
-		c.mu.Unlock()
-		return
-	}
-	joined, err := c.h.rt.presence.Join(b.ctx, b.id, c.id.User, b.sub.ID)
-	b.present = err == nil
-	c.mu.Unlock()
-	if err != nil && b.ctx.Err() == nil {
-		c.h.opts.Logger.Warn("presence join", "board", b.id, "user", c.id.User.ID, "err", err)
-	}
-	if joined {
-		c.h.rt.broadcast(taskboard.EventUserJoined, b.id, b.sub.ID, userEvent{
-			Type: taskboard.EventUserJoined, BoardID: b.id, User: userRef{ID: c.id.User.ID, Name: c.id.User.Name}})
-	}
-	users, err := c.h.rt.presence.List(b.ctx, b.id)
-	if err != nil {
-		if b.ctx.Err() == nil {
-			c.h.opts.Logger.Warn("presence list", "board", b.id, "err", err)
-		}
-		users = []taskboard.PresenceEntry{}
-	}
-	if !c.sendJSON(b, wsPresence{Type: taskboard.EventPresence, BoardID: b.id, Users: users}) {
-		return
-	}
-
-	for {
-		ev, err := b.sub.Next(b.ctx)
-		if err != nil {
-			c.boardEnded(b, err)
-			return
-		}
-		if !c.sendEvent(b, ev) {
-			return
-		}
+// ready is the subscription's Ready function.
+func (b *wsBoard) ready() {
+	if p := b.push.Load(); p != nil {
+		p.ready()
 	}
 }
 
-// sendEvent queues a feed event.
-func (c *wsConn) sendEvent(b *wsBoard, ev taskboard.Event) bool {
+// emit adds a feed event's frame to the batch.
+func (b *wsBoard) emit(ev taskboard.Event) {
 	if ev.Seq == 0 && ev.Type == taskboard.EventPresence {
-		return true // presence lists go to joiners directly
+		return // presence lists go to joiners directly
 	}
-	return c.send(b, wsFrame{data: ev.Data, event: true})
+	b.batch.add(b.c.h.wsFrames.get(ev, wsEventFrame))
 }
 
-// sendJSON queues a message of a board's pump.
-func (c *wsConn) sendJSON(b *wsBoard, v any) bool {
+// errBoardLeft stops the writes of a board the connection left.
+var errBoardLeft = errors.New("httpapi: board left")
+
+// flush writes the batch, unless the board was left.
+func (b *wsBoard) flush() error {
+	if b.batch.n == 0 {
+		return nil
+	}
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	n := b.batch.n
+	if b.stopped {
+		b.batch.reset()
+		return errBoardLeft
+	}
+	err := b.c.cw.Write(b.batch.bytes(), n)
+	b.batch.reset()
+	if err == nil {
+		b.c.h.metrics.deliveredWS.Add(float64(n))
+	}
+	return err
+}
+
+// writeJSON writes a message of the board's own (joined, presence) after
+// its batch.
+func (b *wsBoard) writeJSON(v any) error {
+	if err := b.flush(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		c.h.opts.Logger.Error("encode websocket message", "err", err)
-		return false
+		return fmt.Errorf("encode websocket message: %w", err)
 	}
-	return c.send(b, wsFrame{data: data})
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	if b.stopped {
+		return errBoardLeft
+	}
+	return b.c.cw.Write(wsTextFrame(data), 0)
 }
 
-// boardEnded handles the end of a joined board's subscription.
-func (c *wsConn) boardEnded(b *wsBoard, err error) {
+// ended handles the end of a joined board's subscription.
+func (b *wsBoard) ended(err error) {
+	c := b.c
 	var reset *taskboard.ResetError
 	switch {
 	case errors.As(err, &reset):
 		// The connection leaves the board and stays open.
 		c.unfollow(b)
 		c.h.rt.countReset(reset.Reason)
-		data, _ := json.Marshal(resetMessage{Type: "reset", BoardID: b.id, Seq: reset.Seq, Reason: reset.Reason})
-		select {
-		case c.out <- wsFrame{data: data}:
-		case <-c.ctx.Done():
-		case <-c.closing.Done():
-		}
+		c.reply(resetMessage{Type: "reset", BoardID: b.id, Seq: reset.Seq, Reason: reset.Reason})
 	case errors.Is(err, taskboard.ErrSlowConsumer):
 		c.slowConsumer()
 	case b.ctx.Err() != nil:
@@ -653,12 +787,14 @@ func (c *wsConn) boardEnded(b *wsBoard, err error) {
 	}
 }
 
-// unfollow ends a joined board: its subscription, pump, typing indicator
+// unfollow ends a joined board: its writes, subscription, typing indicator
 // and presence. It runs once per board, whoever calls it first.
 func (c *wsConn) unfollow(b *wsBoard) {
 	b.once.Do(func() {
 		b.cancel()
-		b.sub.Close()
+		b.writeMu.Lock()
+		b.stopped = true
+		b.writeMu.Unlock()
 		c.mu.Lock()
 		b.gone = true
 		if c.boards[b.id] == b {
@@ -669,12 +805,17 @@ func (c *wsConn) unfollow(b *wsBoard) {
 			t.timer.Stop()
 			c.broadcastTyping(b, taskboard.EventUserStoppedTyping, t.taskID)
 		}
-		present := b.present
+		sub, present, followed := b.sub, b.present, b.followed
 		c.mu.Unlock()
-		if present {
-			c.h.rt.leave(b.id, c.id.User.ID, b.sub.ID)
+		if sub != nil {
+			sub.Close()
 		}
-		c.h.rt.unfollow(c.st, b.id)
+		if present {
+			c.h.rt.leave(b.id, c.id.User.ID, b.subID)
+		}
+		if followed {
+			c.h.rt.unfollow(c.st, b.id)
+		}
 	})
 }
 
@@ -711,7 +852,7 @@ func (c *wsConn) typing(boardID, taskID string, start bool) {
 func (c *wsConn) typingLapsed(b *wsBoard, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || b.gone || b.typing == nil || b.typingGen != gen {
+	if c.closing || b.gone || b.typing == nil || b.typingGen != gen {
 		return
 	}
 	task := b.typing.taskID
@@ -723,6 +864,6 @@ func (c *wsConn) typingLapsed(b *wsBoard, gen uint64) {
 // other connections; called with c.mu held, so that a connection's typing
 // events go out in order.
 func (c *wsConn) broadcastTyping(b *wsBoard, typ, taskID string) {
-	c.h.rt.broadcast(typ, b.id, b.sub.ID, typingEvent{
+	c.h.rt.broadcast(typ, b.id, b.subID, typingEvent{
 		Type: typ, BoardID: b.id, TaskID: taskID, User: userRef{ID: c.id.User.ID, Name: c.id.User.Name}})
 }
