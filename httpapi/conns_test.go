@@ -141,9 +141,28 @@ func TestRevocationEndsStreams(t *testing.T) {
 // TestManySubscribers follows board-1 with 100 subscribers across SSE,
 // WebSocket and long polling (40, 40 and 20) while 4 writers write: each
 // receives every seq once, in order.
+//
+// On plain TCP connections the server writes events from the fan-out with
+// direct, non-blocking writes; on the gated connections of the other
+// tests, which are no syscall.Conn, every write goes through the
+// connection's backlog goroutine. Both are run.
 func TestManySubscribers(t *testing.T) {
+	for _, plain := range []bool{true, false} {
+		name := "gated"
+		if plain {
+			name = "plainTCP"
+		}
+		t.Run(name, func(t *testing.T) { testManySubscribers(t, plain) })
+	}
+}
+
+func testManySubscribers(t *testing.T, plain bool) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
-		e := newRTEnv(t, dsn, nil, nil)
+		var configure func(*http.Server)
+		if plain {
+			configure = rtPlain
+		}
+		e := newRTEnvServer(t, dsn, nil, nil, configure)
 		const (
 			nSSE, nWS, nPoll = 40, 40, 20
 			writers, each    = 4, 12

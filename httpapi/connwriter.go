@@ -35,9 +35,13 @@ type connWriter struct {
 	maxEvents int
 	onFail    func(error)
 
-	mu       sync.Mutex
-	backlog  []byte
-	events   int           // events in the backlog and in the write under way
+	mu      sync.Mutex
+	backlog []byte
+	events  int // events in the backlog and in the write under way
+	// partial is how many bytes at the head of the backlog finish a write
+	// the socket took only part of: dropping the backlog keeps them, so
+	// that the client never gets part of a frame.
+	partial  int
 	flushing bool          // the flush goroutine runs
 	idle     chan struct{} // closed when the backlog empties; nil if none waits
 	err      error         // why Write fails
@@ -106,6 +110,9 @@ func (w *connWriter) queueLocked(p []byte, events int) {
 		if len(p) == 0 {
 			return
 		}
+		if n > 0 {
+			w.partial = len(p)
+		}
 	}
 	w.backlog = append(w.backlog, p...)
 	w.events += events
@@ -160,6 +167,7 @@ func (w *connWriter) flush() {
 			return
 		}
 		buf, w.backlog = w.backlog, buf[:0]
+		w.partial = 0
 		inFlight = w.events
 		w.mu.Unlock()
 		_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
@@ -220,7 +228,7 @@ func (w *connWriter) Break(err error) {
 // failLocked records the writer's first error and reports it; broken
 // means the connection itself failed. Called with w.mu held.
 func (w *connWriter) failLocked(err error, broken bool) {
-	w.backlog = nil
+	w.backlog = w.backlog[:w.partial]
 	if broken {
 		w.broken = true
 		if w.idle != nil {

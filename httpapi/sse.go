@@ -91,8 +91,9 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		h.writeError(w, r, err)
 		return
 	}
-	// The stream may outlive the request: its context is its own.
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	// The stream may outlive the request: its context is its own, holding
+	// nothing of the request's.
+	ctx, cancel := context.WithCancelCause(context.Background())
 	s := &sseStream{h: h, w: w, boardID: boardID, user: id.User, ctx: ctx, cancel: cancel}
 	st, err := h.rt.open(transportSSE, id, s.stop)
 	if err != nil {
@@ -142,7 +143,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 	}
 	if conn, _, err := s.rc.Hijack(); err == nil {
 		handedOver = true
-		s.pushSSE(conn, seq)
+		s.pushSSE(conn, seq, w.Header())
 		return
 	}
 

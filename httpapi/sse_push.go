@@ -25,8 +25,11 @@ const sseEndChunk = "0\r\n\r\n"
 // is a reader that notices the client leaving. The events are written by
 // the stream's pusher, on the feed's goroutines; heartbeats by a timer.
 // pushSSE runs the replay, if any, on the handler's goroutine and returns.
-func (s *sseStream) pushSSE(conn net.Conn, seq int64) {
+func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 	h := s.h
+	// Nothing of the request is kept: its ResponseWriter holds the
+	// connection's buffers.
+	s.w, s.rc = nil, nil
 	s.wg.Add(1)
 	defer s.wg.Done()
 	// The server's deadlines were for the request.
@@ -47,9 +50,9 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64) {
 
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
-	s.w.Header().Set("Transfer-Encoding", "chunked")
-	s.w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	_ = s.w.Header().Write(&head)
+	hd.Set("Transfer-Encoding", "chunked")
+	hd.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	_ = hd.Write(&head)
 	head.WriteString("\r\n")
 	var first []byte
 	first = append(first, sseRetry...)
