@@ -35,7 +35,9 @@
 // seqs follow commit order. Publishing never blocks a writer: each
 // subscription has a bounded buffer, and a subscriber that falls behind it
 // is ended with ErrSlowConsumer; it resubscribes after its last seq and
-// loses nothing. A Subscription is read by one goroutine; it ends when its
+// loses nothing. A Subscription is read by one goroutine at a time, with
+// Next (or C), or without a goroutine of its own: SubscribeOptions.Ready
+// tells the reader when to take events with TryNext. It ends when its
 // context is done, on Close, on a reset (ErrAccessRevoked, ErrBoardDeleted)
 // or when the Board is closed. Board.Close ends every subscription and
 // waits for the Board's background work.

@@ -5,7 +5,7 @@
 // New returns an http.Handler; mount it at the root of a server or under a
 // prefix with http.StripPrefix. Close it before the store: it ends the
 // long-lived streams, which http.Server.Shutdown would otherwise wait for
-// forever (and ignores for hijacked WebSockets).
+// forever (and ignores for the connections streams take over).
 //
 // # Routes
 //
@@ -60,4 +60,15 @@
 // A Handler is safe for concurrent use. Each stream is a consumer of the
 // store's feed; a client that cannot keep up is dropped (the SSE stream
 // ends, the WebSocket closes with 4008) and resumes without loss.
+//
+// Over HTTP/1.1 an SSE stream or a WebSocket takes its connection over
+// from net/http and holds one goroutine while its board is quiet: a reader
+// that notices the client leaving (SSE) or reads its messages (WebSocket,
+// framed with github.com/gobwas/ws). Events are written by the feed's
+// fan-out itself, through the subscription's Ready function and a
+// non-blocking write to the socket; only bytes the socket does not take at
+// once wait for a goroutine of the connection's, started for them.
+// Heartbeats and pings are timers. Where a connection cannot be taken over
+// (HTTP/2, a ResponseWriter without Hijack) an SSE stream is served by its
+// handler's goroutine instead.
 package httpapi
