@@ -1,0 +1,85 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+// TestSSEOverHTTP2 follows a board over HTTP/2, where the stream cannot
+// take its connection over and is served by its handler's goroutine.
+func TestSSEOverHTTP2(t *testing.T) {
+	ctx := context.Background()
+	store, err := taskboard.Open(ctx, dbtest.SQLite(t), &taskboard.Options{MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.SeedDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, bob, err := store.CreateToken(ctx, taskboard.DemoBob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(store, rtOptions())
+	srv := httptest.NewUnstartedServer(api)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	defer api.Close()
+
+	req, _ := http.NewRequest("GET", srv.URL+"/boards/board-1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+bob)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	want := func(prefix string) string {
+		t.Helper()
+		deadline := time.After(rtWait)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("stream ended before %q", prefix)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return l
+				}
+			case <-deadline:
+				t.Fatalf("no line %q in time", prefix)
+			}
+		}
+	}
+	want(`data: {"type":"connected"`)
+	_, err = store.MoveTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskMove{ListID: "list-done"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := want("id: "); l != "id: 1" {
+		t.Fatalf("got %q, want id: 1", l)
+	}
+	want(`data: {"type":"task_moved"`)
+	want(": heartbeat")
+}
