@@ -72,22 +72,8 @@ func (p *pusher) ready() {
 // caller is the reader (state pushRunning or pushAgain).
 func (p *pusher) run() {
 	for {
-		n := 0
-		for {
-			ev, ok := p.sub.TryNext()
-			if !ok {
-				break
-			}
-			p.emit(ev)
-			if n++; n == pushMaxBatch {
-				if p.flush() != nil {
-					return // the connection is failing and ends the stream
-				}
-				n = 0
-			}
-		}
-		if n > 0 && p.flush() != nil {
-			return
+		if p.writeAtHand() != nil {
+			return // the connection is failing and ends the stream
 		}
 		if p.sub.Backlog() || p.sub.Err() != nil {
 			p.wg.Add(1)
@@ -102,6 +88,25 @@ func (p *pusher) run() {
 		}
 		p.state.Store(pushRunning) // a ready call came during the run
 	}
+}
+
+// writeAtHand writes the events TryNext gives, pushMaxBatch to a write.
+func (p *pusher) writeAtHand() error {
+	n := 0
+	for {
+		ev, ok := p.sub.TryNext()
+		if !ok {
+			break
+		}
+		p.emit(ev)
+		if n++; n == pushMaxBatch {
+			if err := p.flush(); err != nil {
+				return err
+			}
+			n = 0
+		}
+	}
+	return p.flush()
 }
 
 // catchUp reads the subscription's backlog from the log and writes it,
@@ -120,17 +125,9 @@ func (p *pusher) catchUp() {
 	}
 	if err := p.sub.Err(); err != nil {
 		// Events queued before the end still go out.
-		for {
-			ev, ok := p.sub.TryNext()
-			if !ok {
-				break
-			}
-			p.emit(ev)
+		if p.writeAtHand() == nil {
+			p.ended(err)
 		}
-		if p.flush() != nil {
-			return
-		}
-		p.ended(err)
 		return
 	}
 	if p.ctx.Err() != nil {

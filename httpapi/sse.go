@@ -256,31 +256,51 @@ func (s *sseStream) run(ctx context.Context, sub *taskboard.Subscription) {
 // add appends an event's frame: logged events with their seq as id,
 // ephemeral ones without.
 func (s *sseStream) add(ev taskboard.Event) {
+	var ok bool
+	if s.buf, ok = appendSSEEvent(s.buf, ev); ok {
+		s.pending++
+	}
+}
+
+// appendSSEEvent appends an event's frame: logged events with their seq as
+// id, ephemeral ones without. It reports false for the events SSE does not
+// carry: presence lists go to WebSocket joiners only.
+func appendSSEEvent(buf []byte, ev taskboard.Event) ([]byte, bool) {
 	switch {
 	case ev.Seq > 0:
-		s.buf = appendSSEFrame(s.buf, strconv.FormatInt(ev.Seq, 10), ev.Type, ev.Data)
+		return appendSSEFrame(buf, strconv.FormatInt(ev.Seq, 10), ev.Type, ev.Data), true
 	case ev.Type == taskboard.EventPresence:
-		return // presence lists go to WebSocket joiners only
+		return buf, false
 	default:
-		s.buf = appendSSEFrame(s.buf, "", ev.Type, ev.Data)
+		return appendSSEFrame(buf, "", ev.Type, ev.Data), true
 	}
-	s.pending++
 }
 
 // connected appends the stream's first data frame.
 func (s *sseStream) connected(seq int64) {
-	data, _ := json.Marshal(connectedMessage{Type: "connected", Seq: seq})
-	s.buf = appendSSEFrame(s.buf, "", "", data)
+	s.buf = appendConnected(s.buf, seq)
 }
 
-// end appends what the end of the subscription means to the client: a
-// reset frame, or nothing (the client reconnects with Last-Event-ID).
+// appendConnected appends the connected frame of a stream starting at seq.
+func appendConnected(buf []byte, seq int64) []byte {
+	data, _ := json.Marshal(connectedMessage{Type: "connected", Seq: seq})
+	return appendSSEFrame(buf, "", "", data)
+}
+
+// end appends what the end of the subscription means to the client.
 func (s *sseStream) end(err error) {
+	s.buf = s.appendEnd(s.buf, err)
+}
+
+// appendEnd appends what the end of the subscription means to the client:
+// a reset frame, or nothing (the client reconnects with Last-Event-ID); and
+// counts it.
+func (s *sseStream) appendEnd(buf []byte, err error) []byte {
 	var reset *taskboard.ResetError
 	switch {
 	case errors.As(err, &reset):
 		data, _ := json.Marshal(resetMessage{Type: "reset", Seq: reset.Seq, Reason: reset.Reason})
-		s.buf = appendSSEFrame(s.buf, strconv.FormatInt(reset.Seq, 10), "reset", data)
+		buf = appendSSEFrame(buf, strconv.FormatInt(reset.Seq, 10), "reset", data)
 		s.h.rt.countReset(reset.Reason)
 	case errors.Is(err, taskboard.ErrSlowConsumer):
 		s.h.metrics.slowDrops.WithLabelValues(transportSSE).Inc()
@@ -288,6 +308,7 @@ func (s *sseStream) end(err error) {
 	default:
 		s.h.opts.Logger.Warn("sse stream ended", "err", err)
 	}
+	return buf
 }
 
 // beatWait is the context an SSE stream waits for events with: done at the

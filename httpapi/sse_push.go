@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -54,11 +53,7 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 	hd.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	_ = hd.Write(&head)
 	head.WriteString("\r\n")
-	var first []byte
-	first = append(first, sseRetry...)
-	data, _ := json.Marshal(connectedMessage{Type: "connected", Seq: seq})
-	first = appendSSEFrame(first, "", "", data)
-	head.Write(appendChunk(nil, first))
+	head.Write(appendChunk(nil, appendConnected([]byte(sseRetry), seq)))
 	if s.cw.Write(head.Bytes(), 0) != nil {
 		return // the writer's failure ends the stream
 	}
@@ -123,19 +118,19 @@ var sseHeartbeatChunk = string(appendChunk(nil, []byte(sseHeartbeat)))
 // emit adds an event's frame to the batch: logged events with their seq as
 // id, ephemeral ones without.
 func (s *sseStream) emit(ev taskboard.Event) {
-	if ev.Seq == 0 && ev.Type == taskboard.EventPresence {
-		return // presence lists go to WebSocket joiners only
+	if frame := s.h.sseFrames.get(ev, sseChunk); frame != nil {
+		s.batch.add(frame)
 	}
-	s.batch.add(s.h.sseFrames.get(ev, sseChunk))
 }
 
-// sseChunk encodes an event as one SSE frame in one chunk.
+// sseChunk encodes an event as one SSE frame in one chunk; nil for an event
+// SSE does not carry.
 func sseChunk(ev taskboard.Event) []byte {
-	id := ""
-	if ev.Seq > 0 {
-		id = strconv.FormatInt(ev.Seq, 10)
+	frame, ok := appendSSEEvent(nil, ev)
+	if !ok {
+		return nil
 	}
-	return appendChunk(nil, appendSSEFrame(nil, id, ev.Type, ev.Data))
+	return appendChunk(nil, frame)
 }
 
 // appendChunk appends data as one chunk of a chunked body.
@@ -162,17 +157,8 @@ func (s *sseStream) flushBatch() error {
 // ended handles the end of the subscription: a reset frame, or nothing
 // (the client reconnects with Last-Event-ID).
 func (s *sseStream) ended(err error) {
-	var reset *taskboard.ResetError
-	switch {
-	case errors.As(err, &reset):
-		data, _ := json.Marshal(resetMessage{Type: "reset", Seq: reset.Seq, Reason: reset.Reason})
-		_ = s.cw.Write(appendChunk(nil, appendSSEFrame(nil, strconv.FormatInt(reset.Seq, 10), "reset", data)), 0)
-		s.h.rt.countReset(reset.Reason)
-	case errors.Is(err, taskboard.ErrSlowConsumer):
-		s.h.metrics.slowDrops.WithLabelValues(transportSSE).Inc()
-	case errors.Is(err, taskboard.ErrClosed), errors.Is(err, context.Canceled):
-	default:
-		s.h.opts.Logger.Warn("sse stream ended", "err", err)
+	if frame := s.appendEnd(nil, err); frame != nil {
+		_ = s.cw.Write(appendChunk(nil, frame), 0)
 	}
 	s.finish(err)
 }
