@@ -41,9 +41,7 @@ type rtEnv struct {
 	// closed with the environment.
 	client *http.Client
 
-	alice, bob, carol string // bearer tokens
-	aliceTokenID      string
-	carolID           string
+	testUsers
 }
 
 // rtOptions are the Handler options of the real-time tests.
@@ -102,22 +100,7 @@ func newRTEnvServer(t *testing.T, dsn string, opts *httpapi.Options, sopts *task
 	t.Cleanup(e.api.Close)
 	t.Cleanup(e.gate.resume)
 
-	tok, secret, err := store.CreateToken(ctx, taskboard.DemoAlice)
-	if err != nil {
-		t.Fatalf("CreateToken(alice): %v", err)
-	}
-	e.alice, e.aliceTokenID = secret, tok.ID
-	if _, e.bob, err = store.CreateToken(ctx, taskboard.DemoBob); err != nil {
-		t.Fatalf("CreateToken(bob): %v", err)
-	}
-	carol, err := store.CreateUser(ctx, "Carol", "carol@example.com")
-	if err != nil {
-		t.Fatalf("CreateUser(carol): %v", err)
-	}
-	e.carolID = carol.ID
-	if _, e.carol, err = store.CreateToken(ctx, carol.ID); err != nil {
-		t.Fatalf("CreateToken(carol): %v", err)
-	}
+	e.testUsers = newTestUsers(t, store)
 	return e
 }
 

@@ -85,9 +85,7 @@ type restEnv struct {
 	srv   *httptest.Server
 	logs  *restLogBuffer
 
-	alice, bob, carol string // bearer tokens
-	carolID           string
-	aliceTokenID      string
+	testUsers
 }
 
 // newRESTEnv opens dsn, seeds the demo data and serves it with opts (whose
@@ -121,7 +119,6 @@ func newRESTEnvOn(t testing.TB, store *taskboard.Board, opts *httpapi.Options) *
 // newRESTEnvWith serves an open, seeded store through wrap, when not nil.
 func newRESTEnvWith(t testing.TB, store *taskboard.Board, opts *httpapi.Options, wrap func(http.Handler) http.Handler) *restEnv {
 	t.Helper()
-	ctx := context.Background()
 	e := &restEnv{t: t, store: store, logs: &restLogBuffer{}}
 	var o httpapi.Options
 	if opts != nil {
@@ -139,23 +136,40 @@ func newRESTEnvWith(t testing.TB, store *taskboard.Board, opts *httpapi.Options,
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 
+	e.testUsers = newTestUsers(t, store)
+	return e
+}
+
+// testUsers are the users of a test environment: Alice and Bob of the demo
+// data, and Carol, who is no member of the demo board.
+type testUsers struct {
+	alice, bob, carol string // bearer tokens
+	aliceTokenID      string
+	carolID           string
+}
+
+// newTestUsers creates the tokens of Alice and Bob, and Carol with hers.
+func newTestUsers(t testing.TB, store *taskboard.Board) testUsers {
+	t.Helper()
+	ctx := context.Background()
+	var u testUsers
 	tok, secret, err := store.CreateToken(ctx, taskboard.DemoAlice)
 	if err != nil {
 		t.Fatalf("CreateToken(alice): %v", err)
 	}
-	e.alice, e.aliceTokenID = secret, tok.ID
-	if _, e.bob, err = store.CreateToken(ctx, taskboard.DemoBob); err != nil {
+	u.alice, u.aliceTokenID = secret, tok.ID
+	if _, u.bob, err = store.CreateToken(ctx, taskboard.DemoBob); err != nil {
 		t.Fatalf("CreateToken(bob): %v", err)
 	}
 	carol, err := store.CreateUser(ctx, "Carol", "carol@example.com")
 	if err != nil {
 		t.Fatalf("CreateUser(carol): %v", err)
 	}
-	e.carolID = carol.ID
-	if _, e.carol, err = store.CreateToken(ctx, carol.ID); err != nil {
+	u.carolID = carol.ID
+	if _, u.carol, err = store.CreateToken(ctx, carol.ID); err != nil {
 		t.Fatalf("CreateToken(carol): %v", err)
 	}
-	return e
+	return u
 }
 
 // slogTo returns a logger of every level that writes text to w.
