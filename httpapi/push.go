@@ -35,8 +35,8 @@ type pusher struct {
 	ended func(err error)
 
 	state atomic.Int32
-	// wg counts the pusher's goroutines.
-	wg *sync.WaitGroup
+	// group runs the pusher's goroutines: the connection's.
+	group *goGroup
 }
 
 const (
@@ -76,11 +76,7 @@ func (p *pusher) run() {
 			return // the connection is failing and ends the stream
 		}
 		if p.sub.Backlog() || p.sub.Err() != nil {
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				p.catchUp()
-			}()
+			p.group.Go(p.catchUp) // refused once the connection is closing
 			return
 		}
 		if p.state.CompareAndSwap(pushRunning, pushIdle) {
@@ -134,6 +130,51 @@ func (p *pusher) catchUp() {
 		return
 	}
 	p.run()
+}
+
+// goGroup runs and counts a connection's goroutines. Once Close is called
+// it starts none any more, so that waiting for them never races with a
+// goroutine of the feed's starting one.
+type goGroup struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Go runs f on a goroutine of the group; it reports false, and does not
+// run f, once the group is closed.
+func (g *goGroup) Go(f func()) bool {
+	if !g.Enter() {
+		return false
+	}
+	go func() {
+		defer g.Done()
+		f()
+	}()
+	return true
+}
+
+// Enter counts the calling goroutine in the group until it calls Done; it
+// reports false once the group is closed.
+func (g *goGroup) Enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// Done ends a goroutine of the group.
+func (g *goGroup) Done() { g.wg.Done() }
+
+// CloseAndWait refuses new goroutines and waits for the group's.
+func (g *goGroup) CloseAndWait() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 // frameCache keeps the last frames encoded from feed events, so that an

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -201,7 +200,7 @@ type sseStream struct {
 	beat    *time.Timer
 	present bool
 	ending  atomic.Bool
-	wg      sync.WaitGroup // the pusher's and the reader's goroutines
+	group   goGroup // the pusher's and the reader's goroutines
 }
 
 // run sends the subscription's events until it ends or ctx is done. Events

@@ -29,8 +29,10 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 	// Nothing of the request is kept: its ResponseWriter holds the
 	// connection's buffers.
 	s.w, s.rc = nil, nil
-	s.wg.Add(1)
-	defer s.wg.Done()
+	if !s.group.Enter() {
+		return // ended already
+	}
+	defer s.group.Done()
 	// The server's deadlines were for the request.
 	_ = conn.SetDeadline(time.Time{})
 	s.conn = conn
@@ -42,7 +44,7 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 		flush: s.flushBatch,
 		wait:  func() error { return s.cw.Wait(s.ctx.Done()) },
 		ended: s.ended,
-		wg:    &s.wg,
+		group: &s.group,
 	}
 	p.state.Store(pushRunning) // this goroutine is the reader until it is done
 	s.push.Store(p)
@@ -58,8 +60,7 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 		return // the writer's failure ends the stream
 	}
 
-	s.wg.Add(1)
-	go s.read()
+	s.group.Go(s.read)
 	if h.rt.join(s.ctx, s.boardID, s.user, s.sub.ID, s.sub.ID) {
 		s.present = true
 	}
@@ -92,7 +93,6 @@ func (s *sseStream) stop(cause error) {
 // read waits for the client to close the connection; an SSE client sends
 // nothing after its request.
 func (s *sseStream) read() {
-	defer s.wg.Done()
 	buf := make([]byte, 64)
 	for {
 		if _, err := s.conn.Read(buf); err != nil {
@@ -191,7 +191,7 @@ func (s *sseStream) teardown() {
 	}
 	s.cw.Break(errClientGone)
 	_ = s.conn.Close()
-	s.wg.Wait()
+	s.group.CloseAndWait()
 	if s.beat != nil {
 		s.beat.Stop()
 	}

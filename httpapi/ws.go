@@ -123,7 +123,7 @@ type wsConn struct {
 
 	closeOnce  sync.Once
 	readerDone chan struct{} // closed when the reader returns
-	wg         sync.WaitGroup
+	group      goGroup
 
 	mu           sync.Mutex
 	closing      bool // no more joins
@@ -211,8 +211,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	c.cw = newConnWriter(conn, wsWriteTimeout, h.store.Options().SubscriberBuffer, c.writeFailed)
 	c.connID = newConnID()
-	c.wg.Add(1)
-	go c.read()
+	c.group.Go(c.read)
 	if id == nil {
 		c.requestClose(closeUnauthorized)
 		return
@@ -296,7 +295,7 @@ func (c *wsConn) close(cl *wsClose) {
 	c.cw.Break(net.ErrClosed)
 	c.cancel()
 	_ = c.conn.Close()
-	c.wg.Wait()
+	c.group.CloseAndWait()
 	c.h.rt.close(c.st)
 }
 
@@ -304,7 +303,6 @@ func (c *wsConn) close(cl *wsClose) {
 // closes. After a protocol error it only waits for the client's close
 // frame.
 func (c *wsConn) read() {
-	defer c.wg.Done()
 	defer close(c.readerDone)
 	var (
 		msg        []byte
@@ -571,12 +569,10 @@ func (c *wsConn) join(boardID string, after int64) {
 	b := &wsBoard{c: c, id: boardID, subID: c.connID + "-" + strconv.FormatUint(c.nextSub, 10)}
 	b.ctx, b.cancel = context.WithCancel(c.ctx)
 	c.boards[boardID] = b
-	c.wg.Add(1)
 	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		c.start(b, after)
-	}()
+	if !c.group.Go(func() { c.start(b, after) }) {
+		c.unfollow(b) // the connection is closing
+	}
 }
 
 // start subscribes a joined board and writes its replay up to the board's
@@ -621,7 +617,7 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 		flush: b.flush,
 		wait:  func() error { return c.cw.Wait(b.ctx.Done()) },
 		ended: b.ended,
-		wg:    &c.wg,
+		group: &c.group,
 	}
 	p.state.Store(pushRunning) // this goroutine is the reader until it is done
 	b.push.Store(p)
