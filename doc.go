@@ -50,4 +50,12 @@
 // ErrUnavailable, and for subscriptions ErrSlowConsumer and the reset
 // reasons ErrHistoryTruncated, ErrAhead, ErrAccessRevoked and
 // ErrBoardDeleted (as a *ResetError with the board's current seq).
+//
+// A write whose context ends while its commit is on the way returns the
+// context's error, and may have committed all the same (the database may
+// finish a commit whose answer nobody waits for any more). Its events then
+// still reach every subscriber: the board's feed reads them back from the
+// log, and delivers nothing if the write did not commit. A writer that must
+// know looks for its mutation id (WithMutationID) among the board's events,
+// or reads the entity back.
 package taskboard

@@ -1022,3 +1022,88 @@ func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 		}
 	})
 }
+
+// TestWritesCancelledDuringCommit cancels writes at random points, some of
+// them while the commit is on its way, when the writer cannot tell whether
+// it happened. Whatever the writer was told, every event that committed
+// reaches the subscriber before the next write starts.
+func TestWritesCancelledDuringCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		defer sub.Close()
+		events := sub.C()
+		last := f.seq(t, board1)
+		rng := rand.New(rand.NewSource(42))
+		failed, committedAnyway := 0, 0
+		for i := 0; i < 600 && committedAnyway < 5; i++ {
+			ctx, cancel := context.WithTimeout(f.ctx, time.Duration(rng.Intn(3000))*time.Microsecond)
+			title := fmt.Sprint("title ", i)
+			_, err := f.b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: &title})
+			cancel()
+			seq := f.seq(t, board1)
+			if err != nil {
+				failed++
+				if seq > last {
+					committedAnyway++
+				}
+			}
+			deadline := time.After(10 * time.Second)
+			for last < seq {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						t.Fatalf("subscription ended: %v", sub.Err())
+					}
+					if ev.Seq != last+1 {
+						t.Fatalf("write %d: got seq %d, want %d", i, ev.Seq, last+1)
+					}
+					last = ev.Seq
+				case <-deadline:
+					t.Fatalf("write %d (err %v): the subscriber is at seq %d, the board at %d", i, err, last, seq)
+				}
+			}
+		}
+		t.Logf("%d writes failed, %d of them committed all the same", failed, committedAnyway)
+
+		// A board's deletion is not logged: its subscribers get
+		// board_deleted if the board is gone.
+		deleted := 0
+		for i := 0; i < 200 && deleted < 3; i++ {
+			board, _ := f.newBoard(t, fmt.Sprint("Doomed ", i))
+			sub, err := f.b.Subscribe(f.ctx, alice, board, -1, nil)
+			if err != nil {
+				t.Fatalf("Subscribe: %v", err)
+			}
+			ctx, cancel := context.WithTimeout(f.ctx, time.Duration(rng.Intn(3000))*time.Microsecond)
+			err = f.b.DeleteBoard(ctx, alice, board)
+			cancel()
+			_, seqErr := f.b.BoardSeq(f.ctx, alice, board)
+			gone := errors.Is(seqErr, taskboard.ErrNotFound)
+			if err == nil || !gone {
+				sub.Close()
+				if err == nil {
+					continue
+				}
+				if err := f.b.DeleteBoard(f.ctx, alice, board); err != nil {
+					t.Fatalf("DeleteBoard: %v", err)
+				}
+				continue
+			}
+			deleted++
+			next, cancelNext := context.WithTimeout(f.ctx, 10*time.Second)
+			ev, err := sub.Next(next)
+			if err == nil && ev.Type == taskboard.EventBoardDeleted {
+				_, err = sub.Next(next)
+			}
+			cancelNext()
+			if !errors.Is(err, taskboard.ErrBoardDeleted) {
+				t.Fatalf("deletion %d reported failed but done: the subscription got %v, want board_deleted then ErrBoardDeleted", i, err)
+			}
+		}
+		t.Logf("%d deletions reported failed but done", deleted)
+	})
+}

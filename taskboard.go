@@ -548,12 +548,42 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		// The commit may have happened all the same: a context that ends
+		// while COMMIT is on its way cancels the wait for its answer, not
+		// the commit. Deliver the events if they are in the database.
+		b.commitUnknown(boardID, c)
 		return wrapDBError(fmt.Errorf("commit: %w", err))
 	}
 	if len(c.events) > 0 {
 		b.feed.publish(boardID, c.events)
 	}
 	return nil
+}
+
+// commitUnknown handles a change whose commit failed without saying
+// whether it happened. Logged events are read back from the log by the
+// board's hub, so that subscribers get exactly what committed; a board
+// deletion is delivered if the board is gone.
+func (b *Board) commitUnknown(boardID string, c *change) {
+	if len(c.events) == 0 {
+		return
+	}
+	last := c.events[len(c.events)-1]
+	b.opts.Logger.Debug("taskboard: commit outcome unknown; checking the database", "board", boardID, "seq", last.Seq)
+	if !c.notLogged {
+		b.feed.recheck(boardID, last.Seq)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	exists, err := b.db.NewSelect().Model((*BoardInfo)(nil)).Where("id = ?", boardID).Exists(ctx)
+	if err != nil {
+		b.opts.Logger.Warn("taskboard: check a board deletion whose commit failed", "board", boardID, "err", err)
+		return
+	}
+	if !exists {
+		b.feed.recovered(boardID, c.events)
+	}
 }
 
 func isMember(ctx context.Context, db bun.IDB, boardID, userID string) (bool, error) {

@@ -396,6 +396,8 @@ func TestRollingRestart(t *testing.T) {
 		}()
 	}
 	var writes atomic.Int64
+	// Stopping the writer lets its last request finish: a request cancelled
+	// on its way may still commit, after the board's seq is read below.
 	wctx, stopWriters := context.WithCancel(ctx)
 	writerDone := make(chan struct{})
 	go func() {
@@ -404,7 +406,7 @@ func TestRollingRestart(t *testing.T) {
 		for i := 0; wctx.Err() == nil; i++ {
 			list := []string{"list-done", "list-todo"}[i%2]
 			for _, base := range urls() {
-				req, _ := http.NewRequestWithContext(wctx, "PATCH", base+"/tasks/task-1/move", strings.NewReader(`{"listId":"`+list+`","position":0}`))
+				req, _ := http.NewRequestWithContext(ctx, "PATCH", base+"/tasks/task-1/move", strings.NewReader(`{"listId":"`+list+`","position":0}`))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Idempotency-Key", "move-"+strconv.Itoa(i))
 				res, err := client.Do(req)
@@ -443,7 +445,7 @@ func TestRollingRestart(t *testing.T) {
 	<-writerDone
 	seq := a.seq(t, token)
 	for i, sub := range subs {
-		waitFor(t, "subscriber to catch up", 30*time.Second, func() bool { return sub.lastSeq() >= seq })
+		waitFor(t, "subscriber "+strconv.Itoa(i)+" to catch up to seq "+strconv.FormatInt(seq, 10), 30*time.Second, func() bool { return sub.lastSeq() >= seq })
 		cancel()
 		wantAll(t, "subscriber "+strconv.Itoa(i), sub.received(), seq)
 	}
