@@ -194,28 +194,15 @@ func (f *feed) publish(boardID string, events []Event) {
 
 // recheck makes the board's hub read its log up to seq, after a commit
 // whose outcome is unknown: the events are delivered if they committed, and
-// nothing is if they did not. Other instances are signalled too, unless the
-// signal went with the transaction (a TxNotifier), in which case it
-// arrived if and only if the transaction committed.
+// nothing is if they did not. The other instances get the same signal and
+// do the same (a notifier that signals inside the transaction has already
+// sent it, or not, and ignores this one).
 func (f *feed) recheck(boardID string, seq int64) {
-	if _, ok := f.notifier.(TxNotifier); !ok {
-		if err := f.notifier.Notify(context.Background(), Signal{BoardID: boardID, Seq: seq}); err != nil {
-			f.b.opts.Logger.Warn("taskboard: notify other instances", "board", boardID, "seq", seq, "err", err)
-		}
+	sig := Signal{BoardID: boardID, Seq: seq}
+	if err := f.notifier.Notify(context.Background(), sig); err != nil {
+		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", boardID, "seq", seq, "err", err)
 	}
-	f.receive(Signal{BoardID: boardID, Seq: seq})
-}
-
-// recovered delivers the events of a change found committed after its
-// commit reported an error, like publish, except that a TxNotifier
-// already signalled the other instances.
-func (f *feed) recovered(boardID string, events []Event) {
-	if _, ok := f.notifier.(TxNotifier); ok {
-		f.appended.Add(int64(len(events)))
-		f.deliver(boardID, events)
-		return
-	}
-	f.publish(boardID, events)
+	f.receive(sig)
 }
 
 // broadcast hands an ephemeral event to local subscribers and other

@@ -582,7 +582,7 @@ func (b *Board) commitUnknown(boardID string, c *change) {
 		return
 	}
 	if !exists {
-		b.feed.recovered(boardID, c.events)
+		b.feed.publish(boardID, c.events)
 	}
 }
 
