@@ -64,6 +64,9 @@ func (b *Board) createUser(ctx context.Context, id, name, email string) (*User, 
 
 // User returns a user by ID, or ErrNotFound.
 func (b *Board) User(ctx context.Context, id string) (*User, error) {
+	if hasNUL(id) {
+		return nil, fmt.Errorf("taskboard: user %q: %w", id, notFound("User"))
+	}
 	u := new(User)
 	err := b.db.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -96,6 +99,9 @@ func hashSecret(s string) string {
 // secret, which is shown only now: the database keeps only its hash. It
 // returns ErrNotFound when the user does not exist.
 func (b *Board) CreateToken(ctx context.Context, userID string) (*Token, string, error) {
+	if hasNUL(userID) {
+		return nil, "", fmt.Errorf("taskboard: create token: %w", notFound("User"))
+	}
 	secret := randomSecret("tb_")
 	tok := &Token{ID: newID(), UserID: userID, Hash: hashSecret(secret), Prefix: secret[:len("tb_")+tokenPrefixLen], CreatedAt: now()}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
@@ -118,6 +124,9 @@ func (b *Board) CreateToken(ctx context.Context, userID string) (*Token, string,
 // with the sessions made from it, and returns it. It returns ErrNotFound
 // when no live token matches, ErrConflict when a prefix matches several.
 func (b *Board) RevokeToken(ctx context.Context, idOrPrefix string) (*Token, error) {
+	if hasNUL(idOrPrefix) {
+		return nil, fmt.Errorf("taskboard: revoke token: %w", notFound("Token"))
+	}
 	var tok Token
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		var toks []Token
@@ -195,8 +204,15 @@ func (b *Board) AuthenticateToken(ctx context.Context, secret string) (*Principa
 
 // CreateSession signs a user in for a browser and returns the cookie value.
 // tokenID, when not empty, ties the session to the token it was exchanged
-// for, so that revoking the token ends it.
+// for, so that revoking the token ends it. It returns ErrNotFound when the
+// user does not exist.
 func (b *Board) CreateSession(ctx context.Context, userID, tokenID string) (*Session, string, error) {
+	if hasNUL(userID) {
+		return nil, "", fmt.Errorf("taskboard: create session: %w", notFound("User"))
+	}
+	if hasNUL(tokenID) {
+		return nil, "", fmt.Errorf("taskboard: create session: %w", notFound("Token"))
+	}
 	secret := randomSecret("")
 	t := now()
 	s := &Session{ID: hashSecret(secret), UserID: userID, CreatedAt: t, LastUsedAt: t, ExpiresAt: t.Add(SessionIdleTTL)}
@@ -204,6 +220,11 @@ func (b *Board) CreateSession(ctx context.Context, userID, tokenID string) (*Ses
 		s.TokenID = &tokenID
 	}
 	if err := b.plainTx(ctx, func(tx bun.Tx) error {
+		if ok, err := tx.NewSelect().Model((*User)(nil)).Where("id = ?", userID).Exists(ctx); err != nil {
+			return err
+		} else if !ok {
+			return notFound("User")
+		}
 		_, err := tx.NewInsert().Model(s).Exec(ctx)
 		return err
 	}); err != nil {
@@ -272,6 +293,9 @@ func (b *Board) EndSession(ctx context.Context, cookie string) (string, error) {
 // CredentialValid reports whether the token or session credentialID is still
 // live (not revoked, ended or expired).
 func (b *Board) CredentialValid(ctx context.Context, credentialID string) (bool, error) {
+	if hasNUL(credentialID) {
+		return false, nil
+	}
 	ok, err := b.db.NewSelect().Model((*Token)(nil)).Where("id = ? AND revoked_at IS NULL", credentialID).Exists(ctx)
 	if err != nil || ok {
 		return ok, wrapDBError(err)

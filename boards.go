@@ -32,6 +32,9 @@ func (b *Board) CreateBoard(ctx context.Context, actorID, name string) (*BoardIn
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if hasNUL(actorID) {
+		return nil, fmt.Errorf("taskboard: create board: %w", notFound("User"))
+	}
 	board := &BoardInfo{ID: newID(), Name: name, CreatedAt: now()}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		if ok, err := tx.NewSelect().Model((*User)(nil)).Where("id = ?", actorID).Exists(ctx); err != nil {
@@ -56,6 +59,9 @@ func (b *Board) CreateBoard(ctx context.Context, actorID, name string) (*BoardIn
 
 // Boards returns the boards actorID is a member of, oldest first.
 func (b *Board) Boards(ctx context.Context, actorID string) ([]BoardInfo, error) {
+	if hasNUL(actorID) {
+		return []BoardInfo{}, nil
+	}
 	boards := []BoardInfo{}
 	err := b.db.NewSelect().Model(&boards).
 		Where("id IN (SELECT board_id FROM board_members WHERE user_id = ?)", actorID).
@@ -78,6 +84,9 @@ func (b *Board) BoardInfo(ctx context.Context, actorID, boardID string) (*BoardI
 // visibleBoard loads a board if userID is a member, else returns
 // notFound("Board").
 func visibleBoard(ctx context.Context, db bun.IDB, userID, boardID string) (*BoardInfo, error) {
+	if hasNUL(userID, boardID) {
+		return nil, notFound("Board")
+	}
 	board := new(BoardInfo)
 	err := db.NewSelect().Model(board).
 		Where("id = ?", boardID).
@@ -127,6 +136,9 @@ func selectBoardTasks(ctx context.Context, db bun.IDB, boardID string, tasks *[]
 // the board's seq they are consistent with. It returns ErrNotFound unless
 // actorID is a member.
 func (b *Board) Tasks(ctx context.Context, actorID, boardID string) ([]Task, int64, error) {
+	if hasNUL(actorID, boardID) {
+		return nil, 0, fmt.Errorf("taskboard: tasks of board %q: %w", boardID, notFound("Board"))
+	}
 	// One statement reads one snapshot: the tasks, the seq and the
 	// membership together.
 	var rows []struct {
@@ -274,6 +286,9 @@ func (b *Board) AddMember(ctx context.Context, actorID, boardID string, ref Memb
 	var m Member
 	added := false
 	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+		if hasNUL(ref.UserID, ref.Email) {
+			return notFound("User")
+		}
 		user := new(User)
 		q := c.tx.NewSelect().Model(user)
 		if ref.UserID != "" {

@@ -51,6 +51,11 @@
 // reasons ErrHistoryTruncated, ErrAhead, ErrAccessRevoked and
 // ErrBoardDeleted (as a *ResetError with the board's current seq).
 //
+// Neither database can store the NUL character (U+0000): a text that
+// contains it is ErrInvalid, and an ID that contains it names nothing, so
+// it is answered like any unknown ID (ErrNotFound, or no result) without
+// reaching the database.
+//
 // A write whose context ends while its commit is on the way returns the
 // context's error, and may have committed all the same (the database may
 // finish a commit whose answer nobody waits for any more). Its events then

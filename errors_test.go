@@ -247,6 +247,171 @@ func TestErrorPaths(t *testing.T) {
 	})
 }
 
+// TestNULCharacter checks every method with the NUL character in each of
+// its string arguments, which neither database can store: an ID holding it
+// is answered as an unknown ID, a text holding it is invalid, and nothing
+// changes.
+func TestNULCharacter(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		ctx, b := f.ctx, f.b
+		const nul = "task-1\x00"
+		text := "a\x00b"
+		cases := []struct {
+			name   string
+			call   func() error
+			want   error
+			detail string
+		}{
+			{"CreateUser name", func() error { _, err := b.CreateUser(ctx, text, "n@example.com"); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateUser email", func() error { _, err := b.CreateUser(ctx, "N", "n\x00@example.com"); return err }, taskboard.ErrInvalid, "email"},
+			{"User", func() error { _, err := b.User(ctx, nul); return err }, taskboard.ErrNotFound, "User"},
+			{"CreateToken", func() error { _, _, err := b.CreateToken(ctx, nul); return err }, taskboard.ErrNotFound, "User"},
+			{"RevokeToken by ID", func() error { _, err := b.RevokeToken(ctx, nul); return err }, taskboard.ErrNotFound, "Token"},
+			{"RevokeToken by prefix", func() error { _, err := b.RevokeToken(ctx, "tb_\x00\x00\x00\x00\x00\x00\x00\x00"); return err }, taskboard.ErrNotFound, "Token"},
+			{"AuthenticateToken", func() error { _, err := b.AuthenticateToken(ctx, "tb_\x00"); return err }, taskboard.ErrUnauthorized, ""},
+			{"AuthenticateSession", func() error { _, err := b.AuthenticateSession(ctx, "\x00"); return err }, taskboard.ErrUnauthorized, ""},
+			{"RedeemTicket", func() error { _, err := b.RedeemTicket(ctx, "tk_\x00"); return err }, taskboard.ErrUnauthorized, ""},
+			{"CreateSession user", func() error { _, _, err := b.CreateSession(ctx, nul, ""); return err }, taskboard.ErrNotFound, "User"},
+			{"CreateSession token", func() error { _, _, err := b.CreateSession(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Token"},
+			{"CreateBoard actor", func() error { _, err := b.CreateBoard(ctx, nul, "X"); return err }, taskboard.ErrNotFound, "User"},
+			{"CreateBoard name", func() error { _, err := b.CreateBoard(ctx, alice, text); return err }, taskboard.ErrInvalid, "name"},
+			{"BoardInfo", func() error { _, err := b.BoardInfo(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardInfo actor", func() error { _, err := b.BoardInfo(ctx, nul, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardSeq", func() error { _, err := b.BoardSeq(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Snapshot", func() error { _, err := b.Snapshot(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Tasks", func() error { _, _, err := b.Tasks(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Tasks actor", func() error { _, _, err := b.Tasks(ctx, nul, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Lists", func() error { _, err := b.Lists(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Members", func() error { _, err := b.Members(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"EventsAfter", func() error { _, err := b.EventsAfter(ctx, alice, nul, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
+			{"ChangesSince", func() error { _, err := b.ChangesSince(ctx, alice, nul, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe", func() error { _, err := b.Subscribe(ctx, alice, nul, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe actor", func() error { _, err := b.Subscribe(ctx, nul, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"UpdateBoard", func() error {
+				_, err := b.UpdateBoard(ctx, alice, nul, taskboard.BoardUpdate{Name: ptr("X")})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
+			{"UpdateBoard name", func() error {
+				_, err := b.UpdateBoard(ctx, alice, board1, taskboard.BoardUpdate{Name: &text})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"DeleteBoard", func() error { return b.DeleteBoard(ctx, alice, nul) }, taskboard.ErrNotFound, "Board"},
+			{"DeleteBoard actor", func() error { return b.DeleteBoard(ctx, nul, board1) }, taskboard.ErrNotFound, "Board"},
+			{"AddMember board", func() error { _, _, err := b.AddMember(ctx, alice, nul, taskboard.MemberRef{UserID: bob}); return err }, taskboard.ErrNotFound, "Board"},
+			{"AddMember user", func() error {
+				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{UserID: nul})
+				return err
+			}, taskboard.ErrNotFound, "User"},
+			{"AddMember email", func() error {
+				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{Email: "carol\x00@example.com"})
+				return err
+			}, taskboard.ErrNotFound, "User"},
+			{"RemoveMember user", func() error { return b.RemoveMember(ctx, alice, board1, nul) }, taskboard.ErrNotFound, "User"},
+			{"CreateList board", func() error { _, err := b.CreateList(ctx, alice, nul, taskboard.ListCreate{Name: "X"}); return err }, taskboard.ErrNotFound, "Board"},
+			{"CreateList name", func() error { _, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: text}); return err }, taskboard.ErrInvalid, "name"},
+			{"List", func() error { _, err := b.List(ctx, alice, nul); return err }, taskboard.ErrNotFound, "List"},
+			{"List actor", func() error { _, err := b.List(ctx, nul, listTodo); return err }, taskboard.ErrNotFound, "List"},
+			{"UpdateList", func() error {
+				_, err := b.UpdateList(ctx, alice, nul, taskboard.ListUpdate{Name: ptr("X")})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"UpdateList name", func() error {
+				_, err := b.UpdateList(ctx, alice, listTodo, taskboard.ListUpdate{Name: &text})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"MoveList", func() error { _, err := b.MoveList(ctx, alice, nul, 0, 0); return err }, taskboard.ErrNotFound, "List"},
+			{"DeleteList", func() error { return b.DeleteList(ctx, alice, nul, 0) }, taskboard.ErrNotFound, "List"},
+			{"Task", func() error { _, err := b.Task(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Task"},
+			{"Task actor", func() error { _, err := b.Task(ctx, nul, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
+			{"CreateTask list", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: nul, Title: "X"})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"CreateTask actor", func() error {
+				_, err := b.CreateTask(ctx, nul, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"CreateTask title", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: text})
+				return err
+			}, taskboard.ErrInvalid, "title"},
+			{"CreateTask description", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", Description: &text})
+				return err
+			}, taskboard.ErrInvalid, "description"},
+			{"CreateTask assignee", func() error {
+				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: ptr(nul)})
+				return err
+			}, taskboard.ErrInvalid, "assigneeId"},
+			{"UpdateTask", func() error {
+				_, err := b.UpdateTask(ctx, alice, nul, taskboard.TaskUpdate{Title: ptr("X")})
+				return err
+			}, taskboard.ErrNotFound, "Task"},
+			{"UpdateTask title", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: &text})
+				return err
+			}, taskboard.ErrInvalid, "title"},
+			{"UpdateTask description", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Description: taskboard.Nullable[string]{Set: true, Value: &text}})
+				return err
+			}, taskboard.ErrInvalid, "description"},
+			{"UpdateTask assignee", func() error {
+				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(nul)}})
+				return err
+			}, taskboard.ErrInvalid, "assigneeId"},
+			{"MoveTask", func() error { _, err := b.MoveTask(ctx, alice, nul, taskboard.TaskMove{ListID: listDone}); return err }, taskboard.ErrNotFound, "Task"},
+			{"MoveTask list", func() error { _, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: nul}); return err }, taskboard.ErrNotFound, "List"},
+			{"DeleteTask", func() error { return b.DeleteTask(ctx, alice, nul, 0) }, taskboard.ErrNotFound, "Task"},
+			{"BeginIdempotent key", func() error {
+				_, err := b.BeginIdempotent(ctx, taskboard.IdempotencyKey{UserID: alice, Method: "POST", Path: "/tasks", Key: text, RequestHash: "h"})
+				return err
+			}, taskboard.ErrInvalid, "Idempotency-Key"},
+			{"BeginIdempotent path", func() error {
+				_, err := b.BeginIdempotent(ctx, taskboard.IdempotencyKey{UserID: alice, Method: "PATCH", Path: "/tasks/" + nul, Key: "k", RequestHash: "h"})
+				return err
+			}, taskboard.ErrInvalid, "Idempotency-Key"},
+		}
+		before, err := b.Snapshot(ctx, alice, board1)
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, tc.name, tc.call(), tc.want, tc.detail)
+			})
+		}
+		// The methods that answer without an error.
+		if boards, err := b.Boards(ctx, nul); err != nil || len(boards) != 0 {
+			t.Errorf("Boards(NUL): got %v, %v; want none", boards, err)
+		}
+		if ok, err := b.IsMember(ctx, nul, board1); err != nil || ok {
+			t.Errorf("IsMember(NUL): got %v, %v; want false", ok, err)
+		}
+		if ok, err := b.CredentialValid(ctx, nul); err != nil || ok {
+			t.Errorf("CredentialValid(NUL): got %v, %v; want false", ok, err)
+		}
+		if _, err := b.EndSession(ctx, "\x00"); err != nil {
+			t.Errorf("EndSession(NUL): %v", err)
+		}
+		k := taskboard.IdempotencyKey{UserID: alice, Method: "POST", Path: "/tasks", Key: text, RequestHash: "h"}
+		if err := b.FinishIdempotent(ctx, k, taskboard.StoredResponse{Status: 201}); err != nil {
+			t.Errorf("FinishIdempotent(NUL): %v", err)
+		}
+		if err := b.AbandonIdempotent(ctx, k); err != nil {
+			t.Errorf("AbandonIdempotent(NUL): %v", err)
+		}
+
+		after, err := b.Snapshot(ctx, alice, board1)
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		if !reflect.DeepEqual(after, before) {
+			t.Errorf("Snapshot after the calls:\ngot  %+v\nwant %+v", after, before)
+		}
+	})
+}
+
 func TestLengthLimitsCountCodePoints(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)

@@ -34,9 +34,15 @@ type StoredResponse struct {
 // returns (nil, nil) when the key is new (the caller runs the request, then
 // calls FinishIdempotent or AbandonIdempotent), the stored response when the
 // same request already finished, ErrIdempotencyMismatch when the key was
-// used with another body, and ErrIdempotencyInFlight while the first
-// request still runs.
+// used with another body, ErrIdempotencyInFlight while the first request
+// still runs, and ErrInvalid when a part of k contains the NUL character.
 func (b *Board) BeginIdempotent(ctx context.Context, k IdempotencyKey) (*StoredResponse, error) {
+	if hasNUL(k.Key) {
+		return nil, invalid("Idempotency-Key", "must not contain the NUL character")
+	}
+	if hasNUL(k.UserID, k.Method, k.Path, k.RequestHash) {
+		return nil, invalid("Idempotency-Key", "cannot be kept for a user, method or path containing the NUL character")
+	}
 	t := now()
 	var stored *StoredResponse
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
@@ -74,6 +80,9 @@ func (b *Board) BeginIdempotent(ctx context.Context, k IdempotencyKey) (*StoredR
 
 // FinishIdempotent stores the response of a claimed key.
 func (b *Board) FinishIdempotent(ctx context.Context, k IdempotencyKey, r StoredResponse) error {
+	if hasNUL(k.UserID, k.Method, k.Path, k.Key) {
+		return nil // BeginIdempotent refused the key: nothing was claimed
+	}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		_, err := tx.NewUpdate().Model((*IdempotencyRecord)(nil)).Set("status = ?, etag = ?, body = ?", r.Status, r.ETag, string(r.Body)).
 			Where("user_id = ? AND method = ? AND path = ? AND key = ?", k.UserID, k.Method, k.Path, k.Key).Exec(ctx)
@@ -88,6 +97,9 @@ func (b *Board) FinishIdempotent(ctx context.Context, k IdempotencyKey, r Stored
 // AbandonIdempotent releases a claimed key whose request failed with a
 // server error, so that a retry runs again.
 func (b *Board) AbandonIdempotent(ctx context.Context, k IdempotencyKey) error {
+	if hasNUL(k.UserID, k.Method, k.Path, k.Key) {
+		return nil // BeginIdempotent refused the key: nothing was claimed
+	}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		_, err := tx.NewDelete().Model((*IdempotencyRecord)(nil)).
 			Where("user_id = ? AND method = ? AND path = ? AND key = ? AND status = 0", k.UserID, k.Method, k.Path, k.Key).Exec(ctx)

@@ -91,6 +91,9 @@ func (b *Board) CreateList(ctx context.Context, actorID, boardID string, in List
 
 // List returns a list on a board actorID is a member of, or ErrNotFound.
 func (b *Board) List(ctx context.Context, actorID, listID string) (*List, error) {
+	if hasNUL(actorID, listID) {
+		return nil, fmt.Errorf("taskboard: list %q: %w", listID, notFound("List"))
+	}
 	l := new(List)
 	err := b.db.NewSelect().Model(l).Where("id = ?", listID).
 		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = list.board_id AND m.user_id = ?)", actorID).

@@ -469,6 +469,12 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 		return ErrClosed
 	default:
 	}
+	if hasNUL(tg.rowID) {
+		return notFound(tg.rowEntity)
+	}
+	if hasNUL(actorID, tg.boardID) {
+		return notFound(entity)
+	}
 	if tg.boardID == "" && !b.sqlite {
 		// The lock of the board must be taken before the transaction.
 		id, err := b.boardOf(ctx, tg.table, tg.rowID, tg.rowEntity)
@@ -587,6 +593,9 @@ func (b *Board) commitUnknown(boardID string, c *change) {
 }
 
 func isMember(ctx context.Context, db bun.IDB, boardID, userID string) (bool, error) {
+	if hasNUL(boardID, userID) {
+		return false, nil
+	}
 	return db.NewSelect().Model((*Member)(nil)).Where("board_id = ? AND user_id = ?", boardID, userID).Exists(ctx)
 }
 

@@ -52,6 +52,9 @@ type From struct {
 
 // Task returns a task on a board actorID is a member of, or ErrNotFound.
 func (b *Board) Task(ctx context.Context, actorID, taskID string) (*Task, error) {
+	if hasNUL(actorID, taskID) {
+		return nil, fmt.Errorf("taskboard: task %q: %w", taskID, notFound("Task"))
+	}
 	t := new(Task)
 	err := b.db.NewSelect().Model(t).Where("id = ?", taskID).
 		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = task.board_id AND m.user_id = ?)", actorID).
@@ -249,6 +252,9 @@ func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove
 // list of another board the actor can see is ErrInvalid, any other is
 // notFound("List").
 func (b *Board) targetList(ctx context.Context, c *change, listID string) (int, error) {
+	if hasNUL(listID) {
+		return 0, notFound("List")
+	}
 	var l struct {
 		BoardID string `bun:"board_id"`
 		Tasks   int    `bun:"tasks"`

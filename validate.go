@@ -20,12 +20,15 @@ func (v *validator) add(field, msg string) {
 	v.fields = append(v.fields, FieldError{Path: []string{field}, Message: msg})
 }
 
-// length checks that s has min..max code points.
+// length checks that s has min..max code points, is valid UTF-8 and
+// holds no NUL character, which neither database can store.
 func (v *validator) length(field, s string, min, max int) {
 	n := utf8.RuneCountInString(s)
 	switch {
 	case !utf8.ValidString(s):
 		v.add(field, "must be valid UTF-8")
+	case hasNUL(s):
+		v.add(field, "must not contain the NUL character")
 	case n < min && min == 1:
 		v.add(field, "must not be empty")
 	case n < min:
@@ -33,6 +36,18 @@ func (v *validator) length(field, s string, min, max int) {
 	case n > max:
 		v.add(field, "must be at most "+strconv.Itoa(max)+" characters")
 	}
+}
+
+// hasNUL reports whether any of ss contains the NUL character. Neither
+// database can hold one, so an ID that contains it names nothing: the
+// methods answer as for an unknown ID without sending it to the database.
+func hasNUL(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) position(field string, p *int) {

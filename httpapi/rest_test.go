@@ -3,7 +3,9 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -446,6 +448,85 @@ func TestNotFound(t *testing.T) {
 		s, err := e.store.Snapshot(t.Context(), e.carolID, carols)
 		if err != nil || s.Seq != 2 || len(s.Tasks) != 1 || len(s.Members) != 1 || s.Board.Name != "Carol's" {
 			t.Errorf("Carol's board after Alice's attempts: got %+v, %v; want unchanged at seq 2", s, err)
+		}
+	})
+}
+
+// TestNULCharacter checks that the NUL character, which neither database
+// can store, is a 400 in a text and a 404 in an ID, like any unknown ID, on
+// every route, and that nothing changes.
+func TestNULCharacter(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRESTEnv(t, dsn, nil)
+		before := e.snapshot("board-1")
+
+		texts := []struct {
+			name, method, path, body string
+			paths                    []string
+		}{
+			{"task title", "POST", "/tasks", `{"title":"a\u0000b","listId":"list-todo"}`, []string{"title"}},
+			{"task description", "POST", "/tasks", `{"title":"t","listId":"list-todo","description":"\u0000"}`, []string{"description"}},
+			{"task title on update", "PATCH", "/tasks/task-1", `{"title":"\u0000"}`, []string{"title"}},
+			{"task description on update", "PATCH", "/tasks/task-1", `{"description":"x\u0000"}`, []string{"description"}},
+			{"assignee on update", "PATCH", "/tasks/task-1", `{"assigneeId":"user-bob\u0000"}`, []string{"assigneeId"}},
+			{"board name", "POST", "/boards", `{"name":"\u0000"}`, []string{"name"}},
+			{"board name on update", "PATCH", "/boards/board-1", `{"name":"b\u0000"}`, []string{"name"}},
+			{"list name", "POST", "/boards/board-1/lists", `{"name":"\u0000"}`, []string{"name"}},
+			{"list name on update", "PATCH", "/lists/list-todo", `{"name":"l\u0000"}`, []string{"name"}},
+		}
+		for _, tc := range texts {
+			t.Run(tc.name, func(t *testing.T) {
+				e.as(e.alice, tc.method, tc.path, tc.body).wantValidation(t, tc.paths...)
+			})
+		}
+
+		// An ID holding NUL is answered exactly as an ID that names nothing.
+		ids := []struct{ method, nul, missing, body string }{
+			{"GET", "/tasks/task-1%00", "/tasks/nope", ""},
+			{"PATCH", "/tasks/task-1%00", "/tasks/nope", `{"title":"x"}`},
+			{"PATCH", "/tasks/task-1%00/move", "/tasks/nope/move", `{"listId":"list-done","position":0}`},
+			{"DELETE", "/tasks/task-1%00", "/tasks/nope", ""},
+			{"PATCH", "/lists/list-todo%00", "/lists/nope", `{"name":"x"}`},
+			{"PATCH", "/lists/list-todo%00/move", "/lists/nope/move", `{"position":0}`},
+			{"DELETE", "/lists/list-todo%00", "/lists/nope", ""},
+			{"GET", "/boards/board-1%00", "/boards/nope", ""},
+			{"PATCH", "/boards/board-1%00", "/boards/nope", `{"name":"x"}`},
+			{"DELETE", "/boards/board-1%00", "/boards/nope", ""},
+			{"GET", "/boards/board-1%00/tasks", "/boards/nope/tasks", ""},
+			{"POST", "/boards/board-1%00/lists", "/boards/nope/lists", `{"name":"x"}`},
+			{"POST", "/boards/board-1%00/members", "/boards/nope/members", `{"userId":"user-bob"}`},
+			{"DELETE", "/boards/board-1/members/user-bob%00", "/boards/board-1/members/nope", ""},
+			{"GET", "/boards/board-1%00/updates", "/boards/nope/updates", ""},
+			{"GET", "/boards/board-1%00/updates?after=0", "/boards/nope/updates?after=0", ""},
+			{"GET", "/boards/board-1%00/poll?after=0", "/boards/nope/poll?after=0", ""},
+			{"GET", "/boards/board-1%00/events", "/boards/nope/events", ""},
+			{"GET", "/boards/board-1%00/presence", "/boards/nope/presence", ""},
+			{"POST", "/tasks", "/tasks", `{"title":"t","listId":"list-todo%s"}`},
+			{"PATCH", "/tasks/task-1/move", "/tasks/task-1/move", `{"listId":"list-done%s","position":0}`},
+			{"POST", "/boards/board-1/members", "/boards/board-1/members", `{"userId":"user-bob%s"}`},
+			{"POST", "/boards/board-1/members", "/boards/board-1/members", `{"email":"bob%s@example.com"}`},
+		}
+		for _, tc := range ids {
+			nulBody, missingBody := tc.body, tc.body
+			if strings.Contains(tc.body, "%s") {
+				nulBody, missingBody = fmt.Sprintf(tc.body, `\u0000`), fmt.Sprintf(tc.body, "-nope")
+			}
+			t.Run("ID "+tc.method+" "+tc.nul+" "+nulBody, func(t *testing.T) {
+				got := e.as(e.alice, tc.method, tc.nul, nulBody)
+				want := e.as(e.alice, tc.method, tc.missing, missingBody)
+				if got.Status != http.StatusNotFound || got.Status != want.Status || !bytes.Equal(got.Body, want.Body) {
+					t.Errorf("%s %s %s: got %d %q, want what %s %s gives: %d %q", tc.method, tc.nul, nulBody, got.Status, got.Body, tc.missing, missingBody, want.Status, want.Body)
+				}
+			})
+		}
+		// With an Idempotency-Key too: nothing is remembered for such a path.
+		h := bearerHdr(e.alice).with("Idempotency-Key", "nul-path")
+		for range 2 {
+			e.do("PATCH", "/tasks/task-1%00", `{"title":"x"}`, h).wantError(t, http.StatusNotFound, "Task not found")
+		}
+
+		if after := e.snapshot("board-1"); !reflect.DeepEqual(after, before) {
+			t.Errorf("board-1 after the requests:\ngot  %+v\nwant %+v", after, before)
 		}
 	})
 }

@@ -95,7 +95,7 @@ func TestWSJoin(t *testing.T) {
 	}
 
 	// Boards the user may not see.
-	for _, board := range []string{"nope", "board-1"} {
+	for _, board := range []string{"nope", "board-1", "board-1\x00"} {
 		c := ws
 		if board == "board-1" {
 			c = e.bearerWS(e.carol)
@@ -122,6 +122,7 @@ func TestWSErrors(t *testing.T) {
 		{`{"type":"typing","boardId":"board-1"}`, "Missing field: taskId"},
 		{`{"type":"join","boardId":"board-1","after":-3}`, "Invalid field: after must be a non-negative integer"},
 		{`{"type":"typing","boardId":"board-1","taskId":"task-1"}`, "Not joined"},
+		{`{"type":"typing","boardId":"board-1\u0000","taskId":"task-1"}`, "Not joined"},
 	}
 	for _, tt := range tests {
 		ws.send(tt.send)
