@@ -58,9 +58,11 @@
 //
 // A write whose context ends while its commit is on the way returns the
 // context's error, and may have committed all the same (the database may
-// finish a commit whose answer nobody waits for any more). Its events then
-// still reach every subscriber: the board's feed reads them back from the
-// log, and delivers nothing if the write did not commit. A writer that must
+// finish a commit whose answer nobody waits for any more). Before it
+// returns, the write waits until the database has settled the transaction
+// (on PostgreSQL, by its transaction ID), so what the caller reads next is
+// final. Its events still reach every subscriber: the board's feed reads
+// them back from the log, and delivers nothing if the write did not commit. A writer that must
 // know looks for its mutation id (WithMutationID) among the board's events,
 // or reads the entity back.
 package taskboard

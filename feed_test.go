@@ -1107,3 +1107,81 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 		t.Logf("%d deletions reported failed but done", deleted)
 	})
 }
+
+// TestCommitAnswerLost makes PostgreSQL's COMMIT slow (a deferred trigger
+// sleeps in it) and gives each write less time than that: the writer stops
+// waiting and is told the context's error, while the server goes on and
+// commits. The write must be settled when the writer gets its error, and
+// its event must reach the subscriber with no later write to reveal it.
+func TestCommitAnswerLost(t *testing.T) {
+	f := newFixture(t, dbtest.Postgres(t), nil)
+	db := f.b.DB()
+	for _, q := range []string{
+		// The writer's driver cancels the statement when it stops waiting:
+		// the trigger sleeps on through cancels, so that the commit goes
+		// through late, as one does when the cancel comes after its commit
+		// record.
+		`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		DECLARE
+			t0 timestamptz := clock_timestamp();
+		BEGIN
+			WHILE clock_timestamp() < t0 + interval '300 milliseconds' LOOP
+				BEGIN
+					PERFORM pg_sleep(0.01);
+				EXCEPTION WHEN query_canceled THEN
+					NULL;
+				END;
+			END LOOP;
+			RETURN NULL;
+		END $$`,
+		`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`,
+		`CREATE CONSTRAINT TRIGGER slow_commit AFTER DELETE ON boards DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`,
+	} {
+		if _, err := db.ExecContext(f.ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	defer sub.Close()
+	before := f.seq(t, board1)
+	ctx, cancel := context.WithTimeout(f.ctx, 100*time.Millisecond)
+	_, err = f.b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Committed unseen")})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpdateTask with a commit slower than its context: got %v, want the context's error", err)
+	}
+	if seq := f.seq(t, board1); seq != before+1 {
+		t.Fatalf("board seq when the writer got its error: %d, want %d (the commit settled)", seq, before+1)
+	}
+	ev := nextEvent(t, sub)
+	if ev.Seq != before+1 || ev.Type != taskboard.EventTaskUpdated {
+		t.Fatalf("subscriber got %s at seq %d, want task_updated at %d", ev.Type, ev.Seq, before+1)
+	}
+
+	// A board's deletion, whose event is not logged.
+	board, _ := f.newBoard(t, "Doomed")
+	dsub, err := f.b.Subscribe(f.ctx, alice, board, -1, nil)
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	defer dsub.Close()
+	ctx, cancel = context.WithTimeout(f.ctx, 100*time.Millisecond)
+	err = f.b.DeleteBoard(ctx, alice, board)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DeleteBoard with a commit slower than its context: got %v, want the context's error", err)
+	}
+	if _, err := f.b.BoardSeq(f.ctx, alice, board); !errors.Is(err, taskboard.ErrNotFound) {
+		t.Fatalf("BoardSeq of the deleted board when the writer got its error: %v, want ErrNotFound", err)
+	}
+	if ev := nextEvent(t, dsub); ev.Type != taskboard.EventBoardDeleted {
+		t.Fatalf("subscriber of the deleted board got %s, want board_deleted", ev.Type)
+	}
+	if err := nextErr(t, dsub); !errors.Is(err, taskboard.ErrBoardDeleted) {
+		t.Fatalf("subscription of the deleted board ended with %v, want ErrBoardDeleted", err)
+	}
+}

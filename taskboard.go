@@ -407,6 +407,9 @@ type change struct {
 	// notLogged marks a change whose events must not be stored (the board
 	// is being deleted and its log goes with it).
 	notLogged bool
+	// xid is the PostgreSQL transaction's ID (zero on SQLite), by which a
+	// commit whose answer was lost is looked up.
+	xid int64
 }
 
 // emit appends an event to the board's log with the next seq.
@@ -515,14 +518,17 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 	}
 	var locked struct {
 		BoardInfo `bun:",extend"`
-		IsMember  bool `bun:"is_member,scanonly"`
+		IsMember  bool  `bun:"is_member,scanonly"`
+		XID       int64 `bun:"xid,scanonly"`
 	}
 	q := tx.NewSelect().Model(&locked).
 		ColumnExpr("board_info.*").
 		ColumnExpr("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS is_member", actorID).
 		Where("board_info.id = ?", boardID)
 	if !b.sqlite {
-		q = q.For("UPDATE OF board_info")
+		// The row lock gives the transaction an ID anyway; reading it
+		// costs nothing more.
+		q = q.ColumnExpr("txid_current() AS xid").For("UPDATE OF board_info")
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -533,7 +539,7 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 	if !locked.IsMember {
 		return notFound(entity)
 	}
-	c.board = locked.BoardInfo
+	c.board, c.xid = locked.BoardInfo, locked.XID
 	startSeq := c.board.Seq
 	if err := fn(c); err != nil {
 		return wrapDBError(err)
@@ -567,21 +573,26 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 }
 
 // commitUnknown handles a change whose commit failed without saying
-// whether it happened. Logged events are read back from the log by the
-// board's hub, so that subscribers get exactly what committed; a board
-// deletion is delivered if the board is gone.
+// whether it happened. It waits until the database has settled the
+// transaction, then lets the board's hub read the logged events back from
+// the log, so that subscribers get exactly what committed; a board
+// deletion is delivered if the board is gone. The board's lock is still
+// held, so no later write of this instance commits in between.
 func (b *Board) commitUnknown(boardID string, c *change) {
 	if len(c.events) == 0 {
 		return
 	}
 	last := c.events[len(c.events)-1]
 	b.opts.Logger.Debug("taskboard: commit outcome unknown; checking the database", "board", boardID, "seq", last.Seq)
+	ctx, cancel := context.WithTimeout(context.Background(), commitOutcomeTimeout)
+	defer cancel()
+	if err := b.awaitOutcome(ctx, c.xid); err != nil {
+		b.opts.Logger.Warn("taskboard: wait for the outcome of a commit", "board", boardID, "seq", last.Seq, "err", err)
+	}
 	if !c.notLogged {
 		b.feed.recheck(boardID, last.Seq)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	exists, err := b.db.NewSelect().Model((*BoardInfo)(nil)).Where("id = ?", boardID).Exists(ctx)
 	if err != nil {
 		b.opts.Logger.Warn("taskboard: check a board deletion whose commit failed", "board", boardID, "err", err)
@@ -589,6 +600,36 @@ func (b *Board) commitUnknown(boardID string, c *change) {
 	}
 	if !exists {
 		b.feed.publish(boardID, c.events)
+	}
+}
+
+// commitOutcomeTimeout bounds the wait for the database to settle a
+// transaction whose commit answer was lost.
+const commitOutcomeTimeout = 30 * time.Second
+
+// awaitOutcome waits until PostgreSQL has committed or aborted the
+// transaction xid. A COMMIT whose client stopped waiting still runs to its
+// end on the server, and its effects are visible only then. On SQLite
+// (xid 0) the outcome is settled when Commit returns.
+func (b *Board) awaitOutcome(ctx context.Context, xid int64) error {
+	if xid == 0 {
+		return nil
+	}
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var status sql.NullString
+		if err := b.db.NewRaw("SELECT txid_status(?)", xid).Scan(ctx, &status); err != nil {
+			return fmt.Errorf("status of transaction %d: %w", xid, err)
+		}
+		if status.String != "in progress" {
+			return nil // committed, aborted, or too old to matter (NULL)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("transaction %d still in progress: %w", xid, ctx.Err())
+		case <-b.closing:
+			return ErrClosed
+		case <-time.After(wait):
+		}
 	}
 }
 
