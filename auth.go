@@ -62,6 +62,18 @@ func (b *Board) createUser(ctx context.Context, id, name, email string) (*User, 
 	return u, nil
 }
 
+// requireUser returns notFound("User") unless the user id exists.
+func requireUser(ctx context.Context, db bun.IDB, id string) error {
+	if hasNUL(id) {
+		return notFound("User")
+	}
+	ok, err := db.NewSelect().Model((*User)(nil)).Where("id = ?", id).Exists(ctx)
+	if err == nil && !ok {
+		return notFound("User")
+	}
+	return err
+}
+
 // User returns a user by ID, or ErrNotFound.
 func (b *Board) User(ctx context.Context, id string) (*User, error) {
 	if hasNUL(id) {
@@ -99,16 +111,11 @@ func hashSecret(s string) string {
 // secret, which is shown only now: the database keeps only its hash. It
 // returns ErrNotFound when the user does not exist.
 func (b *Board) CreateToken(ctx context.Context, userID string) (*Token, string, error) {
-	if hasNUL(userID) {
-		return nil, "", fmt.Errorf("taskboard: create token: %w", notFound("User"))
-	}
 	secret := randomSecret("tb_")
 	tok := &Token{ID: newID(), UserID: userID, Hash: hashSecret(secret), Prefix: secret[:len("tb_")+tokenPrefixLen], CreatedAt: now()}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
-		if ok, err := tx.NewSelect().Model((*User)(nil)).Where("id = ?", userID).Exists(ctx); err != nil {
+		if err := requireUser(ctx, tx, userID); err != nil {
 			return err
-		} else if !ok {
-			return notFound("User")
 		}
 		_, err := tx.NewInsert().Model(tok).Exec(ctx)
 		return err
@@ -207,9 +214,6 @@ func (b *Board) AuthenticateToken(ctx context.Context, secret string) (*Principa
 // for, so that revoking the token ends it. It returns ErrNotFound when the
 // user does not exist.
 func (b *Board) CreateSession(ctx context.Context, userID, tokenID string) (*Session, string, error) {
-	if hasNUL(userID) {
-		return nil, "", fmt.Errorf("taskboard: create session: %w", notFound("User"))
-	}
 	if hasNUL(tokenID) {
 		return nil, "", fmt.Errorf("taskboard: create session: %w", notFound("Token"))
 	}
@@ -220,10 +224,8 @@ func (b *Board) CreateSession(ctx context.Context, userID, tokenID string) (*Ses
 		s.TokenID = &tokenID
 	}
 	if err := b.plainTx(ctx, func(tx bun.Tx) error {
-		if ok, err := tx.NewSelect().Model((*User)(nil)).Where("id = ?", userID).Exists(ctx); err != nil {
+		if err := requireUser(ctx, tx, userID); err != nil {
 			return err
-		} else if !ok {
-			return notFound("User")
 		}
 		_, err := tx.NewInsert().Model(s).Exec(ctx)
 		return err

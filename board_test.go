@@ -137,11 +137,7 @@ func TestBoards(t *testing.T) {
 			t.Errorf("Boards(carol): got %v, %v; want her board alone", boards, err)
 		}
 
-		sub, err := f.b.Subscribe(f.ctx, f.carol, board.ID, 0, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer sub.Close()
+		sub := f.subscribe(t, f.carol, board.ID, 0)
 		updated, err := f.b.UpdateBoard(f.ctx, f.carol, board.ID, taskboard.BoardUpdate{Name: ptr("Renamed")})
 		if err != nil {
 			t.Fatalf("UpdateBoard: %v", err)
@@ -333,11 +329,7 @@ func TestChangesSince(t *testing.T) {
 func TestEventEnvelopes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer sub.Close()
+		sub := f.subscribe(t, bob, board1, -1)
 
 		ctx := taskboard.WithMutationID(f.ctx, "m-42")
 		if got := taskboard.MutationID(ctx); got != "m-42" {

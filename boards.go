@@ -32,15 +32,10 @@ func (b *Board) CreateBoard(ctx context.Context, actorID, name string) (*BoardIn
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if hasNUL(actorID) {
-		return nil, fmt.Errorf("taskboard: create board: %w", notFound("User"))
-	}
 	board := &BoardInfo{ID: newID(), Name: name, CreatedAt: now()}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
-		if ok, err := tx.NewSelect().Model((*User)(nil)).Where("id = ?", actorID).Exists(ctx); err != nil {
+		if err := requireUser(ctx, tx, actorID); err != nil {
 			return err
-		} else if !ok {
-			return notFound("User")
 		}
 		if _, err := tx.NewInsert().Model(board).Exec(ctx); err != nil {
 			return fmt.Errorf("insert board: %w", err)

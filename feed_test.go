@@ -36,11 +36,7 @@ func TestSubscribeReplaysThenFollows(t *testing.T) {
 		}
 		var subs []*taskboard.Subscription
 		for _, tc := range cases {
-			sub, err := f.b.Subscribe(f.ctx, bob, board1, tc.after, nil)
-			if err != nil {
-				t.Fatalf("Subscribe(after %d): %v", tc.after, err)
-			}
-			defer sub.Close()
+			sub := f.subscribe(t, bob, board1, tc.after)
 			if want := tc.first - 1; sub.Last() != want {
 				t.Errorf("Subscribe(after %d): Last() = %d, want %d", tc.after, sub.Last(), want)
 			}
@@ -263,11 +259,7 @@ func TestSlowConsumer(t *testing.T) {
 		const buffer, writes, readers = 64, 1000, 3
 		f := newFixture(t, dsn, &taskboard.Options{SubscriberBuffer: buffer})
 		start := f.seq(t, board1)
-		slow, err := f.b.Subscribe(f.ctx, alice, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe(slow): %v", err)
-		}
-		defer slow.Close()
+		slow := f.subscribe(t, alice, board1, -1)
 
 		type progress struct {
 			reader int
@@ -358,11 +350,7 @@ func TestSlowConsumer(t *testing.T) {
 		if slow.Last() != want-1 {
 			t.Fatalf("slow Last: got %d, want %d", slow.Last(), want-1)
 		}
-		resumed, err := f.b.Subscribe(f.ctx, alice, board1, slow.Last(), nil)
-		if err != nil {
-			t.Fatalf("Subscribe(after %d): %v", slow.Last(), err)
-		}
-		defer resumed.Close()
+		resumed := f.subscribe(t, alice, board1, slow.Last())
 		for ; want <= start+writes; want++ {
 			if ev := nextEvent(t, resumed); ev.Seq != want {
 				t.Fatalf("resumed Next: got seq %d, want %d", ev.Seq, want)
@@ -386,11 +374,7 @@ func TestRolledBackWriteWakesNobody(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
 		_, otherLists := f.newBoard(t, "Other", "Elsewhere")
-		sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer sub.Close()
+		sub := f.subscribe(t, bob, board1, -1)
 		cases := []struct {
 			name string
 			fail func() error
@@ -452,16 +436,12 @@ func TestResetHistoryTruncated(t *testing.T) {
 				t.Fatalf("UpdateTask: %v", err)
 			}
 		}
-		behind, err := f.b.Subscribe(f.ctx, bob, board1, 2, nil)
-		if err != nil {
-			t.Fatalf("Subscribe(after 2): %v", err)
-		}
-		defer behind.Close()
+		behind := f.subscribe(t, bob, board1, 2)
 		if err := f.b.Maintain(f.ctx); err != nil {
 			t.Fatalf("Maintain: %v", err)
 		}
 
-		_, err = f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		_, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
 		wantReset(t, "Subscribe(after 0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
 		_, err = f.b.Subscribe(f.ctx, bob, board1, 4, nil)
 		wantReset(t, "Subscribe(after 4)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
@@ -481,11 +461,7 @@ func TestResetHistoryTruncated(t *testing.T) {
 			t.Fatalf("EventsAfter(5): %v", err)
 		}
 		wantEvents(t, "EventsAfter(5)", page.Events, 5, "task_updated", "task_updated", "task_updated", "task_updated", "task_updated")
-		sub, err := f.b.Subscribe(f.ctx, bob, board1, 5, nil)
-		if err != nil {
-			t.Fatalf("Subscribe(after 5): %v", err)
-		}
-		defer sub.Close()
+		sub := f.subscribe(t, bob, board1, 5)
 		if ev := nextEvent(t, sub); ev.Seq != 6 {
 			t.Fatalf("Next after 5: got seq %d, want 6", ev.Seq)
 		}
@@ -574,23 +550,11 @@ func TestAccessRevoked(t *testing.T) {
 			t.Fatalf("AddMember: %v", err)
 		}
 		seq := f.seq(t, board1)
-		bobSub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe(bob): %v", err)
-		}
-		defer bobSub.Close()
-		bobSub2, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
-		if err != nil {
-			t.Fatalf("Subscribe(bob, after 0): %v", err)
-		}
-		defer bobSub2.Close()
+		bobSub := f.subscribe(t, bob, board1, -1)
+		bobSub2 := f.subscribe(t, bob, board1, 0)
 		var others []*taskboard.Subscription
 		for _, user := range []string{alice, f.carol} {
-			sub, err := f.b.Subscribe(f.ctx, user, board1, -1, nil)
-			if err != nil {
-				t.Fatalf("Subscribe(%s): %v", user, err)
-			}
-			defer sub.Close()
+			sub := f.subscribe(t, user, board1, -1)
 			others = append(others, sub)
 		}
 
@@ -607,7 +571,7 @@ func TestAccessRevoked(t *testing.T) {
 			wantReset(t, fmt.Sprintf("Err of Bob's subscription %d", i), sub.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
 			wantReset(t, fmt.Sprintf("Next of Bob's subscription %d", i), nextErr(t, sub), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
 		}
-		_, err = f.b.Subscribe(f.ctx, bob, board1, seq, nil)
+		_, err := f.b.Subscribe(f.ctx, bob, board1, seq, nil)
 		wantErr(t, "Subscribe by the removed member", err, taskboard.ErrNotFound, "Board")
 
 		// The others see member_removed and go on.
@@ -632,17 +596,9 @@ func TestBoardDeleted(t *testing.T) {
 		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		live, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer live.Close()
+		live := f.subscribe(t, bob, board1, -1)
 		// This one has not read the logged event yet when the board goes.
-		behind, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
-		if err != nil {
-			t.Fatalf("Subscribe(after 0): %v", err)
-		}
-		defer behind.Close()
+		behind := f.subscribe(t, bob, board1, 0)
 		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("last")}); err != nil {
 			t.Fatalf("UpdateTask: %v", err)
 		}
@@ -678,7 +634,7 @@ func TestBoardDeleted(t *testing.T) {
 			last = ev.Seq
 		}
 
-		_, err = f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		_, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
 		wantErr(t, "Subscribe to a deleted board", err, taskboard.ErrNotFound, "Board")
 	})
 }
@@ -835,11 +791,7 @@ func TestBroadcastEphemeral(t *testing.T) {
 		if sender.ID != "tab-1" || sender.UserID != alice || sender.BoardID != board1 {
 			t.Fatalf("Subscribe: got ID %q user %q board %q, want tab-1, Alice, board-1", sender.ID, sender.UserID, sender.BoardID)
 		}
-		other, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer other.Close()
+		other := f.subscribe(t, bob, board1, -1)
 		if other.ID == "" || other.ID == sender.ID {
 			t.Fatalf("Subscribe: got ID %q, want a fresh unique one", other.ID)
 		}
@@ -1030,11 +982,7 @@ func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 func TestWritesCancelledDuringCommit(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer sub.Close()
+		sub := f.subscribe(t, bob, board1, -1)
 		events := sub.C()
 		last := f.seq(t, board1)
 		rng := rand.New(rand.NewSource(42))
@@ -1142,14 +1090,10 @@ func TestCommitAnswerLost(t *testing.T) {
 		}
 	}
 
-	sub, err := f.b.Subscribe(f.ctx, bob, board1, -1, nil)
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	defer sub.Close()
+	sub := f.subscribe(t, bob, board1, -1)
 	before := f.seq(t, board1)
 	ctx, cancel := context.WithTimeout(f.ctx, 100*time.Millisecond)
-	_, err = f.b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Committed unseen")})
+	_, err := f.b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Committed unseen")})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("UpdateTask with a commit slower than its context: got %v, want the context's error", err)
@@ -1164,11 +1108,7 @@ func TestCommitAnswerLost(t *testing.T) {
 
 	// A board's deletion, whose event is not logged.
 	board, _ := f.newBoard(t, "Doomed")
-	dsub, err := f.b.Subscribe(f.ctx, alice, board, -1, nil)
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	defer dsub.Close()
+	dsub := f.subscribe(t, alice, board, -1)
 	ctx, cancel = context.WithTimeout(f.ctx, 100*time.Millisecond)
 	err = f.b.DeleteBoard(ctx, alice, board)
 	cancel()

@@ -158,6 +158,18 @@ func (f *fixture) taskIDs(t testing.TB, board, list string) []string {
 	return ids
 }
 
+// subscribe subscribes user to board after seq after (-1: from now),
+// failing t on an error; the subscription is closed when t ends.
+func (f *fixture) subscribe(t testing.TB, user, board string, after int64) *taskboard.Subscription {
+	t.Helper()
+	sub, err := f.b.Subscribe(f.ctx, user, board, after, nil)
+	if err != nil {
+		t.Fatalf("Subscribe(%s, %s, %d): %v", user, board, after, err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
 // nextEvent returns sub's next event, failing t when none comes in time.
 func nextEvent(t testing.TB, sub *taskboard.Subscription) taskboard.Event {
 	t.Helper()

@@ -17,9 +17,10 @@ import (
 // until it has caught up.
 //
 // One reader at a time takes the subscription's events: whoever moves
-// state from pushIdle to pushRunning, or the goroutine that started in
-// pushRunning. A ready call during a run sets pushAgain, so the run looks
-// again before it goes idle.
+// state from pushIdle to pushRunning, or the goroutine that made the
+// pusher, which starts in pushRunning (the zero state) and hands over when
+// its own reading is done. A ready call during a run sets pushAgain, so
+// the run looks again before it goes idle.
 type pusher struct {
 	sub *taskboard.Subscription
 	// ctx bounds the reads of the log.
@@ -40,8 +41,8 @@ type pusher struct {
 }
 
 const (
-	pushIdle int32 = iota
-	pushRunning
+	pushRunning int32 = iota
+	pushIdle
 	pushAgain
 )
 

@@ -46,8 +46,7 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 		ended: s.ended,
 		group: &s.group,
 	}
-	p.state.Store(pushRunning) // this goroutine is the reader until it is done
-	s.push.Store(p)
+	s.push.Store(p) // this goroutine is its reader, to the catchUp at the end
 
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")

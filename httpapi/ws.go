@@ -619,8 +619,7 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 		ended: b.ended,
 		group: &c.group,
 	}
-	p.state.Store(pushRunning) // this goroutine is the reader until it is done
-	b.push.Store(p)
+	b.push.Store(p) // this goroutine is its reader, to the catchUp at the end
 
 	for sub.Last() < upTo {
 		ev, err := sub.Next(b.ctx)
