@@ -33,69 +33,6 @@ type Principal struct {
 	CredentialID string
 }
 
-// CreateUser creates a user. It returns ErrInvalid for a bad name or email
-// and ErrConflict when the email is taken.
-func (b *Board) CreateUser(ctx context.Context, name, email string) (*User, error) {
-	return b.createUser(ctx, newID(), name, email)
-}
-
-func (b *Board) createUser(ctx context.Context, id, name, email string) (*User, error) {
-	var v validator
-	v.length("name", name, 1, MaxNameLength)
-	v.email("email", email)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	u := &User{ID: id, Name: name, Email: email, CreatedAt: now()}
-	err := b.plainTx(ctx, func(tx bun.Tx) error {
-		if taken, err := tx.NewSelect().Model((*User)(nil)).Where("email = ? OR id = ?", email, id).Exists(ctx); err != nil {
-			return err
-		} else if taken {
-			return fmt.Errorf("%w: a user with email %s exists", ErrConflict, email)
-		}
-		_, err := tx.NewInsert().Model(u).Exec(ctx)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("taskboard: create user: %w", err)
-	}
-	return u, nil
-}
-
-// requireUser returns notFound("User") unless the user id exists.
-func requireUser(ctx context.Context, db bun.IDB, id string) error {
-	if hasNUL(id) {
-		return notFound("User")
-	}
-	ok, err := db.NewSelect().Model((*User)(nil)).Where("id = ?", id).Exists(ctx)
-	if err == nil && !ok {
-		return notFound("User")
-	}
-	return err
-}
-
-// User returns a user by ID, or ErrNotFound.
-func (b *Board) User(ctx context.Context, id string) (*User, error) {
-	if hasNUL(id) {
-		return nil, fmt.Errorf("taskboard: user %q: %w", id, notFound("User"))
-	}
-	u := new(User)
-	err := b.db.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("taskboard: user %s: %w", id, notFound("User"))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("taskboard: user %s: %w", id, wrapDBError(err))
-	}
-	return u, nil
-}
-
-// HasUsers reports whether the database holds any user.
-func (b *Board) HasUsers(ctx context.Context) (bool, error) {
-	ok, err := b.db.NewSelect().Model((*User)(nil)).Exists(ctx)
-	return ok, wrapDBError(err)
-}
-
 func randomSecret(prefix string) string {
 	buf := make([]byte, 32)
 	rand.Read(buf)

@@ -27,7 +27,7 @@ func BenchmarkCreateTask(b *testing.B) {
 		f := newFixture(b, dsn, benchOptions)
 		i := 0
 		for b.Loop() {
-			if _, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: fmt.Sprint("task ", i)}); err != nil {
+			if _, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: fmt.Sprint("task ", i)}); err != nil {
 				b.Fatalf("CreateTask: %v", err)
 			}
 			i++
@@ -56,7 +56,7 @@ func BenchmarkMoveTask(b *testing.B) {
 		for b.Loop() {
 			id := ids[i%len(ids)]
 			to := 1 - where[id]
-			if _, err := f.b.MoveTask(f.ctx, alice, id, taskboard.TaskMove{ListID: lists[to], Position: (i * 7) % perList}); err != nil {
+			if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, id, taskboard.TaskMove{ListID: lists[to], Position: ptr((i * 7) % perList)}); err != nil {
 				b.Fatalf("MoveTask: %v", err)
 			}
 			where[id] = to
@@ -77,7 +77,7 @@ func BenchmarkFanout1000(b *testing.B) {
 		ctx, cancel := context.WithCancel(f.ctx)
 		var received, exited sync.WaitGroup
 		for i := range subscribers {
-			sub, err := f.b.Subscribe(ctx, []string{alice, bob}[i%2], board1, -1, nil)
+			sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: []string{alice, bob}[i%2]}, board1, -1, nil)
 			if err != nil {
 				b.Fatalf("Subscribe %d: %v", i, err)
 			}
@@ -102,7 +102,7 @@ func BenchmarkFanout1000(b *testing.B) {
 		for b.Loop() {
 			received.Add(subscribers)
 			start := time.Now()
-			if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint("title ", i))}); err != nil {
+			if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint("title ", i))}); err != nil {
 				b.Fatalf("UpdateTask: %v", err)
 			}
 			written := time.Now()

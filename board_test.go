@@ -28,7 +28,7 @@ func TestSeedDemo(t *testing.T) {
 			t.Fatalf("IsDemo after SeedDemo: got %v, %v; want true, nil", demo, err)
 		}
 
-		snap, err := b.Snapshot(ctx, alice, board1)
+		snap, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
@@ -82,7 +82,7 @@ func TestSeedDemo(t *testing.T) {
 		if !slices.Equal(tasks, wantTasks) {
 			t.Errorf("tasks:\ngot  %v\nwant %v", tasks, wantTasks)
 		}
-		if boards, err := b.Boards(ctx, bob); err != nil || len(boards) != 1 || boards[0].ID != board1 {
+		if boards, err := b.Boards(ctx, taskboard.Actor{UserID: bob}); err != nil || len(boards) != 1 || boards[0].ID != board1 {
 			t.Errorf("Boards(bob): got %v, %v; want [board-1]", boards, err)
 		}
 
@@ -90,7 +90,7 @@ func TestSeedDemo(t *testing.T) {
 		if ok, err := b.SeedDemo(ctx); err != nil || ok {
 			t.Fatalf("second SeedDemo: got %v, %v; want false, nil", ok, err)
 		}
-		again, err := b.Snapshot(ctx, alice, board1)
+		again, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil || len(again.Tasks) != 4 || len(again.Lists) != 3 || len(again.Members) != 2 {
 			t.Errorf("Snapshot after a second SeedDemo: got %d tasks, %d lists, %d members (%v); want 4, 3, 2", len(again.Tasks), len(again.Lists), len(again.Members), err)
 		}
@@ -101,7 +101,7 @@ func TestSeedDemoLeavesUsedDatabaseAlone(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		b := openStore(t, dsn, nil)
 		ctx := t.Context()
-		if _, err := b.CreateUser(ctx, "Dana", "dana@example.com"); err != nil {
+		if _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Dana", Email: "dana@example.com"}); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
 		if ok, err := b.SeedDemo(ctx); err != nil || ok {
@@ -119,7 +119,7 @@ func TestSeedDemoLeavesUsedDatabaseAlone(t *testing.T) {
 func TestBoards(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		board, err := f.b.CreateBoard(f.ctx, f.carol, "Carol's")
+		board, err := f.b.CreateBoard(f.ctx, taskboard.Actor{UserID: f.carol}, "Carol's")
 		if err != nil {
 			t.Fatalf("CreateBoard: %v", err)
 		}
@@ -132,13 +132,13 @@ func TestBoards(t *testing.T) {
 		if ok, err := f.b.IsMember(f.ctx, alice, board.ID); err != nil || ok {
 			t.Errorf("IsMember(alice): got %v, %v; want false", ok, err)
 		}
-		boards, err := f.b.Boards(f.ctx, f.carol)
+		boards, err := f.b.Boards(f.ctx, taskboard.Actor{UserID: f.carol})
 		if err != nil || len(boards) != 1 || boards[0].ID != board.ID {
 			t.Errorf("Boards(carol): got %v, %v; want her board alone", boards, err)
 		}
 
 		sub := f.subscribe(t, f.carol, board.ID, 0)
-		updated, err := f.b.UpdateBoard(f.ctx, f.carol, board.ID, taskboard.BoardUpdate{Name: ptr("Renamed")})
+		updated, err := f.b.UpdateBoard(f.ctx, taskboard.Actor{UserID: f.carol}, board.ID, taskboard.BoardUpdate{Name: ptr("Renamed")})
 		if err != nil {
 			t.Fatalf("UpdateBoard: %v", err)
 		}
@@ -150,7 +150,7 @@ func TestBoards(t *testing.T) {
 		if ev.Seq != 1 || ev.Type != taskboard.EventBoardUpdated || env.Board == nil || env.Board.Name != "Renamed" || env.ActorID != f.carol || env.BoardID != board.ID {
 			t.Errorf("event: got %d %s %s, want 1 board_updated with the renamed board by Carol", ev.Seq, ev.Type, ev.Data)
 		}
-		info, err := f.b.BoardInfo(f.ctx, f.carol, board.ID)
+		info, err := f.b.BoardInfo(f.ctx, taskboard.Actor{UserID: f.carol}, board.ID)
 		if err != nil || info.Name != "Renamed" || info.Seq != 1 {
 			t.Errorf("BoardInfo: got %+v, %v; want \"Renamed\" at seq 1", info, err)
 		}
@@ -160,17 +160,17 @@ func TestBoards(t *testing.T) {
 func TestMembers(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		dave, err := f.b.CreateUser(f.ctx, "Dave", "dave@example.com")
+		dave, err := f.b.CreateUser(f.ctx, taskboard.UserCreate{Name: "Dave", Email: "dave@example.com"})
 		if err != nil {
 			t.Fatalf("CreateUser(Dave): %v", err)
 		}
 		seq := f.seq(t, board1)
 
-		m, added, err := f.b.AddMember(f.ctx, alice, board1, taskboard.MemberRef{UserID: f.carol})
+		m, added, err := f.b.AddMember(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{UserID: f.carol})
 		if err != nil || !added || m.UserID != f.carol || m.BoardID != board1 {
 			t.Fatalf("AddMember(by id): got %+v, %v, %v; want Carol added", m, added, err)
 		}
-		m, added, err = f.b.AddMember(f.ctx, bob, board1, taskboard.MemberRef{Email: "dave@example.com"})
+		m, added, err = f.b.AddMember(f.ctx, taskboard.Actor{UserID: bob}, board1, taskboard.MemberRef{Email: "dave@example.com"})
 		if err != nil || !added || m.UserID != dave.ID {
 			t.Fatalf("AddMember(by email): got %+v, %v, %v; want Dave added", m, added, err)
 		}
@@ -182,14 +182,14 @@ func TestMembers(t *testing.T) {
 			}
 		}
 		// Newly added members see the board at once.
-		if _, err := f.b.Snapshot(f.ctx, f.carol, board1); err != nil {
+		if _, err := f.b.Snapshot(f.ctx, taskboard.Actor{UserID: f.carol}, board1); err != nil {
 			t.Errorf("Snapshot as a new member: %v", err)
 		}
 
 		// Adding an existing member changes and logs nothing.
 		seq = f.seq(t, board1)
 		for _, ref := range []taskboard.MemberRef{{UserID: bob}, {Email: "carol@example.com"}} {
-			m, added, err := f.b.AddMember(f.ctx, alice, board1, ref)
+			m, added, err := f.b.AddMember(f.ctx, taskboard.Actor{UserID: alice}, board1, ref)
 			if err != nil || added || m == nil {
 				t.Errorf("AddMember(%+v) of a member: got %+v, %v, %v; want added=false, no error", ref, m, added, err)
 			}
@@ -197,7 +197,7 @@ func TestMembers(t *testing.T) {
 		if got := f.seq(t, board1); got != seq {
 			t.Errorf("seq after re-adding members: got %d, want %d", got, seq)
 		}
-		members, err := f.b.Members(f.ctx, alice, board1)
+		members, err := f.b.Members(f.ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Members: %v", err)
 		}
@@ -210,10 +210,10 @@ func TestMembers(t *testing.T) {
 		}
 
 		// Anyone may remove anyone, themselves included.
-		if err := f.b.RemoveMember(f.ctx, f.carol, board1, dave.ID); err != nil {
+		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: f.carol}, board1, dave.ID); err != nil {
 			t.Fatalf("RemoveMember(Dave by Carol): %v", err)
 		}
-		if err := f.b.RemoveMember(f.ctx, bob, board1, bob); err != nil {
+		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: bob}, board1, bob); err != nil {
 			t.Fatalf("RemoveMember(Bob by himself): %v", err)
 		}
 		events = f.eventsAfter(t, board1, seq)
@@ -221,25 +221,25 @@ func TestMembers(t *testing.T) {
 		if env := envelope(t, events[1]); env.UserID != bob || env.ActorID != bob {
 			t.Errorf("member_removed: got userId %q actor %q, want Bob and Bob", env.UserID, env.ActorID)
 		}
-		_, err = f.b.Snapshot(f.ctx, bob, board1)
+		_, err = f.b.Snapshot(f.ctx, taskboard.Actor{UserID: bob}, board1)
 		wantErr(t, "Snapshot by a removed member", err, taskboard.ErrNotFound, "Board")
-		_, err = f.b.MoveTask(f.ctx, bob, "task-2", taskboard.TaskMove{ListID: listDone})
+		_, err = f.b.MoveTask(f.ctx, taskboard.Actor{UserID: bob}, "task-2", taskboard.TaskMove{ListID: listDone})
 		wantErr(t, "MoveTask by a removed member", err, taskboard.ErrNotFound, "Task")
-		if boards, err := f.b.Boards(f.ctx, bob); err != nil || len(boards) != 0 {
+		if boards, err := f.b.Boards(f.ctx, taskboard.Actor{UserID: bob}); err != nil || len(boards) != 0 {
 			t.Errorf("Boards(bob) after leaving: got %v, %v; want none", boards, err)
 		}
 
 		// A task assigned to a removed member keeps its assignee; new
 		// assignments to them are refused.
-		_, err = f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(bob)}})
+		_, err = f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(bob)}})
 		wantErr(t, "UpdateTask assigning a removed member", err, taskboard.ErrInvalid, "assigneeId")
 
 		// The last member cannot leave.
-		if err := f.b.RemoveMember(f.ctx, alice, board1, f.carol); err != nil {
+		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: alice}, board1, f.carol); err != nil {
 			t.Fatalf("RemoveMember(Carol): %v", err)
 		}
 		seq = f.seq(t, board1)
-		err = f.b.RemoveMember(f.ctx, alice, board1, alice)
+		err = f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: alice}, board1, alice)
 		wantErr(t, "RemoveMember of the last member", err, taskboard.ErrConflict, "")
 		if got := f.seq(t, board1); got != seq {
 			t.Errorf("seq after a refused RemoveMember: got %d, want %d", got, seq)
@@ -261,32 +261,32 @@ func clockMark() time.Time {
 func TestChangesSince(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		tmp, err := f.b.CreateList(f.ctx, alice, board1, taskboard.ListCreate{Name: "Tmp"})
+		tmp, err := f.b.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: "Tmp"})
 		if err != nil {
 			t.Fatalf("CreateList: %v", err)
 		}
 		old := f.newTask(t, tmp.ID, "old")
 		since := clockMark()
 
-		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Design sign-in page")}); err != nil {
+		if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("Design sign-in page")}); err != nil {
 			t.Fatalf("UpdateTask: %v", err)
 		}
-		if _, err := f.b.MoveTask(f.ctx, alice, "task-3", taskboard.TaskMove{ListID: listTodo, Position: 0}); err != nil {
+		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-3", taskboard.TaskMove{ListID: listTodo, Position: ptr(0)}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		created := f.newTask(t, listProgress, "created")
-		if err := f.b.DeleteTask(f.ctx, alice, "task-2", 0); err != nil {
+		if err := f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
 			t.Fatalf("DeleteTask: %v", err)
 		}
 		fresh := f.newTask(t, tmp.ID, "fresh")
-		if err := f.b.DeleteList(f.ctx, alice, tmp.ID, 0); err != nil {
+		if err := f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, tmp.ID, taskboard.ListDelete{IfVersion: 0}); err != nil {
 			t.Fatalf("DeleteList: %v", err)
 		}
-		if err := f.b.DeleteList(f.ctx, alice, listDone, 0); err != nil {
+		if err := f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, listDone, taskboard.ListDelete{IfVersion: 0}); err != nil {
 			t.Fatalf("DeleteList(list-done): %v", err)
 		}
 
-		changes, err := f.b.ChangesSince(f.ctx, alice, board1, since)
+		changes, err := f.b.ChangesSince(f.ctx, taskboard.Actor{UserID: alice}, board1, since)
 		if err != nil {
 			t.Fatalf("ChangesSince: %v", err)
 		}
@@ -307,12 +307,12 @@ func TestChangesSince(t *testing.T) {
 
 		// Nothing changed after now.
 		later := clockMark()
-		changes, err = f.b.ChangesSince(f.ctx, alice, board1, later)
+		changes, err = f.b.ChangesSince(f.ctx, taskboard.Actor{UserID: alice}, board1, later)
 		if err != nil || len(changes.Tasks) != 0 || len(changes.Deleted) != 0 {
 			t.Errorf("ChangesSince(now): got %v, %v; want nothing", changes, err)
 		}
 		// A zero time means every task, and no deletions.
-		changes, err = f.b.ChangesSince(f.ctx, alice, board1, time.Time{})
+		changes, err = f.b.ChangesSince(f.ctx, taskboard.Actor{UserID: alice}, board1, time.Time{})
 		if err != nil {
 			t.Fatalf("ChangesSince(zero): %v", err)
 		}
@@ -335,7 +335,7 @@ func TestEventEnvelopes(t *testing.T) {
 		if got := taskboard.MutationID(ctx); got != "m-42" {
 			t.Fatalf("MutationID: got %q, want m-42", got)
 		}
-		moved, err := f.b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone, Position: 1})
+		moved, err := f.b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone, Position: ptr(1)})
 		if err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
@@ -360,7 +360,7 @@ func TestEventEnvelopes(t *testing.T) {
 		}
 
 		// Without a mutation id it is null, never omitted.
-		if err := f.b.DeleteTask(f.ctx, alice, "task-2", 0); err != nil {
+		if err := f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
 			t.Fatalf("DeleteTask: %v", err)
 		}
 		ev = nextEvent(t, sub)
@@ -379,7 +379,7 @@ func TestEventEnvelopes(t *testing.T) {
 
 		// Mutation ids reach every kind of write.
 		ctx = taskboard.WithMutationID(f.ctx, "m-43")
-		if _, err := f.b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: "Review"}); err != nil {
+		if _, err := f.b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: "Review"}); err != nil {
 			t.Fatalf("CreateList: %v", err)
 		}
 		if env := envelope(t, nextEvent(t, sub)); env.MutationID == nil || *env.MutationID != "m-43" || env.List == nil || env.List.Name != "Review" || env.List.Position != 3 {

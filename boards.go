@@ -24,23 +24,26 @@ type BoardUpdate struct {
 	Name *string
 }
 
-// CreateBoard creates a board with actorID as its first member. It returns
-// ErrInvalid for a bad name and ErrNotFound when actorID is no user.
-func (b *Board) CreateBoard(ctx context.Context, actorID, name string) (*BoardInfo, error) {
+// CreateBoard creates a board with the actor as its first member. It returns
+// ErrInvalid for a bad name and ErrNotFound when the actor is no user.
+func (b *Board) CreateBoard(ctx context.Context, actor Actor, name string) (*BoardInfo, error) {
 	var v validator
 	v.length("name", name, 1, MaxNameLength)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := actor.mayWrite(); err != nil {
+		return nil, fmt.Errorf("taskboard: create board: %w", err)
+	}
 	board := &BoardInfo{ID: newID(), Name: name, CreatedAt: now()}
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
-		if err := requireUser(ctx, tx, actorID); err != nil {
+		if err := requireUser(ctx, tx, actor.UserID); err != nil {
 			return err
 		}
 		if _, err := tx.NewInsert().Model(board).Exec(ctx); err != nil {
 			return fmt.Errorf("insert board: %w", err)
 		}
-		m := &Member{BoardID: board.ID, UserID: actorID, CreatedAt: board.CreatedAt}
+		m := &Member{BoardID: board.ID, UserID: actor.UserID, CreatedAt: board.CreatedAt}
 		if _, err := tx.NewInsert().Model(m).Exec(ctx); err != nil {
 			return fmt.Errorf("insert member: %w", err)
 		}
@@ -52,14 +55,14 @@ func (b *Board) CreateBoard(ctx context.Context, actorID, name string) (*BoardIn
 	return board, nil
 }
 
-// Boards returns the boards actorID is a member of, oldest first.
-func (b *Board) Boards(ctx context.Context, actorID string) ([]BoardInfo, error) {
-	if hasNUL(actorID) {
+// Boards returns the boards the actor is a member of, oldest first.
+func (b *Board) Boards(ctx context.Context, actor Actor) ([]BoardInfo, error) {
+	if hasNUL(actor.UserID) {
 		return []BoardInfo{}, nil
 	}
 	boards := []BoardInfo{}
 	err := b.db.NewSelect().Model(&boards).
-		Where("id IN (SELECT board_id FROM board_members WHERE user_id = ?)", actorID).
+		Where("id IN (SELECT board_id FROM board_members WHERE user_id = ?)", actor.UserID).
 		OrderExpr("created_at, id").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: list boards: %w", wrapDBError(err))
@@ -67,9 +70,9 @@ func (b *Board) Boards(ctx context.Context, actorID string) ([]BoardInfo, error)
 	return boards, nil
 }
 
-// BoardInfo returns a board actorID is a member of, or ErrNotFound.
-func (b *Board) BoardInfo(ctx context.Context, actorID, boardID string) (*BoardInfo, error) {
-	board, err := visibleBoard(ctx, b.db, actorID, boardID)
+// BoardInfo returns a board the actor is a member of, or ErrNotFound.
+func (b *Board) BoardInfo(ctx context.Context, actor Actor, boardID string) (*BoardInfo, error) {
+	board, err := visibleBoard(ctx, b.db, actor.UserID, boardID)
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: board %s: %w", boardID, wrapDBError(err))
 	}
@@ -94,11 +97,11 @@ func visibleBoard(ctx context.Context, db bun.IDB, userID, boardID string) (*Boa
 }
 
 // Snapshot returns the board with its lists, tasks and members, consistent as
-// of the returned Seq. It returns ErrNotFound unless actorID is a member.
-func (b *Board) Snapshot(ctx context.Context, actorID, boardID string) (*Snapshot, error) {
+// of the returned Seq. It returns ErrNotFound unless the actor is a member.
+func (b *Board) Snapshot(ctx context.Context, actor Actor, boardID string) (*Snapshot, error) {
 	s := &Snapshot{Lists: []List{}, Tasks: []Task{}, Members: []User{}}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
-		board, err := visibleBoard(ctx, tx, actorID, boardID)
+		board, err := visibleBoard(ctx, tx, actor.UserID, boardID)
 		if err != nil {
 			return err
 		}
@@ -129,9 +132,9 @@ func selectBoardTasks(ctx context.Context, db bun.IDB, boardID string, tasks *[]
 
 // Tasks returns a board's tasks by list position, then task position, and
 // the board's seq they are consistent with. It returns ErrNotFound unless
-// actorID is a member.
-func (b *Board) Tasks(ctx context.Context, actorID, boardID string) ([]Task, int64, error) {
-	if hasNUL(actorID, boardID) {
+// the actor is a member.
+func (b *Board) Tasks(ctx context.Context, actor Actor, boardID string) ([]Task, int64, error) {
+	if hasNUL(actor.UserID, boardID) {
 		return nil, 0, fmt.Errorf("taskboard: tasks of board %q: %w", boardID, notFound("Board"))
 	}
 	// One statement reads one snapshot: the tasks, the seq and the
@@ -146,14 +149,14 @@ func (b *Board) Tasks(ctx context.Context, actorID, boardID string) ([]Task, int
 		Join("JOIN lists AS l ON l.id = task.list_id").
 		Join("JOIN boards AS b ON b.id = task.board_id").
 		Where("task.board_id = ?", boardID).
-		Where("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = task.board_id AND m.user_id = ?)", actorID).
+		Where("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = task.board_id AND m.user_id = ?)", actor.UserID).
 		OrderExpr("l.position, task.position").Scan(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("taskboard: tasks of board %s: %w", boardID, wrapDBError(err))
 	}
 	if len(rows) == 0 {
 		// No tasks, or no board the actor can see.
-		board, err := b.BoardInfo(ctx, actorID, boardID)
+		board, err := b.BoardInfo(ctx, actor, boardID)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -166,10 +169,10 @@ func (b *Board) Tasks(ctx context.Context, actorID, boardID string) ([]Task, int
 	return tasks, rows[0].BoardSeq, nil
 }
 
-// BoardSeq returns the board's current seq, or ErrNotFound unless actorID
+// BoardSeq returns the board's current seq, or ErrNotFound unless the actor
 // is a member.
-func (b *Board) BoardSeq(ctx context.Context, actorID, boardID string) (int64, error) {
-	board, err := b.BoardInfo(ctx, actorID, boardID)
+func (b *Board) BoardSeq(ctx context.Context, actor Actor, boardID string) (int64, error) {
+	board, err := b.BoardInfo(ctx, actor, boardID)
 	if err != nil {
 		return 0, err
 	}
@@ -177,8 +180,8 @@ func (b *Board) BoardSeq(ctx context.Context, actorID, boardID string) (int64, e
 }
 
 // UpdateBoard renames a board and logs board_updated. It returns ErrNotFound
-// unless actorID is a member, and ErrInvalid for a bad name.
-func (b *Board) UpdateBoard(ctx context.Context, actorID, boardID string, u BoardUpdate) (*BoardInfo, error) {
+// unless the actor is a member, and ErrInvalid for a bad name.
+func (b *Board) UpdateBoard(ctx context.Context, actor Actor, boardID string, u BoardUpdate) (*BoardInfo, error) {
 	var v validator
 	if u.Name != nil {
 		v.length("name", *u.Name, 1, MaxNameLength)
@@ -187,7 +190,7 @@ func (b *Board) UpdateBoard(ctx context.Context, actorID, boardID string, u Boar
 		return nil, err
 	}
 	var out BoardInfo
-	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		if u.Name == nil || *u.Name == c.board.Name {
 			out = c.board
 			return nil
@@ -211,9 +214,9 @@ func (b *Board) UpdateBoard(ctx context.Context, actorID, boardID string, u Boar
 // DeleteBoard deletes a board with its lists, tasks, members and log. Its
 // subscribers receive board_deleted (the board's last event) and their
 // subscriptions end with ErrBoardDeleted. It returns ErrNotFound unless
-// actorID is a member.
-func (b *Board) DeleteBoard(ctx context.Context, actorID, boardID string) error {
-	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+// the actor is a member.
+func (b *Board) DeleteBoard(ctx context.Context, actor Actor, boardID string) error {
+	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		c.notLogged = true
 		board := c.board
 		if err := c.emit(ctx, Envelope{Type: EventBoardDeleted, Board: &board}); err != nil {
@@ -241,11 +244,11 @@ func (b *Board) DeleteBoard(ctx context.Context, actorID, boardID string) error 
 }
 
 // Members returns the users who are members of a board, by name. It returns
-// ErrNotFound unless actorID is a member.
-func (b *Board) Members(ctx context.Context, actorID, boardID string) ([]User, error) {
+// ErrNotFound unless the actor is a member.
+func (b *Board) Members(ctx context.Context, actor Actor, boardID string) ([]User, error) {
 	users := []User{}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
-		if _, err := visibleBoard(ctx, tx, actorID, boardID); err != nil {
+		if _, err := visibleBoard(ctx, tx, actor.UserID, boardID); err != nil {
 			return err
 		}
 		return tx.NewSelect().Model(&users).
@@ -272,15 +275,15 @@ type MemberRef struct {
 
 // AddMember adds a user to a board and logs member_added. It reports
 // whether the user was added (false: already a member, nothing changed).
-// It returns ErrNotFound when the board is not visible to actorID ("Board")
+// It returns ErrNotFound when the board is not visible to the actor ("Board")
 // or the user does not exist ("User"), ErrInvalid when ref names nobody.
-func (b *Board) AddMember(ctx context.Context, actorID, boardID string, ref MemberRef) (*Member, bool, error) {
+func (b *Board) AddMember(ctx context.Context, actor Actor, boardID string, ref MemberRef) (*Member, bool, error) {
 	if ref.UserID == "" && ref.Email == "" {
 		return nil, false, &ValidationError{Fields: []FieldError{{Path: []string{"userId"}, Message: "userId or email is required"}}}
 	}
 	var m Member
 	added := false
-	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		if hasNUL(ref.UserID, ref.Email) {
 			return notFound("User")
 		}
@@ -316,10 +319,10 @@ func (b *Board) AddMember(ctx context.Context, actorID, boardID string, ref Memb
 // RemoveMember removes a user from a board and logs member_removed; the
 // user's subscriptions to the board end at once with ErrAccessRevoked. A
 // member may remove themselves. It returns ErrNotFound when the board is not
-// visible to actorID ("Board") or userID is not a member ("User"), and
+// visible to the actor ("Board") or userID is not a member ("User"), and
 // ErrConflict when userID is the last member.
-func (b *Board) RemoveMember(ctx context.Context, actorID, boardID, userID string) error {
-	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+func (b *Board) RemoveMember(ctx context.Context, actor Actor, boardID, userID string) error {
+	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		if ok, err := isMember(ctx, c.tx, boardID, userID); err != nil {
 			return err
 		} else if !ok {

@@ -23,7 +23,7 @@ func TestChangesSinceReportsShiftedNeighbours(t *testing.T) {
 		if _, err := b.SeedDemo(ctx); err != nil {
 			t.Fatal(err)
 		}
-		seeded, err := b.Task(ctx, taskboard.DemoAlice, "task-2")
+		seeded, err := b.Task(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,10 +32,10 @@ func TestChangesSinceReportsShiftedNeighbours(t *testing.T) {
 			// The store's clock has microsecond precision: wait for it to
 			// pass the seed time (at most a microsecond).
 		}
-		if _, err := b.MoveTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskMove{ListID: "list-done", Position: 0}); err != nil {
+		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 			t.Fatal(err)
 		}
-		c, err := b.ChangesSince(ctx, taskboard.DemoAlice, "board-1", since)
+		c, err := b.ChangesSince(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "board-1", since)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,9 @@ var (
 	// ErrUnauthorized reports credentials that are missing, unknown,
 	// expired or revoked.
 	ErrUnauthorized = errors.New("taskboard: unauthorized")
+	// ErrForbidden reports a write by an actor that may only read
+	// (Actor.ReadOnly). Nothing was changed.
+	ErrForbidden = errors.New("taskboard: forbidden")
 	// ErrUnavailable reports that the database cannot be reached. It wraps
 	// the driver's error.
 	ErrUnavailable = errors.New("taskboard: database unavailable")

@@ -16,11 +16,11 @@ func TestErrorPaths(t *testing.T) {
 		ctx, b, carol := f.ctx, f.b, f.carol
 		// A second board of Alice's, and one of Carol's that Alice cannot see.
 		_, aliceLists := f.newBoard(t, "Other", "Elsewhere")
-		carolBoard, err := b.CreateBoard(ctx, carol, "Private")
+		carolBoard, err := b.CreateBoard(ctx, taskboard.Actor{UserID: carol}, "Private")
 		if err != nil {
 			t.Fatalf("CreateBoard(Carol): %v", err)
 		}
-		carolList, err := b.CreateList(ctx, carol, carolBoard.ID, taskboard.ListCreate{Name: "Mine"})
+		carolList, err := b.CreateList(ctx, taskboard.Actor{UserID: carol}, carolBoard.ID, taskboard.ListCreate{Name: "Mine"})
 		if err != nil {
 			t.Fatalf("CreateList(Carol): %v", err)
 		}
@@ -33,192 +33,192 @@ func TestErrorPaths(t *testing.T) {
 			detail string
 		}{
 			// A board the actor is not a member of is answered as missing.
-			{"BoardInfo by non-member", func() error { _, err := b.BoardInfo(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"BoardSeq by non-member", func() error { _, err := b.BoardSeq(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"Snapshot by non-member", func() error { _, err := b.Snapshot(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"Tasks by non-member", func() error { _, _, err := b.Tasks(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"Lists by non-member", func() error { _, err := b.Lists(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"Members by non-member", func() error { _, err := b.Members(ctx, carol, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"EventsAfter by non-member", func() error { _, err := b.EventsAfter(ctx, carol, board1, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
-			{"ChangesSince by non-member", func() error { _, err := b.ChangesSince(ctx, carol, board1, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
-			{"Subscribe by non-member", func() error { _, err := b.Subscribe(ctx, carol, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardInfo by non-member", func() error { _, err := b.BoardInfo(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardSeq by non-member", func() error { _, err := b.BoardSeq(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Snapshot by non-member", func() error { _, err := b.Snapshot(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Tasks by non-member", func() error { _, _, err := b.Tasks(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Lists by non-member", func() error { _, err := b.Lists(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Members by non-member", func() error { _, err := b.Members(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"EventsAfter by non-member", func() error { _, err := b.EventsAfter(ctx, taskboard.Actor{UserID: carol}, board1, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
+			{"ChangesSince by non-member", func() error { _, err := b.ChangesSince(ctx, taskboard.Actor{UserID: carol}, board1, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe by non-member", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: carol}, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard by non-member", func() error {
-				_, err := b.UpdateBoard(ctx, carol, board1, taskboard.BoardUpdate{Name: ptr("Mine")})
+				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: carol}, board1, taskboard.BoardUpdate{Name: ptr("Mine")})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
-			{"DeleteBoard by non-member", func() error { return b.DeleteBoard(ctx, carol, board1) }, taskboard.ErrNotFound, "Board"},
+			{"DeleteBoard by non-member", func() error { return b.DeleteBoard(ctx, taskboard.Actor{UserID: carol}, board1) }, taskboard.ErrNotFound, "Board"},
 			{"AddMember by non-member", func() error {
-				_, _, err := b.AddMember(ctx, carol, board1, taskboard.MemberRef{UserID: carol})
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: carol}, board1, taskboard.MemberRef{UserID: carol})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
-			{"RemoveMember by non-member", func() error { return b.RemoveMember(ctx, carol, board1, bob) }, taskboard.ErrNotFound, "Board"},
+			{"RemoveMember by non-member", func() error { return b.RemoveMember(ctx, taskboard.Actor{UserID: carol}, board1, bob) }, taskboard.ErrNotFound, "Board"},
 			{"CreateList by non-member", func() error {
-				_, err := b.CreateList(ctx, carol, board1, taskboard.ListCreate{Name: "X"})
+				_, err := b.CreateList(ctx, taskboard.Actor{UserID: carol}, board1, taskboard.ListCreate{Name: "X"})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
-			{"List by non-member", func() error { _, err := b.List(ctx, carol, listTodo); return err }, taskboard.ErrNotFound, "List"},
+			{"List by non-member", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: carol}, listTodo); return err }, taskboard.ErrNotFound, "List"},
 			{"UpdateList by non-member", func() error {
-				_, err := b.UpdateList(ctx, carol, listTodo, taskboard.ListUpdate{Name: ptr("X")})
+				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListUpdate{Name: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "List"},
-			{"MoveList by non-member", func() error { _, err := b.MoveList(ctx, carol, listTodo, 2, 0); return err }, taskboard.ErrNotFound, "List"},
-			{"DeleteList by non-member", func() error { return b.DeleteList(ctx, carol, listTodo, 0) }, taskboard.ErrNotFound, "List"},
+			{"MoveList by non-member", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListMove{Position: ptr(2), IfVersion: 0}); return err }, taskboard.ErrNotFound, "List"},
+			{"DeleteList by non-member", func() error { return b.DeleteList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "List"},
 			{"CreateTask by non-member", func() error {
-				_, err := b.CreateTask(ctx, carol, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: carol}, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
 				return err
 			}, taskboard.ErrNotFound, "List"},
-			{"Task by non-member", func() error { _, err := b.Task(ctx, carol, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
+			{"Task by non-member", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: carol}, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
 			{"UpdateTask by non-member", func() error {
-				_, err := b.UpdateTask(ctx, carol, "task-1", taskboard.TaskUpdate{Title: ptr("X")})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: carol}, "task-1", taskboard.TaskUpdate{Title: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "Task"},
 			{"MoveTask by non-member", func() error {
-				_, err := b.MoveTask(ctx, carol, "task-1", taskboard.TaskMove{ListID: listDone})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: carol}, "task-1", taskboard.TaskMove{ListID: listDone})
 				return err
 			}, taskboard.ErrNotFound, "Task"},
-			{"DeleteTask by non-member", func() error { return b.DeleteTask(ctx, carol, "task-1", 0) }, taskboard.ErrNotFound, "Task"},
+			{"DeleteTask by non-member", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: carol}, "task-1", taskboard.TaskDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "Task"},
 
 			// Missing things.
-			{"BoardInfo of unknown board", func() error { _, err := b.BoardInfo(ctx, alice, "no-such-board"); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardInfo of unknown board", func() error { _, err := b.BoardInfo(ctx, taskboard.Actor{UserID: alice}, "no-such-board"); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard of unknown board", func() error {
-				_, err := b.UpdateBoard(ctx, alice, "no-such-board", taskboard.BoardUpdate{Name: ptr("X")})
+				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: alice}, "no-such-board", taskboard.BoardUpdate{Name: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
-			{"List of unknown list", func() error { _, err := b.List(ctx, alice, "no-such-list"); return err }, taskboard.ErrNotFound, "List"},
-			{"MoveList of unknown list", func() error { _, err := b.MoveList(ctx, alice, "no-such-list", 0, 0); return err }, taskboard.ErrNotFound, "List"},
-			{"Task of unknown task", func() error { _, err := b.Task(ctx, alice, "no-such-task"); return err }, taskboard.ErrNotFound, "Task"},
-			{"DeleteTask of unknown task", func() error { return b.DeleteTask(ctx, alice, "no-such-task", 0) }, taskboard.ErrNotFound, "Task"},
+			{"List of unknown list", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: alice}, "no-such-list"); return err }, taskboard.ErrNotFound, "List"},
+			{"MoveList of unknown list", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, "no-such-list", taskboard.ListMove{Position: ptr(0), IfVersion: 0}); return err }, taskboard.ErrNotFound, "List"},
+			{"Task of unknown task", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: alice}, "no-such-task"); return err }, taskboard.ErrNotFound, "Task"},
+			{"DeleteTask of unknown task", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, "no-such-task", taskboard.TaskDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "Task"},
 			{"CreateTask in unknown list", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: "no-such-list", Title: "X"})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: "no-such-list", Title: "X"})
 				return err
 			}, taskboard.ErrNotFound, "List"},
 			{"MoveTask to unknown list", func() error {
-				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: "no-such-list"})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: "no-such-list"})
 				return err
 			}, taskboard.ErrNotFound, "List"},
 			{"MoveTask to a list the actor cannot see", func() error {
-				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: carolList.ID})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: carolList.ID})
 				return err
 			}, taskboard.ErrNotFound, "List"},
 			{"User of unknown user", func() error { _, err := b.User(ctx, "no-such-user"); return err }, taskboard.ErrNotFound, "User"},
 			{"AddMember of unknown user id", func() error {
-				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{UserID: "no-such-user"})
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{UserID: "no-such-user"})
 				return err
 			}, taskboard.ErrNotFound, "User"},
 			{"AddMember of unknown email", func() error {
-				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{Email: "nobody@example.com"})
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{Email: "nobody@example.com"})
 				return err
 			}, taskboard.ErrNotFound, "User"},
-			{"RemoveMember of a non-member", func() error { return b.RemoveMember(ctx, alice, board1, carol) }, taskboard.ErrNotFound, "User"},
-			{"CreateBoard by unknown user", func() error { _, err := b.CreateBoard(ctx, "no-such-user", "X"); return err }, taskboard.ErrNotFound, "User"},
+			{"RemoveMember of a non-member", func() error { return b.RemoveMember(ctx, taskboard.Actor{UserID: alice}, board1, carol) }, taskboard.ErrNotFound, "User"},
+			{"CreateBoard by unknown user", func() error { _, err := b.CreateBoard(ctx, taskboard.Actor{UserID: "no-such-user"}, "X"); return err }, taskboard.ErrNotFound, "User"},
 			{"CreateToken for unknown user", func() error { _, _, err := b.CreateToken(ctx, "no-such-user"); return err }, taskboard.ErrNotFound, "User"},
 
 			// Invalid input.
 			{"MoveTask to a list of another board", func() error {
-				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: aliceLists[0]})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: aliceLists[0]})
 				return err
 			}, taskboard.ErrInvalid, "listId"},
 			{"CreateTask without list", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{Title: "X"})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{Title: "X"})
 				return err
 			}, taskboard.ErrInvalid, "listId"},
 			{"CreateTask with empty title", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: ""})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: ""})
 				return err
 			}, taskboard.ErrInvalid, "title"},
 			{"CreateTask with 501-code-point title", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: long(501)})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: long(501)})
 				return err
 			}, taskboard.ErrInvalid, "title"},
 			{"CreateTask with 10001-code-point description", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", Description: ptr(long(10001))})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: "X", Description: ptr(long(10001))})
 				return err
 			}, taskboard.ErrInvalid, "description"},
 			{"CreateTask at negative position", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", Position: ptr(-1)})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: "X", Position: ptr(-1)})
 				return err
 			}, taskboard.ErrInvalid, "position"},
 			{"CreateTask for a non-member assignee", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: &carol})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: &carol})
 				return err
 			}, taskboard.ErrInvalid, "assigneeId"},
 			{"UpdateTask to empty title", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("")})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("")})
 				return err
 			}, taskboard.ErrInvalid, "title"},
 			{"UpdateTask to 501-code-point title", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(long(501))})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr(long(501))})
 				return err
 			}, taskboard.ErrInvalid, "title"},
 			{"UpdateTask to 10001-code-point description", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Description: taskboard.Nullable[string]{Set: true, Value: ptr(long(10001))}})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Description: taskboard.Nullable[string]{Set: true, Value: ptr(long(10001))}})
 				return err
 			}, taskboard.ErrInvalid, "description"},
 			{"UpdateTask to a non-member assignee", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: &carol}})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: &carol}})
 				return err
 			}, taskboard.ErrInvalid, "assigneeId"},
 			{"MoveTask to negative position", func() error {
-				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listTodo, Position: -1})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listTodo, Position: ptr(-1)})
 				return err
 			}, taskboard.ErrInvalid, "position"},
 			{"MoveTask without list", func() error {
-				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{})
 				return err
 			}, taskboard.ErrInvalid, "listId"},
-			{"CreateBoard with empty name", func() error { _, err := b.CreateBoard(ctx, alice, ""); return err }, taskboard.ErrInvalid, "name"},
-			{"CreateBoard with 201-code-point name", func() error { _, err := b.CreateBoard(ctx, alice, long(201)); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateBoard with empty name", func() error { _, err := b.CreateBoard(ctx, taskboard.Actor{UserID: alice}, ""); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateBoard with 201-code-point name", func() error { _, err := b.CreateBoard(ctx, taskboard.Actor{UserID: alice}, long(201)); return err }, taskboard.ErrInvalid, "name"},
 			{"UpdateBoard to 201-code-point name", func() error {
-				_, err := b.UpdateBoard(ctx, alice, board1, taskboard.BoardUpdate{Name: ptr(long(201))})
+				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: ptr(long(201))})
 				return err
 			}, taskboard.ErrInvalid, "name"},
 			{"CreateList with empty name", func() error {
-				_, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: ""})
+				_, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: ""})
 				return err
 			}, taskboard.ErrInvalid, "name"},
 			{"CreateList with 201-code-point name", func() error {
-				_, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: long(201)})
+				_, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: long(201)})
 				return err
 			}, taskboard.ErrInvalid, "name"},
 			{"CreateList at negative position", func() error {
-				_, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: "X", Position: ptr(-2)})
+				_, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: "X", Position: ptr(-2)})
 				return err
 			}, taskboard.ErrInvalid, "position"},
 			{"UpdateList to 201-code-point name", func() error {
-				_, err := b.UpdateList(ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr(long(201))})
+				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr(long(201))})
 				return err
 			}, taskboard.ErrInvalid, "name"},
-			{"MoveList to negative position", func() error { _, err := b.MoveList(ctx, alice, listTodo, -1, 0); return err }, taskboard.ErrInvalid, "position"},
-			{"CreateUser with 201-code-point name", func() error { _, err := b.CreateUser(ctx, long(201), "long@example.com"); return err }, taskboard.ErrInvalid, "name"},
-			{"CreateUser with bad email", func() error { _, err := b.CreateUser(ctx, "Dave", "dave"); return err }, taskboard.ErrInvalid, "email"},
+			{"MoveList to negative position", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListMove{Position: ptr(-1), IfVersion: 0}); return err }, taskboard.ErrInvalid, "position"},
+			{"CreateUser with 201-code-point name", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: long(201), Email: "long@example.com"}); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateUser with bad email", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Dave", Email: "dave"}); return err }, taskboard.ErrInvalid, "email"},
 			{"AddMember naming nobody", func() error {
-				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{})
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{})
 				return err
 			}, taskboard.ErrInvalid, "userId"},
 
 			// Stale versions.
 			{"UpdateTask at stale version", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 2})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 2})
 				return err
 			}, taskboard.ErrPreconditionFailed, ""},
 			{"MoveTask at stale version", func() error {
-				_, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
 				return err
 			}, taskboard.ErrPreconditionFailed, ""},
-			{"DeleteTask at stale version", func() error { return b.DeleteTask(ctx, alice, "task-1", 2) }, taskboard.ErrPreconditionFailed, ""},
+			{"DeleteTask at stale version", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 2}) }, taskboard.ErrPreconditionFailed, ""},
 			{"UpdateList at stale version", func() error {
-				_, err := b.UpdateList(ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr("X"), IfVersion: 2})
+				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr("X"), IfVersion: 2})
 				return err
 			}, taskboard.ErrPreconditionFailed, ""},
-			{"MoveList at stale version", func() error { _, err := b.MoveList(ctx, alice, listTodo, 2, 2); return err }, taskboard.ErrPreconditionFailed, ""},
-			{"DeleteList at stale version", func() error { return b.DeleteList(ctx, alice, listTodo, 2) }, taskboard.ErrPreconditionFailed, ""},
+			{"MoveList at stale version", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListMove{Position: ptr(2), IfVersion: 2}); return err }, taskboard.ErrPreconditionFailed, ""},
+			{"DeleteList at stale version", func() error { return b.DeleteList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListDelete{IfVersion: 2}) }, taskboard.ErrPreconditionFailed, ""},
 
 			// Conflicts.
-			{"RemoveMember of the last member", func() error { return b.RemoveMember(ctx, carol, carolBoard.ID, carol) }, taskboard.ErrConflict, ""},
-			{"CreateUser with a taken email", func() error { _, err := b.CreateUser(ctx, "Alice 2", "alice@example.com"); return err }, taskboard.ErrConflict, ""},
+			{"RemoveMember of the last member", func() error { return b.RemoveMember(ctx, taskboard.Actor{UserID: carol}, carolBoard.ID, carol) }, taskboard.ErrConflict, ""},
+			{"CreateUser with a taken email", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Alice 2", Email: "alice@example.com"}); return err }, taskboard.ErrConflict, ""},
 		}
 
-		before, err := b.Snapshot(ctx, alice, board1)
+		before, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
@@ -230,18 +230,18 @@ func TestErrorPaths(t *testing.T) {
 		}
 
 		// None of the failed calls changed anything.
-		after, err := b.Snapshot(ctx, alice, board1)
+		after, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
 		if !reflect.DeepEqual(after, before) {
 			t.Errorf("Snapshot after the failed calls:\ngot  %+v\nwant %+v", after, before)
 		}
-		if seq, err := b.BoardSeq(ctx, carol, carolBoard.ID); err != nil || seq != carolSeq+1 {
+		if seq, err := b.BoardSeq(ctx, taskboard.Actor{UserID: carol}, carolBoard.ID); err != nil || seq != carolSeq+1 {
 			// +1: the list Carol created above.
 			t.Errorf("BoardSeq(Carol's board): got %d, %v; want %d, nil", seq, err, carolSeq+1)
 		}
-		if members, err := b.Members(ctx, carol, carolBoard.ID); err != nil || len(members) != 1 {
+		if members, err := b.Members(ctx, taskboard.Actor{UserID: carol}, carolBoard.ID); err != nil || len(members) != 1 {
 			t.Errorf("Members(Carol's board): got %v, %v; want Carol alone", members, err)
 		}
 	})
@@ -263,8 +263,8 @@ func TestNULCharacter(t *testing.T) {
 			want   error
 			detail string
 		}{
-			{"CreateUser name", func() error { _, err := b.CreateUser(ctx, text, "n@example.com"); return err }, taskboard.ErrInvalid, "name"},
-			{"CreateUser email", func() error { _, err := b.CreateUser(ctx, "N", "n\x00@example.com"); return err }, taskboard.ErrInvalid, "email"},
+			{"CreateUser name", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: text, Email: "n@example.com"}); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateUser email", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "N", Email: "n\x00@example.com"}); return err }, taskboard.ErrInvalid, "email"},
 			{"User", func() error { _, err := b.User(ctx, nul); return err }, taskboard.ErrNotFound, "User"},
 			{"CreateToken", func() error { _, _, err := b.CreateToken(ctx, nul); return err }, taskboard.ErrNotFound, "User"},
 			{"RevokeToken by ID", func() error { _, err := b.RevokeToken(ctx, nul); return err }, taskboard.ErrNotFound, "Token"},
@@ -274,95 +274,95 @@ func TestNULCharacter(t *testing.T) {
 			{"RedeemTicket", func() error { _, err := b.RedeemTicket(ctx, "tk_\x00"); return err }, taskboard.ErrUnauthorized, ""},
 			{"CreateSession user", func() error { _, _, err := b.CreateSession(ctx, nul, ""); return err }, taskboard.ErrNotFound, "User"},
 			{"CreateSession token", func() error { _, _, err := b.CreateSession(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Token"},
-			{"CreateBoard actor", func() error { _, err := b.CreateBoard(ctx, nul, "X"); return err }, taskboard.ErrNotFound, "User"},
-			{"CreateBoard name", func() error { _, err := b.CreateBoard(ctx, alice, text); return err }, taskboard.ErrInvalid, "name"},
-			{"BoardInfo", func() error { _, err := b.BoardInfo(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
-			{"BoardInfo actor", func() error { _, err := b.BoardInfo(ctx, nul, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"BoardSeq", func() error { _, err := b.BoardSeq(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
-			{"Snapshot", func() error { _, err := b.Snapshot(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
-			{"Tasks", func() error { _, _, err := b.Tasks(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
-			{"Tasks actor", func() error { _, _, err := b.Tasks(ctx, nul, board1); return err }, taskboard.ErrNotFound, "Board"},
-			{"Lists", func() error { _, err := b.Lists(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
-			{"Members", func() error { _, err := b.Members(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Board"},
-			{"EventsAfter", func() error { _, err := b.EventsAfter(ctx, alice, nul, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
-			{"ChangesSince", func() error { _, err := b.ChangesSince(ctx, alice, nul, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
-			{"Subscribe", func() error { _, err := b.Subscribe(ctx, alice, nul, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
-			{"Subscribe actor", func() error { _, err := b.Subscribe(ctx, nul, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"CreateBoard actor", func() error { _, err := b.CreateBoard(ctx, taskboard.Actor{UserID: nul}, "X"); return err }, taskboard.ErrNotFound, "User"},
+			{"CreateBoard name", func() error { _, err := b.CreateBoard(ctx, taskboard.Actor{UserID: alice}, text); return err }, taskboard.ErrInvalid, "name"},
+			{"BoardInfo", func() error { _, err := b.BoardInfo(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardInfo actor", func() error { _, err := b.BoardInfo(ctx, taskboard.Actor{UserID: nul}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"BoardSeq", func() error { _, err := b.BoardSeq(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Snapshot", func() error { _, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Tasks", func() error { _, _, err := b.Tasks(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Tasks actor", func() error { _, _, err := b.Tasks(ctx, taskboard.Actor{UserID: nul}, board1); return err }, taskboard.ErrNotFound, "Board"},
+			{"Lists", func() error { _, err := b.Lists(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"Members", func() error { _, err := b.Members(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
+			{"EventsAfter", func() error { _, err := b.EventsAfter(ctx, taskboard.Actor{UserID: alice}, nul, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
+			{"ChangesSince", func() error { _, err := b.ChangesSince(ctx, taskboard.Actor{UserID: alice}, nul, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice}, nul, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe actor", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: nul}, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard", func() error {
-				_, err := b.UpdateBoard(ctx, alice, nul, taskboard.BoardUpdate{Name: ptr("X")})
+				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.BoardUpdate{Name: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard name", func() error {
-				_, err := b.UpdateBoard(ctx, alice, board1, taskboard.BoardUpdate{Name: &text})
+				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: &text})
 				return err
 			}, taskboard.ErrInvalid, "name"},
-			{"DeleteBoard", func() error { return b.DeleteBoard(ctx, alice, nul) }, taskboard.ErrNotFound, "Board"},
-			{"DeleteBoard actor", func() error { return b.DeleteBoard(ctx, nul, board1) }, taskboard.ErrNotFound, "Board"},
-			{"AddMember board", func() error { _, _, err := b.AddMember(ctx, alice, nul, taskboard.MemberRef{UserID: bob}); return err }, taskboard.ErrNotFound, "Board"},
+			{"DeleteBoard", func() error { return b.DeleteBoard(ctx, taskboard.Actor{UserID: alice}, nul) }, taskboard.ErrNotFound, "Board"},
+			{"DeleteBoard actor", func() error { return b.DeleteBoard(ctx, taskboard.Actor{UserID: nul}, board1) }, taskboard.ErrNotFound, "Board"},
+			{"AddMember board", func() error { _, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.MemberRef{UserID: bob}); return err }, taskboard.ErrNotFound, "Board"},
 			{"AddMember user", func() error {
-				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{UserID: nul})
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{UserID: nul})
 				return err
 			}, taskboard.ErrNotFound, "User"},
 			{"AddMember email", func() error {
-				_, _, err := b.AddMember(ctx, alice, board1, taskboard.MemberRef{Email: "carol\x00@example.com"})
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{Email: "carol\x00@example.com"})
 				return err
 			}, taskboard.ErrNotFound, "User"},
-			{"RemoveMember user", func() error { return b.RemoveMember(ctx, alice, board1, nul) }, taskboard.ErrNotFound, "User"},
-			{"CreateList board", func() error { _, err := b.CreateList(ctx, alice, nul, taskboard.ListCreate{Name: "X"}); return err }, taskboard.ErrNotFound, "Board"},
-			{"CreateList name", func() error { _, err := b.CreateList(ctx, alice, board1, taskboard.ListCreate{Name: text}); return err }, taskboard.ErrInvalid, "name"},
-			{"List", func() error { _, err := b.List(ctx, alice, nul); return err }, taskboard.ErrNotFound, "List"},
-			{"List actor", func() error { _, err := b.List(ctx, nul, listTodo); return err }, taskboard.ErrNotFound, "List"},
+			{"RemoveMember user", func() error { return b.RemoveMember(ctx, taskboard.Actor{UserID: alice}, board1, nul) }, taskboard.ErrNotFound, "User"},
+			{"CreateList board", func() error { _, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListCreate{Name: "X"}); return err }, taskboard.ErrNotFound, "Board"},
+			{"CreateList name", func() error { _, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: text}); return err }, taskboard.ErrInvalid, "name"},
+			{"List", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "List"},
+			{"List actor", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: nul}, listTodo); return err }, taskboard.ErrNotFound, "List"},
 			{"UpdateList", func() error {
-				_, err := b.UpdateList(ctx, alice, nul, taskboard.ListUpdate{Name: ptr("X")})
+				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListUpdate{Name: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "List"},
 			{"UpdateList name", func() error {
-				_, err := b.UpdateList(ctx, alice, listTodo, taskboard.ListUpdate{Name: &text})
+				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: &text})
 				return err
 			}, taskboard.ErrInvalid, "name"},
-			{"MoveList", func() error { _, err := b.MoveList(ctx, alice, nul, 0, 0); return err }, taskboard.ErrNotFound, "List"},
-			{"DeleteList", func() error { return b.DeleteList(ctx, alice, nul, 0) }, taskboard.ErrNotFound, "List"},
-			{"Task", func() error { _, err := b.Task(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Task"},
-			{"Task actor", func() error { _, err := b.Task(ctx, nul, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
+			{"MoveList", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListMove{Position: ptr(0), IfVersion: 0}); return err }, taskboard.ErrNotFound, "List"},
+			{"DeleteList", func() error { return b.DeleteList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "List"},
+			{"Task", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Task"},
+			{"Task actor", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: nul}, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
 			{"CreateTask list", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: nul, Title: "X"})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: nul, Title: "X"})
 				return err
 			}, taskboard.ErrNotFound, "List"},
 			{"CreateTask actor", func() error {
-				_, err := b.CreateTask(ctx, nul, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: nul}, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
 				return err
 			}, taskboard.ErrNotFound, "List"},
 			{"CreateTask title", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: text})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: text})
 				return err
 			}, taskboard.ErrInvalid, "title"},
 			{"CreateTask description", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", Description: &text})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: "X", Description: &text})
 				return err
 			}, taskboard.ErrInvalid, "description"},
 			{"CreateTask assignee", func() error {
-				_, err := b.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: ptr(nul)})
+				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: ptr(nul)})
 				return err
 			}, taskboard.ErrInvalid, "assigneeId"},
 			{"UpdateTask", func() error {
-				_, err := b.UpdateTask(ctx, alice, nul, taskboard.TaskUpdate{Title: ptr("X")})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskUpdate{Title: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "Task"},
 			{"UpdateTask title", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: &text})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: &text})
 				return err
 			}, taskboard.ErrInvalid, "title"},
 			{"UpdateTask description", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Description: taskboard.Nullable[string]{Set: true, Value: &text}})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Description: taskboard.Nullable[string]{Set: true, Value: &text}})
 				return err
 			}, taskboard.ErrInvalid, "description"},
 			{"UpdateTask assignee", func() error {
-				_, err := b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(nul)}})
+				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(nul)}})
 				return err
 			}, taskboard.ErrInvalid, "assigneeId"},
-			{"MoveTask", func() error { _, err := b.MoveTask(ctx, alice, nul, taskboard.TaskMove{ListID: listDone}); return err }, taskboard.ErrNotFound, "Task"},
-			{"MoveTask list", func() error { _, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: nul}); return err }, taskboard.ErrNotFound, "List"},
-			{"DeleteTask", func() error { return b.DeleteTask(ctx, alice, nul, 0) }, taskboard.ErrNotFound, "Task"},
+			{"MoveTask", func() error { _, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskMove{ListID: listDone}); return err }, taskboard.ErrNotFound, "Task"},
+			{"MoveTask list", func() error { _, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: nul}); return err }, taskboard.ErrNotFound, "List"},
+			{"DeleteTask", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "Task"},
 			{"BeginIdempotent key", func() error {
 				_, err := b.BeginIdempotent(ctx, taskboard.IdempotencyKey{UserID: alice, Method: "POST", Path: "/tasks", Key: text, RequestHash: "h"})
 				return err
@@ -372,7 +372,7 @@ func TestNULCharacter(t *testing.T) {
 				return err
 			}, taskboard.ErrInvalid, "Idempotency-Key"},
 		}
-		before, err := b.Snapshot(ctx, alice, board1)
+		before, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
@@ -382,7 +382,7 @@ func TestNULCharacter(t *testing.T) {
 			})
 		}
 		// The methods that answer without an error.
-		if boards, err := b.Boards(ctx, nul); err != nil || len(boards) != 0 {
+		if boards, err := b.Boards(ctx, taskboard.Actor{UserID: nul}); err != nil || len(boards) != 0 {
 			t.Errorf("Boards(NUL): got %v, %v; want none", boards, err)
 		}
 		if ok, err := b.IsMember(ctx, nul, board1); err != nil || ok {
@@ -402,7 +402,7 @@ func TestNULCharacter(t *testing.T) {
 			t.Errorf("AbandonIdempotent(NUL): %v", err)
 		}
 
-		after, err := b.Snapshot(ctx, alice, board1)
+		after, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
@@ -425,11 +425,11 @@ func TestLengthLimitsCountCodePoints(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				task, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: tc.title, Description: &tc.description})
+				task, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: tc.title, Description: &tc.description})
 				if err != nil {
 					t.Fatalf("CreateTask: got %v, want no error", err)
 				}
-				got, err := f.b.Task(f.ctx, alice, task.ID)
+				got, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, task.ID)
 				if err != nil {
 					t.Fatalf("Task: %v", err)
 				}
@@ -439,13 +439,13 @@ func TestLengthLimitsCountCodePoints(t *testing.T) {
 			})
 		}
 		name := strings.Repeat("ß", 200)
-		if _, err := f.b.CreateBoard(f.ctx, alice, name); err != nil {
+		if _, err := f.b.CreateBoard(f.ctx, taskboard.Actor{UserID: alice}, name); err != nil {
 			t.Errorf("CreateBoard with a 200-code-point name: got %v, want no error", err)
 		}
-		if _, err := f.b.CreateList(f.ctx, alice, board1, taskboard.ListCreate{Name: name}); err != nil {
+		if _, err := f.b.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: name}); err != nil {
 			t.Errorf("CreateList with a 200-code-point name: got %v, want no error", err)
 		}
-		if _, err := f.b.CreateUser(f.ctx, name, "long@example.com"); err != nil {
+		if _, err := f.b.CreateUser(f.ctx, taskboard.UserCreate{Name: name, Email: "long@example.com"}); err != nil {
 			t.Errorf("CreateUser with a 200-code-point name: got %v, want no error", err)
 		}
 	})
@@ -454,39 +454,39 @@ func TestLengthLimitsCountCodePoints(t *testing.T) {
 func TestPreconditionMatchingVersionSucceeds(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		task, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Renamed"), IfVersion: 1})
+		task, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("Renamed"), IfVersion: 1})
 		if err != nil {
 			t.Fatalf("UpdateTask(IfVersion 1): %v", err)
 		}
 		if task.Version != 2 {
 			t.Fatalf("UpdateTask(IfVersion 1): got version %d, want 2", task.Version)
 		}
-		task, err = f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
+		task, err = f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
 		if err != nil {
 			t.Fatalf("MoveTask(IfVersion 2): %v", err)
 		}
 		if task.Version != 3 {
 			t.Fatalf("MoveTask(IfVersion 2): got version %d, want 3", task.Version)
 		}
-		_, err = f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Again"), IfVersion: 2})
+		_, err = f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("Again"), IfVersion: 2})
 		wantErr(t, "UpdateTask(IfVersion 2) at version 3", err, taskboard.ErrPreconditionFailed, "")
-		if got, err := f.b.Task(f.ctx, alice, "task-1"); err != nil || got.Title != "Renamed" || got.Version != 3 {
+		if got, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, "task-1"); err != nil || got.Title != "Renamed" || got.Version != 3 {
 			t.Fatalf("Task after a failed precondition: got %+v, %v; want title Renamed at version 3", got, err)
 		}
-		if err := f.b.DeleteTask(f.ctx, alice, "task-1", 3); err != nil {
+		if err := f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 3}); err != nil {
 			t.Fatalf("DeleteTask(IfVersion 3): %v", err)
 		}
-		list, err := f.b.UpdateList(f.ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr("Backlog"), IfVersion: 1})
+		list, err := f.b.UpdateList(f.ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr("Backlog"), IfVersion: 1})
 		if err != nil {
 			t.Fatalf("UpdateList(IfVersion 1): %v", err)
 		}
 		if list.Version != 2 {
 			t.Fatalf("UpdateList(IfVersion 1): got version %d, want 2", list.Version)
 		}
-		if err := f.b.DeleteList(f.ctx, alice, listTodo, 2); err != nil {
+		if err := f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListDelete{IfVersion: 2}); err != nil {
 			t.Fatalf("DeleteList(IfVersion 2): %v", err)
 		}
-		_, err = f.b.Task(f.ctx, alice, "task-2")
+		_, err = f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, "task-2")
 		wantErr(t, "Task of a task whose list was deleted", err, taskboard.ErrNotFound, "Task")
 	})
 }

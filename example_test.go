@@ -26,35 +26,35 @@ func Example() {
 	}
 	defer b.Close()
 
-	alice, err := b.CreateUser(ctx, "Alice", "alice@example.com")
+	alice, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Alice", Email: "alice@example.com"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	board, err := b.CreateBoard(ctx, alice.ID, "Sprint 12")
+	board, err := b.CreateBoard(ctx, taskboard.Actor{UserID: alice.ID}, "Sprint 12")
 	if err != nil {
 		log.Fatal(err)
 	}
-	todo, err := b.CreateList(ctx, alice.ID, board.ID, taskboard.ListCreate{Name: "To Do"})
+	todo, err := b.CreateList(ctx, taskboard.Actor{UserID: alice.ID}, board.ID, taskboard.ListCreate{Name: "To Do"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	done, err := b.CreateList(ctx, alice.ID, board.ID, taskboard.ListCreate{Name: "Done"})
+	done, err := b.CreateList(ctx, taskboard.Actor{UserID: alice.ID}, board.ID, taskboard.ListCreate{Name: "Done"})
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	// Follow the board from now on.
-	sub, err := b.Subscribe(ctx, alice.ID, board.ID, -1, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice.ID}, board.ID, -1, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sub.Close()
 
-	task, err := b.CreateTask(ctx, alice.ID, taskboard.TaskCreate{ListID: todo.ID, Title: "Design login page"})
+	task, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice.ID}, taskboard.TaskCreate{ListID: todo.ID, Title: "Design login page"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	task, err = b.MoveTask(ctx, alice.ID, task.ID, taskboard.TaskMove{ListID: done.ID, Position: 0})
+	task, err = b.MoveTask(ctx, taskboard.Actor{UserID: alice.ID}, task.ID, taskboard.TaskMove{ListID: done.ID, Position: ptr(0)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func ExampleBoard_MoveTask() {
 	}
 
 	show := func() {
-		tasks, seq, err := b.Tasks(ctx, taskboard.DemoAlice, taskboard.DemoBoard)
+		tasks, seq, err := b.Tasks(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -107,11 +107,11 @@ func ExampleBoard_MoveTask() {
 		fmt.Println()
 	}
 	show()
-	if _, err := b.MoveTask(ctx, taskboard.DemoBob, "task-4", taskboard.TaskMove{ListID: "list-todo", Position: 1}); err != nil {
+	if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, "task-4", taskboard.TaskMove{ListID: "list-todo", Position: ptr(1)}); err != nil {
 		log.Fatal(err)
 	}
 	show()
-	if _, err := b.MoveTask(ctx, taskboard.DemoBob, "task-1", taskboard.TaskMove{ListID: "list-todo", Position: 99}); err != nil {
+	if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, "task-1", taskboard.TaskMove{ListID: "list-todo", Position: ptr(99)}); err != nil {
 		log.Fatal(err)
 	}
 	show()
@@ -139,18 +139,18 @@ func ExampleBoard_Subscribe() {
 		log.Fatal(err)
 	}
 	for _, list := range []string{"list-progress", "list-done"} {
-		if _, err := b.MoveTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
+		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
 			log.Fatal(err)
 		}
 	}
 
 	// The client saw seq 1 before it went away.
-	sub, err := b.Subscribe(ctx, taskboard.DemoBob, taskboard.DemoBoard, 1, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.DemoBoard, 1, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sub.Close()
-	if err := b.DeleteTask(ctx, taskboard.DemoAlice, "task-2", 0); err != nil {
+	if err := b.DeleteTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
 		log.Fatal(err)
 	}
 	for range 2 {

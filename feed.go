@@ -560,7 +560,8 @@ type SubscribeOptions struct {
 // from the board (ErrAccessRevoked), when the board is deleted
 // (ErrBoardDeleted, after the board_deleted event) and when the Board is
 // closed (ErrClosed).
-func (b *Board) Subscribe(ctx context.Context, userID, boardID string, after int64, opts *SubscribeOptions) (*Subscription, error) {
+func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, after int64, opts *SubscribeOptions) (*Subscription, error) {
+	userID := actor.UserID
 	s := &Subscription{
 		BoardID:   boardID,
 		UserID:    userID,

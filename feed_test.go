@@ -20,7 +20,7 @@ func TestSubscribeReplaysThenFollows(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
 		for _, list := range []string{listDone, listProgress, listTodo} {
-			if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
+			if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
 				t.Fatalf("MoveTask: %v", err)
 			}
 		}
@@ -42,7 +42,7 @@ func TestSubscribeReplaysThenFollows(t *testing.T) {
 			}
 			subs = append(subs, sub)
 		}
-		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Live")}); err != nil {
+		if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("Live")}); err != nil {
 			t.Fatalf("UpdateTask: %v", err)
 		}
 		for i, tc := range cases {
@@ -133,7 +133,7 @@ func TestConcurrentWritersAndSubscribers(t *testing.T) {
 			}
 		}
 		// The last event tells the subscribers to stop.
-		final, err := f.b.UpdateBoard(f.ctx, alice, board1, taskboard.BoardUpdate{Name: ptr("done")})
+		final, err := f.b.UpdateBoard(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: ptr("done")})
 		if err != nil {
 			t.Fatalf("UpdateBoard: %v", err)
 		}
@@ -165,7 +165,7 @@ func TestConcurrentWritersAndSubscribers(t *testing.T) {
 // write makes n logged writes as writer w, calling done after each.
 func write(f *fixture, w, n int, done func()) error {
 	lists := []string{listTodo, listProgress, listDone}
-	own, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: lists[w%3], Title: fmt.Sprintf("w%d", w)})
+	own, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: lists[w%3], Title: fmt.Sprintf("w%d", w)})
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func write(f *fixture, w, n int, done func()) error {
 		switch i % 3 {
 		case 0:
 			to := lists[(slices.Index(lists, own.ListID)+1+i%2)%3]
-			task, err := f.b.MoveTask(f.ctx, bob, own.ID, taskboard.TaskMove{ListID: to, Position: i % 4})
+			task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: bob}, own.ID, taskboard.TaskMove{ListID: to, Position: ptr(i % 4)})
 			if err != nil {
 				return fmt.Errorf("MoveTask: %w", err)
 			}
@@ -183,13 +183,13 @@ func write(f *fixture, w, n int, done func()) error {
 			}
 			own = task
 		case 1:
-			task, err := f.b.UpdateTask(f.ctx, alice, own.ID, taskboard.TaskUpdate{Title: ptr(fmt.Sprintf("w%d-%d", w, i))})
+			task, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, own.ID, taskboard.TaskUpdate{Title: ptr(fmt.Sprintf("w%d-%d", w, i))})
 			if err != nil {
 				return fmt.Errorf("UpdateTask: %w", err)
 			}
 			own = task
 		case 2:
-			if _, err := f.b.CreateTask(f.ctx, bob, taskboard.TaskCreate{ListID: lists[i%3], Title: "extra", Position: ptr(0)}); err != nil {
+			if _, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: bob}, taskboard.TaskCreate{ListID: lists[i%3], Title: "extra", Position: ptr(0)}); err != nil {
 				return fmt.Errorf("CreateTask: %w", err)
 			}
 		}
@@ -210,12 +210,12 @@ func follow(f *fixture, j int, start <-chan struct{}, rng *rand.Rand) (int64, er
 		return 0, errors.New("never started")
 	}
 	user := []string{alice, bob}[j%2]
-	seq, err := f.b.BoardSeq(ctx, user, board1)
+	seq, err := f.b.BoardSeq(ctx, taskboard.Actor{UserID: user}, board1)
 	if err != nil {
 		return 0, err
 	}
 	after := rng.Int63n(seq + 1)
-	sub, err := f.b.Subscribe(ctx, user, board1, after, nil)
+	sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: user}, board1, after, nil)
 	if err != nil {
 		return 0, fmt.Errorf("Subscribe(after %d): %w", after, err)
 	}
@@ -269,7 +269,7 @@ func TestSlowConsumer(t *testing.T) {
 		errs := make(chan error, readers)
 		var wg sync.WaitGroup
 		for r := range readers {
-			sub, err := f.b.Subscribe(f.ctx, []string{alice, bob}[r%2], board1, -1, nil)
+			sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: []string{alice, bob}[r%2]}, board1, -1, nil)
 			if err != nil {
 				t.Fatalf("Subscribe(reader %d): %v", r, err)
 			}
@@ -312,7 +312,7 @@ func TestSlowConsumer(t *testing.T) {
 					t.Fatalf("readers stuck at %v before write %d", received, i)
 				}
 			}
-			if _, err := f.b.UpdateBoard(f.ctx, bob, board1, taskboard.BoardUpdate{Name: ptr(fmt.Sprint("name ", i))}); err != nil {
+			if _, err := f.b.UpdateBoard(f.ctx, taskboard.Actor{UserID: bob}, board1, taskboard.BoardUpdate{Name: ptr(fmt.Sprint("name ", i))}); err != nil {
 				t.Fatalf("UpdateBoard %d: %v", i, err)
 			}
 		}
@@ -381,27 +381,27 @@ func TestRolledBackWriteWakesNobody(t *testing.T) {
 			want error
 		}{
 			{"assignee who is not a member", func() error {
-				_, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: &f.carol})
+				_, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listTodo, Title: "X", AssigneeID: &f.carol})
 				return err
 			}, taskboard.ErrInvalid},
 			{"stale IfVersion on update", func() error {
-				_, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 99})
+				_, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 99})
 				return err
 			}, taskboard.ErrPreconditionFailed},
-			{"stale IfVersion on delete", func() error { return f.b.DeleteTask(f.ctx, alice, "task-1", 99) }, taskboard.ErrPreconditionFailed},
+			{"stale IfVersion on delete", func() error { return f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 99}) }, taskboard.ErrPreconditionFailed},
 			{"move to a list of another board", func() error {
-				_, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: otherLists[0]})
+				_, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: otherLists[0]})
 				return err
 			}, taskboard.ErrInvalid},
 			{"move to a missing list", func() error {
-				_, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: "no-such-list"})
+				_, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: "no-such-list"})
 				return err
 			}, taskboard.ErrNotFound},
 			{"adding an unknown user", func() error {
-				_, _, err := f.b.AddMember(f.ctx, alice, board1, taskboard.MemberRef{Email: "nobody@example.com"})
+				_, _, err := f.b.AddMember(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{Email: "nobody@example.com"})
 				return err
 			}, taskboard.ErrNotFound},
-			{"removing a non-member", func() error { return f.b.RemoveMember(f.ctx, alice, board1, f.carol) }, taskboard.ErrNotFound},
+			{"removing a non-member", func() error { return f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: alice}, board1, f.carol) }, taskboard.ErrNotFound},
 		}
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -416,7 +416,7 @@ func TestRolledBackWriteWakesNobody(t *testing.T) {
 					t.Fatalf("EventsAfter(%d) after %s: got %d events, want none", seq, tc.name, len(events))
 				}
 				title := fmt.Sprint("after ", i)
-				if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: &title}); err != nil {
+				if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: &title}); err != nil {
 					t.Fatalf("UpdateTask: %v", err)
 				}
 				ev := nextEvent(t, sub)
@@ -432,7 +432,7 @@ func TestResetHistoryTruncated(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, &taskboard.Options{HistoryEvents: 5, HistoryAge: time.Nanosecond, MaintenanceInterval: -1})
 		for i := range 10 {
-			if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint(i))}); err != nil {
+			if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint(i))}); err != nil {
 				t.Fatalf("UpdateTask: %v", err)
 			}
 		}
@@ -441,11 +441,11 @@ func TestResetHistoryTruncated(t *testing.T) {
 			t.Fatalf("Maintain: %v", err)
 		}
 
-		_, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, nil)
 		wantReset(t, "Subscribe(after 0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
-		_, err = f.b.Subscribe(f.ctx, bob, board1, 4, nil)
+		_, err = f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 4, nil)
 		wantReset(t, "Subscribe(after 4)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
-		_, err = f.b.EventsAfter(f.ctx, bob, board1, 0, 0)
+		_, err = f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, 0)
 		wantReset(t, "EventsAfter(0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
 
 		// A subscription that had yet to read the trimmed events ends.
@@ -456,7 +456,7 @@ func TestResetHistoryTruncated(t *testing.T) {
 		}
 
 		// The newest five remain.
-		page, err := f.b.EventsAfter(f.ctx, bob, board1, 5, 0)
+		page, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, 5, 0)
 		if err != nil {
 			t.Fatalf("EventsAfter(5): %v", err)
 		}
@@ -468,12 +468,12 @@ func TestResetHistoryTruncated(t *testing.T) {
 
 		// Events younger than HistoryAge are kept whatever their number.
 		young := openStore(t, dsn, &taskboard.Options{HistoryEvents: 5, MaintenanceInterval: -1})
-		board, err := young.CreateBoard(f.ctx, alice, "Young")
+		board, err := young.CreateBoard(f.ctx, taskboard.Actor{UserID: alice}, "Young")
 		if err != nil {
 			t.Fatalf("CreateBoard: %v", err)
 		}
 		for i := range 10 {
-			if _, err := young.CreateList(f.ctx, alice, board.ID, taskboard.ListCreate{Name: fmt.Sprint(i)}); err != nil {
+			if _, err := young.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board.ID, taskboard.ListCreate{Name: fmt.Sprint(i)}); err != nil {
 				t.Fatalf("CreateList: %v", err)
 			}
 		}
@@ -489,14 +489,14 @@ func TestResetHistoryTruncated(t *testing.T) {
 func TestResetAhead(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		_, err := f.b.Subscribe(f.ctx, bob, board1, 2, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 2, nil)
 		wantReset(t, "Subscribe(after 2) at seq 1", err, taskboard.ErrAhead, taskboard.ReasonAhead, 1)
-		_, err = f.b.EventsAfter(f.ctx, bob, board1, 7, 0)
+		_, err = f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, 7, 0)
 		wantReset(t, "EventsAfter(7) at seq 1", err, taskboard.ErrAhead, taskboard.ReasonAhead, 1)
-		page, err := f.b.EventsAfter(f.ctx, bob, board1, 1, 0)
+		page, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, 1, 0)
 		if err != nil || len(page.Events) != 0 || page.Seq != 1 || page.More || page.BoardSeq != 1 {
 			t.Fatalf("EventsAfter(1) at seq 1: got %+v, %v; want an empty page at seq 1", page, err)
 		}
@@ -507,7 +507,7 @@ func TestEventsAfterPages(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
 		for i := range 5 {
-			if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint(i))}); err != nil {
+			if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr(fmt.Sprint(i))}); err != nil {
 				t.Fatalf("UpdateTask: %v", err)
 			}
 		}
@@ -526,7 +526,7 @@ func TestEventsAfterPages(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("after %d limit %d", tc.after, tc.limit), func(t *testing.T) {
-				p, err := f.b.EventsAfter(f.ctx, bob, board1, tc.after, tc.limit)
+				p, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, tc.after, tc.limit)
 				if err != nil {
 					t.Fatalf("EventsAfter: %v", err)
 				}
@@ -546,7 +546,7 @@ func TestEventsAfterPages(t *testing.T) {
 func TestAccessRevoked(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		if _, _, err := f.b.AddMember(f.ctx, alice, board1, taskboard.MemberRef{UserID: f.carol}); err != nil {
+		if _, _, err := f.b.AddMember(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{UserID: f.carol}); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
 		seq := f.seq(t, board1)
@@ -558,7 +558,7 @@ func TestAccessRevoked(t *testing.T) {
 			others = append(others, sub)
 		}
 
-		if err := f.b.RemoveMember(f.ctx, f.carol, board1, bob); err != nil {
+		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: f.carol}, board1, bob); err != nil {
 			t.Fatalf("RemoveMember(bob): %v", err)
 		}
 		// Bob's subscriptions ended when RemoveMember returned.
@@ -571,11 +571,11 @@ func TestAccessRevoked(t *testing.T) {
 			wantReset(t, fmt.Sprintf("Err of Bob's subscription %d", i), sub.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
 			wantReset(t, fmt.Sprintf("Next of Bob's subscription %d", i), nextErr(t, sub), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
 		}
-		_, err := f.b.Subscribe(f.ctx, bob, board1, seq, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, seq, nil)
 		wantErr(t, "Subscribe by the removed member", err, taskboard.ErrNotFound, "Board")
 
 		// The others see member_removed and go on.
-		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		for i, sub := range others {
@@ -593,19 +593,19 @@ func TestAccessRevoked(t *testing.T) {
 func TestBoardDeleted(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		live := f.subscribe(t, bob, board1, -1)
 		// This one has not read the logged event yet when the board goes.
 		behind := f.subscribe(t, bob, board1, 0)
-		if _, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("last")}); err != nil {
+		if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("last")}); err != nil {
 			t.Fatalf("UpdateTask: %v", err)
 		}
 		if ev := nextEvent(t, live); ev.Seq != 2 {
 			t.Fatalf("Next: got seq %d, want 2", ev.Seq)
 		}
-		if err := f.b.DeleteBoard(f.ctx, alice, board1); err != nil {
+		if err := f.b.DeleteBoard(f.ctx, taskboard.Actor{UserID: alice}, board1); err != nil {
 			t.Fatalf("DeleteBoard: %v", err)
 		}
 
@@ -634,7 +634,7 @@ func TestBoardDeleted(t *testing.T) {
 			last = ev.Seq
 		}
 
-		_, err := f.b.Subscribe(f.ctx, bob, board1, 0, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, nil)
 		wantErr(t, "Subscribe to a deleted board", err, taskboard.ErrNotFound, "Board")
 	})
 }
@@ -650,23 +650,23 @@ func TestClose(t *testing.T) {
 		if _, err := b.SeedDemo(f.ctx); err != nil {
 			t.Fatalf("SeedDemo: %v", err)
 		}
-		if _, err := b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		live, err := b.Subscribe(f.ctx, bob, board1, -1, nil)
+		live, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
-		behind, err := b.Subscribe(f.ctx, bob, board1, 0, nil)
+		behind, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, nil)
 		if err != nil {
 			t.Fatalf("Subscribe(after 0): %v", err)
 		}
-		viaC, err := b.Subscribe(f.ctx, alice, board1, -1, nil)
+		viaC, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board1, -1, nil)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
 		c := viaC.C()
-		if _, err := b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listTodo}); err != nil {
+		if _, err := b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listTodo}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		if ev := nextEvent(t, live); ev.Seq != 2 {
@@ -709,7 +709,7 @@ func TestClose(t *testing.T) {
 			t.Errorf("Err after Close: got %v, want ErrClosed", viaC.Err())
 		}
 
-		_, err = b.Subscribe(f.ctx, bob, board1, -1, nil)
+		_, err = b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
 		if !errors.Is(err, taskboard.ErrClosed) {
 			t.Errorf("Subscribe after Close: got %v, want ErrClosed", err)
 		}
@@ -718,16 +718,16 @@ func TestClose(t *testing.T) {
 			call func() error
 		}{
 			{"MoveTask", func() error {
-				_, err := b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone})
+				_, err := b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone})
 				return err
 			}},
 			{"CreateTask", func() error {
-				_, err := b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: listDone, Title: "X"})
+				_, err := b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listDone, Title: "X"})
 				return err
 			}},
-			{"DeleteList", func() error { return b.DeleteList(f.ctx, alice, listDone, 0) }},
+			{"DeleteList", func() error { return b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, listDone, taskboard.ListDelete{IfVersion: 0}) }},
 			{"UpdateBoard", func() error {
-				_, err := b.UpdateBoard(f.ctx, alice, board1, taskboard.BoardUpdate{Name: ptr("X")})
+				_, err := b.UpdateBoard(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: ptr("X")})
 				return err
 			}},
 		}
@@ -743,7 +743,7 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
 		ctx, cancel := context.WithCancel(f.ctx)
-		sub, err := f.b.Subscribe(ctx, bob, board1, -1, nil)
+		sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
@@ -761,7 +761,7 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 		sub.Close()
 
 		// Next's own context bounds only the wait.
-		sub, err = f.b.Subscribe(f.ctx, bob, board1, -1, nil)
+		sub, err = f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
@@ -771,7 +771,7 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 		if _, err := sub.Next(short); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Next with a cancelled context: got %v, want context.Canceled", err)
 		}
-		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		if ev := nextEvent(t, sub); ev.Seq != 1 {
@@ -783,7 +783,7 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 func TestBroadcastEphemeral(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		sender, err := f.b.Subscribe(f.ctx, alice, board1, -1, &taskboard.SubscribeOptions{ID: "tab-1"})
+		sender, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board1, -1, &taskboard.SubscribeOptions{ID: "tab-1"})
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
@@ -803,7 +803,7 @@ func TestBroadcastEphemeral(t *testing.T) {
 		if err := f.b.Broadcast(taskboard.Event{Type: taskboard.EventUserTyping, BoardID: board1, Seq: 3}); err == nil {
 			t.Errorf("Broadcast of an event with a seq: got no error")
 		}
-		if _, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		if ev := nextEvent(t, other); ev.Seq != 0 || ev.Type != taskboard.EventUserTyping || string(ev.Data) != `{"type":"user_typing"}` {
@@ -844,7 +844,7 @@ func TestConcurrentWritersSucceed(t *testing.T) {
 				for i := range moves {
 					// Always to another list, so every move logs.
 					list := lists[(w+i+1)%3]
-					task, err := f.b.MoveTask(f.ctx, alice, own[w], taskboard.TaskMove{ListID: list, Position: (w * i) % 5})
+					task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, own[w], taskboard.TaskMove{ListID: list, Position: ptr((w * i) % 5)})
 					if err != nil {
 						errs <- fmt.Errorf("writer %d, move %d: %w", w, i, err)
 						return
@@ -861,7 +861,7 @@ func TestConcurrentWritersSucceed(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 50 {
-				if _, err := f.b.Snapshot(f.ctx, bob, board1); err != nil {
+				if _, err := f.b.Snapshot(f.ctx, taskboard.Actor{UserID: bob}, board1); err != nil {
 					errs <- fmt.Errorf("Snapshot: %w", err)
 					return
 				}
@@ -917,7 +917,7 @@ func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 		for i := range 3 * n {
 			sctx, cancel := context.WithCancel(ctx)
 			cancels = append(cancels, cancel)
-			sub, err := b.Subscribe(sctx, []string{alice, bob}[i%2], board1, -1, nil)
+			sub, err := b.Subscribe(sctx, taskboard.Actor{UserID: []string{alice, bob}[i%2]}, board1, -1, nil)
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
@@ -929,7 +929,7 @@ func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 				channels = append(channels, sub.C())
 			}
 		}
-		if _, err := b.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
+		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		for i, c := range channels {
@@ -990,7 +990,7 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 		for i := 0; i < 600 && committedAnyway < 5; i++ {
 			ctx, cancel := context.WithTimeout(f.ctx, time.Duration(rng.Intn(3000))*time.Microsecond)
 			title := fmt.Sprint("title ", i)
-			_, err := f.b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: &title})
+			_, err := f.b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: &title})
 			cancel()
 			seq := f.seq(t, board1)
 			if err != nil {
@@ -1022,21 +1022,21 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 		deleted := 0
 		for i := 0; i < 200 && deleted < 3; i++ {
 			board, _ := f.newBoard(t, fmt.Sprint("Doomed ", i))
-			sub, err := f.b.Subscribe(f.ctx, alice, board, -1, nil)
+			sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board, -1, nil)
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
 			ctx, cancel := context.WithTimeout(f.ctx, time.Duration(rng.Intn(3000))*time.Microsecond)
-			err = f.b.DeleteBoard(ctx, alice, board)
+			err = f.b.DeleteBoard(ctx, taskboard.Actor{UserID: alice}, board)
 			cancel()
-			_, seqErr := f.b.BoardSeq(f.ctx, alice, board)
+			_, seqErr := f.b.BoardSeq(f.ctx, taskboard.Actor{UserID: alice}, board)
 			gone := errors.Is(seqErr, taskboard.ErrNotFound)
 			if err == nil || !gone {
 				sub.Close()
 				if err == nil {
 					continue
 				}
-				if err := f.b.DeleteBoard(f.ctx, alice, board); err != nil {
+				if err := f.b.DeleteBoard(f.ctx, taskboard.Actor{UserID: alice}, board); err != nil {
 					t.Fatalf("DeleteBoard: %v", err)
 				}
 				continue
@@ -1093,7 +1093,7 @@ func TestCommitAnswerLost(t *testing.T) {
 	sub := f.subscribe(t, bob, board1, -1)
 	before := f.seq(t, board1)
 	ctx, cancel := context.WithTimeout(f.ctx, 100*time.Millisecond)
-	_, err := f.b.UpdateTask(ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Committed unseen")})
+	_, err := f.b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("Committed unseen")})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("UpdateTask with a commit slower than its context: got %v, want the context's error", err)
@@ -1110,12 +1110,12 @@ func TestCommitAnswerLost(t *testing.T) {
 	board, _ := f.newBoard(t, "Doomed")
 	dsub := f.subscribe(t, alice, board, -1)
 	ctx, cancel = context.WithTimeout(f.ctx, 100*time.Millisecond)
-	err = f.b.DeleteBoard(ctx, alice, board)
+	err = f.b.DeleteBoard(ctx, taskboard.Actor{UserID: alice}, board)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("DeleteBoard with a commit slower than its context: got %v, want the context's error", err)
 	}
-	if _, err := f.b.BoardSeq(f.ctx, alice, board); !errors.Is(err, taskboard.ErrNotFound) {
+	if _, err := f.b.BoardSeq(f.ctx, taskboard.Actor{UserID: alice}, board); !errors.Is(err, taskboard.ErrNotFound) {
 		t.Fatalf("BoardSeq of the deleted board when the writer got its error: %v, want ErrNotFound", err)
 	}
 	if ev := nextEvent(t, dsub); ev.Type != taskboard.EventBoardDeleted {

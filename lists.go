@@ -24,6 +24,21 @@ type ListUpdate struct {
 	IfVersion int64
 }
 
+// ListMove moves a list to Position among its board's lists (splice; nil
+// or past the end means last). A non-zero IfVersion makes the move fail
+// with ErrPreconditionFailed unless the list's version equals it.
+type ListMove struct {
+	Position  *int
+	IfVersion int64
+}
+
+// ListDelete is the condition of a list's deletion: a non-zero IfVersion
+// makes it fail with ErrPreconditionFailed unless the list's version
+// equals it.
+type ListDelete struct {
+	IfVersion int64
+}
+
 // boardOf returns the board that holds the row id of table, or
 // notFound(entity). A row never moves to another board, so the answer stays
 // true for the row's life.
@@ -59,9 +74,9 @@ func checkVersion(entity string, want, have int64) error {
 }
 
 // CreateList adds a list to a board at Position (splice; past the end or nil
-// means last) and logs list_created. It returns ErrNotFound unless actorID
+// means last) and logs list_created. It returns ErrNotFound unless the actor
 // is a member, ErrInvalid for a bad name or position.
-func (b *Board) CreateList(ctx context.Context, actorID, boardID string, in ListCreate) (*List, error) {
+func (b *Board) CreateList(ctx context.Context, actor Actor, boardID string, in ListCreate) (*List, error) {
 	var v validator
 	v.length("name", in.Name, 1, MaxNameLength)
 	v.position("position", in.Position)
@@ -69,7 +84,7 @@ func (b *Board) CreateList(ctx context.Context, actorID, boardID string, in List
 		return nil, err
 	}
 	l := &List{ID: newID(), BoardID: boardID, Name: in.Name, Version: 1}
-	err := b.change(ctx, actorID, boardID, "Board", func(c *change) error {
+	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		n, err := count(ctx, c.tx.NewSelect().Model((*List)(nil)).Where("board_id = ?", boardID))
 		if err != nil {
 			return err
@@ -89,14 +104,14 @@ func (b *Board) CreateList(ctx context.Context, actorID, boardID string, in List
 	return l, nil
 }
 
-// List returns a list on a board actorID is a member of, or ErrNotFound.
-func (b *Board) List(ctx context.Context, actorID, listID string) (*List, error) {
-	if hasNUL(actorID, listID) {
+// List returns a list on a board the actor is a member of, or ErrNotFound.
+func (b *Board) List(ctx context.Context, actor Actor, listID string) (*List, error) {
+	if hasNUL(actor.UserID, listID) {
 		return nil, fmt.Errorf("taskboard: list %q: %w", listID, notFound("List"))
 	}
 	l := new(List)
 	err := b.db.NewSelect().Model(l).Where("id = ?", listID).
-		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = list.board_id AND m.user_id = ?)", actorID).
+		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = list.board_id AND m.user_id = ?)", actor.UserID).
 		Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("taskboard: list %s: %w", listID, notFound("List"))
@@ -108,11 +123,11 @@ func (b *Board) List(ctx context.Context, actorID, listID string) (*List, error)
 }
 
 // Lists returns a board's lists by position. It returns ErrNotFound unless
-// actorID is a member.
-func (b *Board) Lists(ctx context.Context, actorID, boardID string) ([]List, error) {
+// the actor is a member.
+func (b *Board) Lists(ctx context.Context, actor Actor, boardID string) ([]List, error) {
 	lists := []List{}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
-		if _, err := visibleBoard(ctx, tx, actorID, boardID); err != nil {
+		if _, err := visibleBoard(ctx, tx, actor.UserID, boardID); err != nil {
 			return err
 		}
 		return tx.NewSelect().Model(&lists).Where("board_id = ?", boardID).Order("position").Scan(ctx)
@@ -126,7 +141,7 @@ func (b *Board) Lists(ctx context.Context, actorID, boardID string) ([]List, err
 // UpdateList renames a list and logs list_updated. An update that changes
 // nothing logs nothing. It returns ErrNotFound, ErrInvalid or
 // ErrPreconditionFailed.
-func (b *Board) UpdateList(ctx context.Context, actorID, listID string, u ListUpdate) (*List, error) {
+func (b *Board) UpdateList(ctx context.Context, actor Actor, listID string, u ListUpdate) (*List, error) {
 	var v validator
 	if u.Name != nil {
 		v.length("name", *u.Name, 1, MaxNameLength)
@@ -135,7 +150,7 @@ func (b *Board) UpdateList(ctx context.Context, actorID, listID string, u ListUp
 		return nil, err
 	}
 	var out *List
-	err := b.changeList(ctx, actorID, listID, func(c *change, l *List) error {
+	err := b.changeList(ctx, actor, listID, func(c *change, l *List) error {
 		if err := checkVersion("list", u.IfVersion, l.Version); err != nil {
 			return err
 		}
@@ -156,16 +171,19 @@ func (b *Board) UpdateList(ctx context.Context, actorID, listID string, u ListUp
 	return out, nil
 }
 
-// MoveList moves a list to position among its board's lists (splice; past
-// the end means last) and logs list_moved; a move to where it is changes and
-// logs nothing. A non-zero ifVersion is a precondition on the list's version.
-func (b *Board) MoveList(ctx context.Context, actorID, listID string, position int, ifVersion int64) (*List, error) {
-	if position < 0 {
-		return nil, invalid("position", "must be a non-negative integer")
+// MoveList moves a list among its board's lists as m says and logs
+// list_moved; a move to where it is changes and logs nothing. It returns
+// ErrNotFound, ErrInvalid for a negative position, or
+// ErrPreconditionFailed.
+func (b *Board) MoveList(ctx context.Context, actor Actor, listID string, m ListMove) (*List, error) {
+	var v validator
+	v.position("position", m.Position)
+	if err := v.err(); err != nil {
+		return nil, err
 	}
 	var out *List
-	err := b.changeList(ctx, actorID, listID, func(c *change, l *List) error {
-		if err := checkVersion("list", ifVersion, l.Version); err != nil {
+	err := b.changeList(ctx, actor, listID, func(c *change, l *List) error {
+		if err := checkVersion("list", m.IfVersion, l.Version); err != nil {
 			return err
 		}
 		out = l
@@ -173,7 +191,10 @@ func (b *Board) MoveList(ctx context.Context, actorID, listID string, position i
 		if err != nil {
 			return err
 		}
-		to := min(position, n-1)
+		to := n - 1
+		if m.Position != nil {
+			to = min(*m.Position, n-1)
+		}
 		from := l.Position
 		if to == from {
 			return nil
@@ -195,11 +216,11 @@ func (b *Board) MoveList(ctx context.Context, actorID, listID string, position i
 }
 
 // DeleteList deletes a list with its tasks and logs list_deleted, whose
-// taskIds name the tasks that went with it. A non-zero ifVersion is a
-// precondition on the list's version.
-func (b *Board) DeleteList(ctx context.Context, actorID, listID string, ifVersion int64) error {
-	err := b.changeList(ctx, actorID, listID, func(c *change, l *List) error {
-		if err := checkVersion("list", ifVersion, l.Version); err != nil {
+// taskIds name the tasks that went with it. It returns ErrNotFound or
+// ErrPreconditionFailed (see ListDelete).
+func (b *Board) DeleteList(ctx context.Context, actor Actor, listID string, d ListDelete) error {
+	err := b.changeList(ctx, actor, listID, func(c *change, l *List) error {
+		if err := checkVersion("list", d.IfVersion, l.Version); err != nil {
 			return err
 		}
 		var taskIDs []string
@@ -227,8 +248,8 @@ func (b *Board) DeleteList(ctx context.Context, actorID, listID string, ifVersio
 }
 
 // changeList runs fn in a change of the list's board with the list loaded.
-func (b *Board) changeList(ctx context.Context, actorID, listID string, fn func(c *change, l *List) error) error {
-	return b.changeRow(ctx, actorID, "lists", listID, "List", func(c *change) error {
+func (b *Board) changeList(ctx context.Context, actor Actor, listID string, fn func(c *change, l *List) error) error {
+	return b.changeRow(ctx, actor, "lists", listID, "List", func(c *change) error {
 		l, err := lockedList(ctx, c, listID)
 		if err != nil {
 			return err

@@ -41,15 +41,15 @@ type Page struct {
 
 // EventsAfter returns up to limit (at most MaxPage; zero means MaxPage) of a
 // board's logged events after seq after, for polling clients. It returns
-// ErrNotFound unless actorID is a member, and a *ResetError
+// ErrNotFound unless the actor is a member, and a *ResetError
 // (ErrHistoryTruncated, ErrAhead) when after cannot be resumed from.
-func (b *Board) EventsAfter(ctx context.Context, actorID, boardID string, after int64, limit int) (*Page, error) {
+func (b *Board) EventsAfter(ctx context.Context, actor Actor, boardID string, after int64, limit int) (*Page, error) {
 	if limit <= 0 || limit > MaxPage {
 		limit = MaxPage
 	}
 	p := &Page{Seq: after}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
-		board, err := visibleBoard(ctx, tx, actorID, boardID)
+		board, err := visibleBoard(ctx, tx, actor.UserID, boardID)
 		if err != nil {
 			return err
 		}
@@ -91,11 +91,11 @@ type Changes struct {
 
 // ChangesSince returns the tasks updated after since (all tasks when since
 // is zero) and the ids of the tasks deleted after it, as far as the log
-// retains deletions. It returns ErrNotFound unless actorID is a member.
-func (b *Board) ChangesSince(ctx context.Context, actorID, boardID string, since time.Time) (*Changes, error) {
+// retains deletions. It returns ErrNotFound unless the actor is a member.
+func (b *Board) ChangesSince(ctx context.Context, actor Actor, boardID string, since time.Time) (*Changes, error) {
 	c := &Changes{Tasks: []Task{}, Deleted: []string{}}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
-		board, err := visibleBoard(ctx, tx, actorID, boardID)
+		board, err := visibleBoard(ctx, tx, actor.UserID, boardID)
 		if err != nil {
 			return err
 		}

@@ -90,7 +90,7 @@ func newFixture(t testing.TB, dsn string, opts *taskboard.Options) *fixture {
 	if ok, err := f.b.SeedDemo(f.ctx); err != nil || !ok {
 		t.Fatalf("SeedDemo: got %v, %v; want true, nil", ok, err)
 	}
-	carol, err := f.b.CreateUser(f.ctx, "Carol", "carol@example.com")
+	carol, err := f.b.CreateUser(f.ctx, taskboard.UserCreate{Name: "Carol", Email: "carol@example.com"})
 	if err != nil {
 		t.Fatalf("CreateUser(Carol): %v", err)
 	}
@@ -101,7 +101,7 @@ func newFixture(t testing.TB, dsn string, opts *taskboard.Options) *fixture {
 // seq returns board's seq as seen by alice.
 func (f *fixture) seq(t testing.TB, board string) int64 {
 	t.Helper()
-	seq, err := f.b.BoardSeq(f.ctx, alice, board)
+	seq, err := f.b.BoardSeq(f.ctx, taskboard.Actor{UserID: alice}, board)
 	if err != nil {
 		t.Fatalf("BoardSeq(%s): %v", board, err)
 	}
@@ -112,13 +112,13 @@ func (f *fixture) seq(t testing.TB, board string) int64 {
 // the board's and the lists' ids.
 func (f *fixture) newBoard(t testing.TB, name string, names ...string) (string, []string) {
 	t.Helper()
-	board, err := f.b.CreateBoard(f.ctx, alice, name)
+	board, err := f.b.CreateBoard(f.ctx, taskboard.Actor{UserID: alice}, name)
 	if err != nil {
 		t.Fatalf("CreateBoard(%q): %v", name, err)
 	}
 	var ids []string
 	for _, n := range names {
-		l, err := f.b.CreateList(f.ctx, alice, board.ID, taskboard.ListCreate{Name: n})
+		l, err := f.b.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board.ID, taskboard.ListCreate{Name: n})
 		if err != nil {
 			t.Fatalf("CreateList(%q): %v", n, err)
 		}
@@ -130,7 +130,7 @@ func (f *fixture) newBoard(t testing.TB, name string, names ...string) (string, 
 // newTask creates a task at the end of list.
 func (f *fixture) newTask(t testing.TB, list, title string) *taskboard.Task {
 	t.Helper()
-	task, err := f.b.CreateTask(f.ctx, alice, taskboard.TaskCreate{ListID: list, Title: title})
+	task, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: list, Title: title})
 	if err != nil {
 		t.Fatalf("CreateTask(%q): %v", title, err)
 	}
@@ -141,7 +141,7 @@ func (f *fixture) newTask(t testing.TB, list, title string) *taskboard.Task {
 // that the positions are 0..n-1.
 func (f *fixture) taskIDs(t testing.TB, board, list string) []string {
 	t.Helper()
-	tasks, _, err := f.b.Tasks(f.ctx, alice, board)
+	tasks, _, err := f.b.Tasks(f.ctx, taskboard.Actor{UserID: alice}, board)
 	if err != nil {
 		t.Fatalf("Tasks(%s): %v", board, err)
 	}
@@ -162,7 +162,7 @@ func (f *fixture) taskIDs(t testing.TB, board, list string) []string {
 // failing t on an error; the subscription is closed when t ends.
 func (f *fixture) subscribe(t testing.TB, user, board string, after int64) *taskboard.Subscription {
 	t.Helper()
-	sub, err := f.b.Subscribe(f.ctx, user, board, after, nil)
+	sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: user}, board, after, nil)
 	if err != nil {
 		t.Fatalf("Subscribe(%s, %s, %d): %v", user, board, after, err)
 	}
@@ -212,7 +212,7 @@ func (f *fixture) eventsAfter(t testing.TB, board string, after int64) []taskboa
 	t.Helper()
 	var all []taskboard.Event
 	for {
-		p, err := f.b.EventsAfter(f.ctx, alice, board, after, 0)
+		p, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: alice}, board, after, 0)
 		if err != nil {
 			t.Fatalf("EventsAfter(%s, %d): %v", board, after, err)
 		}

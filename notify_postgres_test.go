@@ -64,12 +64,12 @@ func wantContiguous(t *testing.T, seqs []int64, from int64) {
 func TestPostgresNotifierAcrossInstances(t *testing.T) {
 	a, b, _ := openPair(t)
 	ctx := context.Background()
-	sub, err := b.Subscribe(ctx, "user-bob", "board-1", 0, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0, nil)
 	if err != nil {
 		t.Fatalf("Subscribe on B: %v", err)
 	}
 	defer sub.Close()
-	if _, err := a.MoveTask(ctx, "user-alice", "task-1", taskboard.TaskMove{ListID: "list-done", Position: 0}); err != nil {
+	if _, err := a.MoveTask(ctx, taskboard.Actor{UserID: "user-alice"}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 		t.Fatalf("MoveTask on A: %v", err)
 	}
 	seqs := collect(t, sub, 1, 10*time.Second)
@@ -87,7 +87,7 @@ func TestPostgresNotifierAcrossInstances(t *testing.T) {
 	}
 
 	// Deleting the board reaches B even though its log is gone.
-	if err := a.DeleteBoard(ctx, "user-alice", "board-1"); err != nil {
+	if err := a.DeleteBoard(ctx, taskboard.Actor{UserID: "user-alice"}, "board-1"); err != nil {
 		t.Fatalf("DeleteBoard: %v", err)
 	}
 	ev, err = sub.Next(c)
@@ -102,12 +102,12 @@ func TestPostgresNotifierAcrossInstances(t *testing.T) {
 func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
 	a, b, _ := openPair(t)
 	ctx := context.Background()
-	subA, err := a.Subscribe(ctx, "user-bob", "board-1", 0, nil)
+	subA, err := a.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer subA.Close()
-	subB, err := b.Subscribe(ctx, "user-alice", "board-1", 0, nil)
+	subB, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-alice"}, "board-1", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
 			for j := range perInstance {
 				task := fmt.Sprintf("task-%d", 1+(i*2+j)%4)
 				list := []string{"list-todo", "list-progress", "list-done"}[j%3]
-				if _, err := store.MoveTask(ctx, "user-alice", task, taskboard.TaskMove{ListID: list, Position: j % 3}); err != nil {
+				if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: "user-alice"}, task, taskboard.TaskMove{ListID: list, Position: ptr(j % 3)}); err != nil {
 					errs <- err
 					return
 				}
@@ -134,7 +134,7 @@ func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("MoveTask: %v", err)
 	}
-	seq, err := a.BoardSeq(ctx, "user-alice", "board-1")
+	seq, err := a.BoardSeq(ctx, taskboard.Actor{UserID: "user-alice"}, "board-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
 func TestPostgresNotifierListenerKilled(t *testing.T) {
 	a, b, dsn := openPair(t)
 	ctx := context.Background()
-	sub, err := b.Subscribe(ctx, "user-bob", "board-1", 0, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestPostgresNotifierListenerKilled(t *testing.T) {
 			}
 		}
 		list := []string{"list-done", "list-todo"}[i%2]
-		if _, err := a.MoveTask(ctx, "user-alice", "task-1", taskboard.TaskMove{ListID: list, Position: 0}); err != nil {
+		if _, err := a.MoveTask(ctx, taskboard.Actor{UserID: "user-alice"}, "task-1", taskboard.TaskMove{ListID: list, Position: ptr(0)}); err != nil {
 			t.Fatalf("MoveTask %d: %v", i, err)
 		}
 	}

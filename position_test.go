@@ -79,7 +79,7 @@ func TestTaskPositions(t *testing.T) {
 						t.Errorf("list %c after %s: got %v, want %v", 'A'+i, tc.name, got, want)
 					}
 				}
-				tasks, _, err := f.b.Tasks(f.ctx, alice, board)
+				tasks, _, err := f.b.Tasks(f.ctx, taskboard.Actor{UserID: alice}, board)
 				if err != nil {
 					t.Fatalf("Tasks: %v", err)
 				}
@@ -116,19 +116,19 @@ func create(list, pos int) func(*fixture, map[string]string, []string) (*taskboa
 		if pos >= 0 {
 			in.Position = &pos
 		}
-		return f.b.CreateTask(f.ctx, alice, in)
+		return f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, in)
 	}
 }
 
 func move(name string, list, pos int) func(*fixture, map[string]string, []string) (*taskboard.Task, error) {
 	return func(f *fixture, ids map[string]string, lists []string) (*taskboard.Task, error) {
-		return f.b.MoveTask(f.ctx, alice, ids[name], taskboard.TaskMove{ListID: lists[list], Position: pos})
+		return f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, ids[name], taskboard.TaskMove{ListID: lists[list], Position: ptr(pos)})
 	}
 }
 
 func remove(name string) func(*fixture, map[string]string, []string) (*taskboard.Task, error) {
 	return func(f *fixture, ids map[string]string, _ []string) (*taskboard.Task, error) {
-		return nil, f.b.DeleteTask(f.ctx, alice, ids[name], 0)
+		return nil, f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, ids[name], taskboard.TaskDelete{IfVersion: 0})
 	}
 }
 
@@ -141,50 +141,50 @@ func TestNoOpWritesLogNothing(t *testing.T) {
 			call func() (int64, error) // returns the version written back
 		}{
 			{"MoveTask to its own position", func() (int64, error) {
-				task, err := f.b.MoveTask(f.ctx, alice, "task-1", taskboard.TaskMove{ListID: listTodo, Position: 0})
+				task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listTodo, Position: ptr(0)})
 				return version(task, err)
 			}},
 			{"MoveTask of the last task to its own position", func() (int64, error) {
-				task, err := f.b.MoveTask(f.ctx, alice, "task-2", taskboard.TaskMove{ListID: listTodo, Position: 1})
+				task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskMove{ListID: listTodo, Position: ptr(1)})
 				return version(task, err)
 			}},
 			{"MoveTask of the last task past the end", func() (int64, error) {
-				task, err := f.b.MoveTask(f.ctx, alice, "task-2", taskboard.TaskMove{ListID: listTodo, Position: 50})
+				task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskMove{ListID: listTodo, Position: ptr(50)})
 				return version(task, err)
 			}},
 			{"MoveTask of a single task past the end", func() (int64, error) {
-				task, err := f.b.MoveTask(f.ctx, alice, "task-4", taskboard.TaskMove{ListID: listDone, Position: 1})
+				task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-4", taskboard.TaskMove{ListID: listDone, Position: ptr(1)})
 				return version(task, err)
 			}},
 			{"MoveList to its own position", func() (int64, error) {
-				list, err := f.b.MoveList(f.ctx, alice, listProgress, 1, 0)
+				list, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, listProgress, taskboard.ListMove{Position: ptr(1), IfVersion: 0})
 				return listVersion(list, err)
 			}},
 			{"MoveList of the last list past the end", func() (int64, error) {
-				list, err := f.b.MoveList(f.ctx, alice, listDone, 9, 1)
+				list, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, listDone, taskboard.ListMove{Position: ptr(9), IfVersion: 1})
 				return listVersion(list, err)
 			}},
 			{"UpdateTask to the same values", func() (int64, error) {
-				task, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{
+				task, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{
 					Title:      ptr("Design login page"),
 					AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(alice)},
 				})
 				return version(task, err)
 			}},
 			{"UpdateTask with nothing set", func() (int64, error) {
-				task, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{})
+				task, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{})
 				return version(task, err)
 			}},
 			{"UpdateList to the same name", func() (int64, error) {
-				list, err := f.b.UpdateList(f.ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr("To Do")})
+				list, err := f.b.UpdateList(f.ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr("To Do")})
 				return listVersion(list, err)
 			}},
 			{"UpdateBoard to the same name", func() (int64, error) {
-				_, err := f.b.UpdateBoard(f.ctx, alice, board1, taskboard.BoardUpdate{Name: ptr("Sprint 12")})
+				_, err := f.b.UpdateBoard(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: ptr("Sprint 12")})
 				return 1, err
 			}},
 		}
-		before, err := f.b.Snapshot(f.ctx, alice, board1)
+		before, err := f.b.Snapshot(f.ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
@@ -202,7 +202,7 @@ func TestNoOpWritesLogNothing(t *testing.T) {
 				}
 			})
 		}
-		after, err := f.b.Snapshot(f.ctx, alice, board1)
+		after, err := f.b.Snapshot(f.ctx, taskboard.Actor{UserID: alice}, board1)
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
@@ -238,35 +238,35 @@ func TestVersions(t *testing.T) {
 			{"start", func() error { return nil }, map[string]int64{
 				"task-1": 1, "task-2": 1, "task-3": 1, "task-4": 1, listTodo: 1, listProgress: 1, listDone: 1}},
 			{"update task-1's title", func() error {
-				_, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{Title: ptr("Design sign-in page")})
+				_, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("Design sign-in page")})
 				return err
 			}, map[string]int64{"task-1": 2, "task-2": 1}},
 			{"clear task-1's assignee and set a description", func() error {
-				_, err := f.b.UpdateTask(f.ctx, alice, "task-1", taskboard.TaskUpdate{
+				_, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{
 					AssigneeID:  taskboard.Nullable[string]{Set: true},
 					Description: taskboard.Nullable[string]{Set: true, Value: ptr("with SSO")},
 				})
 				return err
 			}, map[string]int64{"task-1": 3, "task-2": 1}},
 			{"move task-2 above task-1 (task-1 shifts)", func() error {
-				_, err := f.b.MoveTask(f.ctx, alice, "task-2", taskboard.TaskMove{ListID: listTodo, Position: 0})
+				_, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskMove{ListID: listTodo, Position: ptr(0)})
 				return err
 			}, map[string]int64{"task-1": 3, "task-2": 2}},
 			{"move task-3 to the top of done (task-4 shifts)", func() error {
-				_, err := f.b.MoveTask(f.ctx, alice, "task-3", taskboard.TaskMove{ListID: listDone, Position: 0})
+				_, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-3", taskboard.TaskMove{ListID: listDone, Position: ptr(0)})
 				return err
 			}, map[string]int64{"task-3": 2, "task-4": 1}},
-			{"delete task-2 (task-1 shifts)", func() error { return f.b.DeleteTask(f.ctx, alice, "task-2", 0) }, map[string]int64{"task-1": 3}},
+			{"delete task-2 (task-1 shifts)", func() error { return f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}) }, map[string]int64{"task-1": 3}},
 			{"rename list-todo", func() error {
-				_, err := f.b.UpdateList(f.ctx, alice, listTodo, taskboard.ListUpdate{Name: ptr("Backlog")})
+				_, err := f.b.UpdateList(f.ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr("Backlog")})
 				return err
 			}, map[string]int64{listTodo: 2, listProgress: 1, listDone: 1}},
 			{"move list-done first (the others shift)", func() error {
-				_, err := f.b.MoveList(f.ctx, alice, listDone, 0, 0)
+				_, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, listDone, taskboard.ListMove{Position: ptr(0), IfVersion: 0})
 				return err
 			}, map[string]int64{listTodo: 2, listProgress: 1, listDone: 2}},
 			{"create a list at 0 (the others shift)", func() error {
-				_, err := f.b.CreateList(f.ctx, alice, board1, taskboard.ListCreate{Name: "Ideas", Position: ptr(0)})
+				_, err := f.b.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: "Ideas", Position: ptr(0)})
 				return err
 			}, map[string]int64{listTodo: 2, listProgress: 1, listDone: 2}},
 		}
@@ -274,7 +274,7 @@ func TestVersions(t *testing.T) {
 			if err := step.call(); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
-			snap, err := f.b.Snapshot(f.ctx, alice, board1)
+			snap, err := f.b.Snapshot(f.ctx, taskboard.Actor{UserID: alice}, board1)
 			if err != nil {
 				t.Fatalf("Snapshot: %v", err)
 			}
@@ -291,7 +291,7 @@ func TestVersions(t *testing.T) {
 				}
 			}
 		}
-		task, err := f.b.Task(f.ctx, alice, "task-1")
+		task, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, "task-1")
 		if err != nil {
 			t.Fatalf("Task: %v", err)
 		}
@@ -306,7 +306,7 @@ func TestListPositionsAndCascades(t *testing.T) {
 		f := newFixture(t, dsn, nil)
 		listNames := func() []string {
 			t.Helper()
-			lists, err := f.b.Lists(f.ctx, alice, board1)
+			lists, err := f.b.Lists(f.ctx, taskboard.Actor{UserID: alice}, board1)
 			if err != nil {
 				t.Fatalf("Lists: %v", err)
 			}
@@ -329,10 +329,10 @@ func TestListPositionsAndCascades(t *testing.T) {
 			{"create in the middle", func() error { return createList(f, ids, "Review", ptr(3)) }, []string{"Ideas", "To Do", "In Progress", "Review", "Done"}},
 			{"create past the end", func() error { return createList(f, ids, "Archive", ptr(42)) }, []string{"Ideas", "To Do", "In Progress", "Review", "Done", "Archive"}},
 			{"create without position", func() error { return createList(f, ids, "Later", nil) }, []string{"Ideas", "To Do", "In Progress", "Review", "Done", "Archive", "Later"}},
-			{"move down", func() error { _, err := f.b.MoveList(f.ctx, alice, ids["Ideas"], 2, 0); return err }, []string{"To Do", "In Progress", "Ideas", "Review", "Done", "Archive", "Later"}},
-			{"move up", func() error { _, err := f.b.MoveList(f.ctx, alice, ids["Done"], 0, 0); return err }, []string{"Done", "To Do", "In Progress", "Ideas", "Review", "Archive", "Later"}},
-			{"move past the end", func() error { _, err := f.b.MoveList(f.ctx, alice, ids["To Do"], 100, 0); return err }, []string{"Done", "In Progress", "Ideas", "Review", "Archive", "Later", "To Do"}},
-			{"delete in the middle", func() error { return f.b.DeleteList(f.ctx, alice, ids["Review"], 0) }, []string{"Done", "In Progress", "Ideas", "Archive", "Later", "To Do"}},
+			{"move down", func() error { _, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["Ideas"], taskboard.ListMove{Position: ptr(2), IfVersion: 0}); return err }, []string{"To Do", "In Progress", "Ideas", "Review", "Done", "Archive", "Later"}},
+			{"move up", func() error { _, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["Done"], taskboard.ListMove{Position: ptr(0), IfVersion: 0}); return err }, []string{"Done", "To Do", "In Progress", "Ideas", "Review", "Archive", "Later"}},
+			{"move past the end", func() error { _, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["To Do"], taskboard.ListMove{Position: ptr(100), IfVersion: 0}); return err }, []string{"Done", "In Progress", "Ideas", "Review", "Archive", "Later", "To Do"}},
+			{"delete in the middle", func() error { return f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, ids["Review"], taskboard.ListDelete{IfVersion: 0}) }, []string{"Done", "In Progress", "Ideas", "Archive", "Later", "To Do"}},
 		}
 		for _, step := range steps {
 			if err := step.call(); err != nil {
@@ -345,7 +345,7 @@ func TestListPositionsAndCascades(t *testing.T) {
 
 		// Deleting a list takes its tasks and names them in list_deleted.
 		seq := f.seq(t, board1)
-		if err := f.b.DeleteList(f.ctx, alice, listTodo, 0); err != nil {
+		if err := f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListDelete{IfVersion: 0}); err != nil {
 			t.Fatalf("DeleteList(list-todo): %v", err)
 		}
 		events := f.eventsAfter(t, board1, seq)
@@ -358,15 +358,15 @@ func TestListPositionsAndCascades(t *testing.T) {
 			t.Errorf("list_deleted data: got %s, want taskIds in it", events[0].Data)
 		}
 		for _, id := range []string{"task-1", "task-2"} {
-			_, err := f.b.Task(f.ctx, alice, id)
+			_, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, id)
 			wantErr(t, "Task("+id+") after its list was deleted", err, taskboard.ErrNotFound, "Task")
 		}
-		_, err := f.b.List(f.ctx, alice, listTodo)
+		_, err := f.b.List(f.ctx, taskboard.Actor{UserID: alice}, listTodo)
 		wantErr(t, "List(list-todo) after DeleteList", err, taskboard.ErrNotFound, "List")
 
 		// An empty list's deletion names no tasks.
 		seq = f.seq(t, board1)
-		if err := f.b.DeleteList(f.ctx, alice, ids["Later"], 0); err != nil {
+		if err := f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, ids["Later"], taskboard.ListDelete{IfVersion: 0}); err != nil {
 			t.Fatalf("DeleteList(Later): %v", err)
 		}
 		events = f.eventsAfter(t, board1, seq)
@@ -375,7 +375,7 @@ func TestListPositionsAndCascades(t *testing.T) {
 		}
 
 		// Deleting the board takes everything, its log included.
-		if err := f.b.DeleteBoard(f.ctx, alice, board1); err != nil {
+		if err := f.b.DeleteBoard(f.ctx, taskboard.Actor{UserID: alice}, board1); err != nil {
 			t.Fatalf("DeleteBoard: %v", err)
 		}
 		checks := []struct {
@@ -383,15 +383,15 @@ func TestListPositionsAndCascades(t *testing.T) {
 			err    error
 			entity string
 		}{
-			{"BoardInfo", func() error { _, err := f.b.BoardInfo(f.ctx, alice, board1); return err }(), "Board"},
-			{"List(list-done)", func() error { _, err := f.b.List(f.ctx, alice, listDone); return err }(), "List"},
-			{"Task(task-4)", func() error { _, err := f.b.Task(f.ctx, alice, "task-4"); return err }(), "Task"},
-			{"EventsAfter", func() error { _, err := f.b.EventsAfter(f.ctx, alice, board1, 0, 0); return err }(), "Board"},
+			{"BoardInfo", func() error { _, err := f.b.BoardInfo(f.ctx, taskboard.Actor{UserID: alice}, board1); return err }(), "Board"},
+			{"List(list-done)", func() error { _, err := f.b.List(f.ctx, taskboard.Actor{UserID: alice}, listDone); return err }(), "List"},
+			{"Task(task-4)", func() error { _, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, "task-4"); return err }(), "Task"},
+			{"EventsAfter", func() error { _, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: alice}, board1, 0, 0); return err }(), "Board"},
 		}
 		for _, c := range checks {
 			wantErr(t, c.call+" after DeleteBoard", c.err, taskboard.ErrNotFound, c.entity)
 		}
-		boards, err := f.b.Boards(f.ctx, alice)
+		boards, err := f.b.Boards(f.ctx, taskboard.Actor{UserID: alice})
 		if err != nil || len(boards) != 0 {
 			t.Errorf("Boards(alice) after DeleteBoard: got %v, %v; want none", boards, err)
 		}
@@ -405,7 +405,7 @@ func TestListPositionsAndCascades(t *testing.T) {
 }
 
 func createList(f *fixture, ids map[string]string, name string, pos *int) error {
-	l, err := f.b.CreateList(f.ctx, alice, board1, taskboard.ListCreate{Name: name, Position: pos})
+	l, err := f.b.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: name, Position: pos})
 	if err == nil {
 		ids[name] = l.ID
 	}
@@ -590,7 +590,7 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 	case r < 6 && len(m.lists) < 6:
 		pos := rng.Intn(len(m.lists) + 3)
 		desc = fmt.Sprintf("create list at %d", pos)
-		l, err := f.b.CreateList(f.ctx, alice, board, taskboard.ListCreate{Name: "L", Position: &pos})
+		l, err := f.b.CreateList(f.ctx, taskboard.Actor{UserID: alice}, board, taskboard.ListCreate{Name: "L", Position: &pos})
 		if err != nil {
 			return desc, false, err
 		}
@@ -603,7 +603,7 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 		l := randomList()
 		pos := rng.Intn(len(m.lists) + 2)
 		desc = fmt.Sprintf("move list %s to %d", short(l.id), pos)
-		got, err := f.b.MoveList(f.ctx, alice, l.id, pos, 0)
+		got, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, l.id, taskboard.ListMove{Position: ptr(pos), IfVersion: 0})
 		if err != nil {
 			return desc, false, err
 		}
@@ -615,11 +615,11 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 	case r < 16 && len(m.lists) > 1:
 		l := randomList()
 		desc = fmt.Sprintf("delete list %s with %d tasks", short(l.id), len(l.tasks))
-		if err := f.b.DeleteList(f.ctx, alice, l.id, 0); err != nil {
+		if err := f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, l.id, taskboard.ListDelete{IfVersion: 0}); err != nil {
 			return desc, false, err
 		}
 		want := m.deleteList(l.id)
-		page, err := f.b.EventsAfter(f.ctx, alice, board, m.seq, 0)
+		page, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: alice}, board, m.seq, 0)
 		if err != nil {
 			return desc, true, err
 		}
@@ -643,7 +643,7 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 			in.Position = &pos
 		}
 		desc = fmt.Sprintf("create task in %s at %d", short(l.id), pos)
-		task, err := f.b.CreateTask(f.ctx, alice, in)
+		task, err := f.b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, in)
 		if err != nil {
 			return desc, false, err
 		}
@@ -661,7 +661,7 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 		}
 		pos := rng.Intn(len(to.tasks) + 3)
 		desc = fmt.Sprintf("move task %s from %s to %s at %d", short(id), short(from.id), short(to.id), pos)
-		task, err := f.b.MoveTask(f.ctx, alice, id, taskboard.TaskMove{ListID: to.id, Position: pos})
+		task, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, id, taskboard.TaskMove{ListID: to.id, Position: ptr(pos)})
 		if err != nil {
 			return desc, false, err
 		}
@@ -674,7 +674,7 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 	default:
 		id := tasks[rng.Intn(len(tasks))]
 		desc = fmt.Sprintf("delete task %s", short(id))
-		if err := f.b.DeleteTask(f.ctx, alice, id, 0); err != nil {
+		if err := f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, id, taskboard.TaskDelete{IfVersion: 0}); err != nil {
 			return desc, false, err
 		}
 		m.deleteTask(id)
@@ -685,7 +685,7 @@ func randomStep(f *fixture, m *boardModel, board string, rng *rand.Rand) (desc s
 // compareModel checks the store's snapshot and task list against m.
 func compareModel(t *testing.T, f *fixture, board string, m *boardModel, after string) {
 	t.Helper()
-	snap, err := f.b.Snapshot(f.ctx, alice, board)
+	snap, err := f.b.Snapshot(f.ctx, taskboard.Actor{UserID: alice}, board)
 	if err != nil {
 		t.Fatalf("Snapshot after %s: %v", after, err)
 	}
@@ -719,7 +719,7 @@ func compareModel(t *testing.T, f *fixture, board string, m *boardModel, after s
 			t.Fatalf("after %s: %s has version %d, want %d", after, short(id), got.versions[id], v)
 		}
 	}
-	tasks, seq, err := f.b.Tasks(f.ctx, alice, board)
+	tasks, seq, err := f.b.Tasks(f.ctx, taskboard.Actor{UserID: alice}, board)
 	if err != nil {
 		t.Fatalf("Tasks after %s: %v", after, err)
 	}

@@ -117,7 +117,7 @@ func TestPushSubscribers(t *testing.T) {
 		for i, after := range starts {
 			p := &pushReader{ctx: ctx, final: final, done: make(chan struct{})}
 			p.running.Store(1) // the subscriber reads first
-			sub, err := f.b.Subscribe(ctx, bob, board1, after, &taskboard.SubscribeOptions{Ready: p.ready})
+			sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: bob}, board1, after, &taskboard.SubscribeOptions{Ready: p.ready})
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
@@ -141,7 +141,7 @@ func TestPushSubscribers(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		last, err := f.b.UpdateBoard(f.ctx, alice, board1, taskboard.BoardUpdate{Name: ptr("done")})
+		last, err := f.b.UpdateBoard(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: ptr("done")})
 		if err != nil || last.Seq != final {
 			t.Fatalf("UpdateBoard: seq %d, %v; want seq %d", last.Seq, err, final)
 		}

@@ -398,12 +398,12 @@ func (b *Board) plainTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 // change is one write transaction on one board: it holds the board's row
 // lock and collects the events the write appends to the board's log.
 type change struct {
-	tx      bun.Tx
-	board   BoardInfo
-	actorID string
-	mutID   *string
-	at      time.Time
-	events  []Event
+	tx     bun.Tx
+	board  BoardInfo
+	actor  Actor
+	mutID  *string
+	at     time.Time
+	events []Event
 	// notLogged marks a change whose events must not be stored (the board
 	// is being deleted and its log goes with it).
 	notLogged bool
@@ -417,7 +417,7 @@ func (c *change) emit(ctx context.Context, env Envelope) error {
 	c.board.Seq++
 	env.Seq = c.board.Seq
 	env.BoardID = c.board.ID
-	env.ActorID = c.actorID
+	env.ActorID = c.actor.UserID
 	env.At = c.at
 	env.MutationID = c.mutID
 	ev, err := newLoggedEvent(env)
@@ -443,11 +443,11 @@ func (b *Board) boardLock(boardID string) *sync.Mutex {
 }
 
 // change runs fn in a transaction that holds boardID's lock, after checking
-// that actorID is a member (else the error is notFound(entity)). The events
+// that the actor is a member (else the error is notFound(entity)). The events
 // fn emits are stored in the same transaction with gapless seqs, and
 // published after the commit, in seq order.
-func (b *Board) change(ctx context.Context, actorID, boardID, entity string, fn func(c *change) error) error {
-	return b.changeOf(ctx, actorID, target{boardID: boardID}, entity, fn)
+func (b *Board) change(ctx context.Context, actor Actor, boardID, entity string, fn func(c *change) error) error {
+	return b.changeOf(ctx, actor, target{boardID: boardID}, entity, fn)
 }
 
 // target names the board a change applies to: by its ID, or as the board
@@ -462,11 +462,11 @@ type target struct {
 }
 
 // changeRow is change on the board of a row of table.
-func (b *Board) changeRow(ctx context.Context, actorID, table, rowID, entity string, fn func(c *change) error) error {
-	return b.changeOf(ctx, actorID, target{table: table, rowID: rowID, rowEntity: entity}, entity, fn)
+func (b *Board) changeRow(ctx context.Context, actor Actor, table, rowID, entity string, fn func(c *change) error) error {
+	return b.changeOf(ctx, actor, target{table: table, rowID: rowID, rowEntity: entity}, entity, fn)
 }
 
-func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity string, fn func(c *change) error) error {
+func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity string, fn func(c *change) error) error {
 	select {
 	case <-b.closing:
 		return ErrClosed
@@ -475,7 +475,10 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 	if hasNUL(tg.rowID) {
 		return notFound(tg.rowEntity)
 	}
-	if hasNUL(actorID, tg.boardID) {
+	if err := actor.mayWrite(); err != nil {
+		return err
+	}
+	if hasNUL(actor.UserID, tg.boardID) {
 		return notFound(entity)
 	}
 	if tg.boardID == "" && !b.sqlite {
@@ -512,7 +515,7 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 		}
 	}
 	boardID := tg.boardID
-	c := &change{tx: tx, actorID: actorID, at: now()}
+	c := &change{tx: tx, actor: actor, at: now()}
 	if id := MutationID(ctx); id != "" {
 		c.mutID = &id
 	}
@@ -523,7 +526,7 @@ func (b *Board) changeOf(ctx context.Context, actorID string, tg target, entity 
 	}
 	q := tx.NewSelect().Model(&locked).
 		ColumnExpr("board_info.*").
-		ColumnExpr("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS is_member", actorID).
+		ColumnExpr("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS is_member", actor.UserID).
 		Where("board_info.id = ?", boardID)
 	if !b.sqlite {
 		// The row lock gives the transaction an ID anyway; reading it

@@ -36,11 +36,19 @@ type TaskUpdate struct {
 	IfVersion   int64
 }
 
-// TaskMove moves a task to Position in ListID (splice; past the end means
-// last). A non-zero IfVersion is a precondition on the task's version.
+// TaskMove moves a task to Position in ListID (splice; nil or past the end
+// means last). A non-zero IfVersion makes the move fail with
+// ErrPreconditionFailed unless the task's version equals it.
 type TaskMove struct {
 	ListID    string
-	Position  int
+	Position  *int
+	IfVersion int64
+}
+
+// TaskDelete is the condition of a task's deletion: a non-zero IfVersion
+// makes it fail with ErrPreconditionFailed unless the task's version
+// equals it.
+type TaskDelete struct {
 	IfVersion int64
 }
 
@@ -50,14 +58,14 @@ type From struct {
 	Position int    `json:"position"`
 }
 
-// Task returns a task on a board actorID is a member of, or ErrNotFound.
-func (b *Board) Task(ctx context.Context, actorID, taskID string) (*Task, error) {
-	if hasNUL(actorID, taskID) {
+// Task returns a task on a board the actor is a member of, or ErrNotFound.
+func (b *Board) Task(ctx context.Context, actor Actor, taskID string) (*Task, error) {
+	if hasNUL(actor.UserID, taskID) {
 		return nil, fmt.Errorf("taskboard: task %q: %w", taskID, notFound("Task"))
 	}
 	t := new(Task)
 	err := b.db.NewSelect().Model(t).Where("id = ?", taskID).
-		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = task.board_id AND m.user_id = ?)", actorID).
+		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = task.board_id AND m.user_id = ?)", actor.UserID).
 		Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("taskboard: task %s: %w", taskID, notFound("Task"))
@@ -93,10 +101,10 @@ func checkAssignee(ctx context.Context, c *change, userID *string) error {
 }
 
 // CreateTask adds a task to a list at Position and logs task_created. It
-// returns ErrNotFound ("List") when the list does not exist or actorID may
+// returns ErrNotFound ("List") when the list does not exist or the actor may
 // not see it, and ErrInvalid for a bad title, description, position or
 // assignee (who must be a member of the board).
-func (b *Board) CreateTask(ctx context.Context, actorID string, in TaskCreate) (*Task, error) {
+func (b *Board) CreateTask(ctx context.Context, actor Actor, in TaskCreate) (*Task, error) {
 	var v validator
 	if in.ListID == "" {
 		v.add("listId", "is required")
@@ -109,7 +117,7 @@ func (b *Board) CreateTask(ctx context.Context, actorID string, in TaskCreate) (
 	at := now()
 	t := &Task{ID: newID(), ListID: in.ListID, Title: in.Title, Description: in.Description,
 		AssigneeID: in.AssigneeID, Version: 1, CreatedAt: at, UpdatedAt: at}
-	err := b.changeRow(ctx, actorID, "lists", in.ListID, "List", func(c *change) error {
+	err := b.changeRow(ctx, actor, "lists", in.ListID, "List", func(c *change) error {
 		if _, err := lockedList(ctx, c, in.ListID); err != nil {
 			return err
 		}
@@ -140,14 +148,14 @@ func (b *Board) CreateTask(ctx context.Context, actorID string, in TaskCreate) (
 // UpdateTask changes a task's title, description or assignee and logs
 // task_updated. An update that changes nothing logs nothing. It returns
 // ErrNotFound, ErrInvalid or ErrPreconditionFailed.
-func (b *Board) UpdateTask(ctx context.Context, actorID, taskID string, u TaskUpdate) (*Task, error) {
+func (b *Board) UpdateTask(ctx context.Context, actor Actor, taskID string, u TaskUpdate) (*Task, error) {
 	var v validator
 	validateTaskText(&v, u.Title, u.Description.Value)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	var out *Task
-	err := b.changeTask(ctx, actorID, taskID, func(c *change, t *Task) error {
+	err := b.changeTask(ctx, actor, taskID, func(c *change, t *Task) error {
 		if err := checkVersion("task", u.IfVersion, t.Version); err != nil {
 			return err
 		}
@@ -194,19 +202,17 @@ func equalPtr[T comparable](a, b *T) bool {
 // or "List" for a list that does not exist or is not visible), ErrInvalid
 // for a negative position or a list of another board, and
 // ErrPreconditionFailed.
-func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove) (*Task, error) {
+func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m TaskMove) (*Task, error) {
 	var v validator
 	if m.ListID == "" {
 		v.add("listId", "is required")
 	}
-	if m.Position < 0 {
-		v.add("position", "must be a non-negative integer")
-	}
+	v.position("position", m.Position)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	var out *Task
-	err := b.changeTask(ctx, actorID, taskID, func(c *change, t *Task) error {
+	err := b.changeTask(ctx, actor, taskID, func(c *change, t *Task) error {
 		if err := checkVersion("task", m.IfVersion, t.Version); err != nil {
 			return err
 		}
@@ -216,8 +222,12 @@ func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove
 			return err
 		}
 		from := From{ListID: t.ListID, Position: t.Position}
+		want := n // past the end: at the end
+		if m.Position != nil {
+			want = *m.Position
+		}
 		if m.ListID == t.ListID {
-			to := min(m.Position, n-1)
+			to := min(want, n-1)
 			if to == t.Position {
 				return nil
 			}
@@ -226,7 +236,7 @@ func (b *Board) MoveTask(ctx context.Context, actorID, taskID string, m TaskMove
 			}
 			t.Position = to
 		} else {
-			to := min(m.Position, n)
+			to := min(want, n)
 			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1, c.at); err != nil {
 				return err
 			}
@@ -272,7 +282,7 @@ func (b *Board) targetList(ctx context.Context, c *change, listID string) (int, 
 	if l.BoardID == c.board.ID {
 		return l.Tasks, nil
 	}
-	if ok, err := isMember(ctx, c.tx, l.BoardID, c.actorID); err != nil {
+	if ok, err := isMember(ctx, c.tx, l.BoardID, c.actor.UserID); err != nil {
 		return 0, err
 	} else if !ok {
 		return 0, notFound("List")
@@ -281,10 +291,10 @@ func (b *Board) targetList(ctx context.Context, c *change, listID string) (int, 
 }
 
 // DeleteTask deletes a task and logs task_deleted with the task as it was.
-// A non-zero ifVersion is a precondition on the task's version.
-func (b *Board) DeleteTask(ctx context.Context, actorID, taskID string, ifVersion int64) error {
-	err := b.changeTask(ctx, actorID, taskID, func(c *change, t *Task) error {
-		if err := checkVersion("task", ifVersion, t.Version); err != nil {
+// It returns ErrNotFound or ErrPreconditionFailed (see TaskDelete).
+func (b *Board) DeleteTask(ctx context.Context, actor Actor, taskID string, d TaskDelete) error {
+	err := b.changeTask(ctx, actor, taskID, func(c *change, t *Task) error {
+		if err := checkVersion("task", d.IfVersion, t.Version); err != nil {
 			return err
 		}
 		if _, err := c.tx.NewDelete().Model(t).WherePK().Exec(ctx); err != nil {
@@ -302,7 +312,7 @@ func (b *Board) DeleteTask(ctx context.Context, actorID, taskID string, ifVersio
 }
 
 // changeTask runs fn in a change of the task's board with the task loaded.
-func (b *Board) changeTask(ctx context.Context, actorID, taskID string, fn func(c *change, t *Task) error) error {
+func (b *Board) changeTask(ctx context.Context, actor Actor, taskID string, fn func(c *change, t *Task) error) error {
 	var t *Task
 	load := func(ctx context.Context, tx bun.Tx) (string, error) {
 		t = new(Task)
@@ -315,9 +325,9 @@ func (b *Board) changeTask(ctx context.Context, actorID, taskID string, fn func(
 	if b.sqlite {
 		// One writer at a time: the task itself names its board.
 		tg := target{table: "tasks", rowID: taskID, rowEntity: "Task", resolve: load}
-		return b.changeOf(ctx, actorID, tg, "Task", func(c *change) error { return fn(c, t) })
+		return b.changeOf(ctx, actor, tg, "Task", func(c *change) error { return fn(c, t) })
 	}
-	return b.changeRow(ctx, actorID, "tasks", taskID, "Task", func(c *change) error {
+	return b.changeRow(ctx, actor, "tasks", taskID, "Task", func(c *change) error {
 		if _, err := load(ctx, c.tx); err != nil {
 			return err
 		}

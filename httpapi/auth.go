@@ -201,3 +201,8 @@ func (h *Handler) createTicket(w http.ResponseWriter, r *http.Request, id *Ident
 	}
 	writeJSON(w, http.StatusCreated, ticketResponse{Ticket: ticket, ExpiresAt: exp})
 }
+
+// actor is the store's view of the caller.
+func (id *Identity) actor() taskboard.Actor {
+	return taskboard.Actor{UserID: id.User.ID}
+}

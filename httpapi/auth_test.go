@@ -358,7 +358,7 @@ func TestDemoSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		if _, err := store.CreateUser(ctx, "Alice", "alice@example.com"); err != nil {
+		if _, err := store.CreateUser(ctx, taskboard.UserCreate{Name: "Alice", Email: "alice@example.com"}); err != nil {
 			t.Fatal(err)
 		}
 		// A database with users is never seeded, so it is no demo database.

@@ -37,7 +37,7 @@ func (e *rtEnv) metricValue(sample string) float64 {
 func TestAdminConnections(t *testing.T) {
 	e := newRTEnv(t, dbtest.SQLite(t), nil, nil)
 	ctx := context.Background()
-	other, err := e.store.CreateBoard(ctx, taskboard.DemoAlice, "Other")
+	other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "Other")
 	if err != nil {
 		t.Fatal(err)
 	}

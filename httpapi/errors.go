@@ -55,7 +55,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "Invalid JSON"})
 	case errors.Is(err, errTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"})
-	case errors.Is(err, errForbiddenOrig):
+	case errors.Is(err, errForbiddenOrig), errors.Is(err, taskboard.ErrForbidden):
 		writeJSON(w, http.StatusForbidden, errorBody{Error: "Forbidden"})
 	case errors.Is(err, taskboard.ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", "Bearer")

@@ -152,7 +152,7 @@ func (fz *fuzzEnv) check(t *testing.T, method, path string, body []byte) {
 	if rec.Code != http.StatusNoContent && !json.Valid(rec.Body.Bytes()) {
 		t.Fatalf("%s %s %q: got %d with a body that is not JSON: %q", method, path, body, rec.Code, rec.Body)
 	}
-	snap, err := fz.store.Snapshot(t.Context(), taskboard.DemoAlice, "board-1")
+	snap, err := fz.store.Snapshot(t.Context(), taskboard.Actor{UserID: taskboard.DemoAlice}, "board-1")
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}

@@ -115,7 +115,7 @@ func TestIdempotencyScope(t *testing.T) {
 		h := bearerHdr(e.alice).with("Idempotency-Key", "add-dave")
 		first := e.do("POST", "/boards/board-1/members", `{"email":"dave@example.com"}`, h)
 		first.wantError(t, http.StatusNotFound, "User not found")
-		if _, err := e.store.CreateUser(t.Context(), "Dave", "dave@example.com"); err != nil {
+		if _, err := e.store.CreateUser(t.Context(), taskboard.UserCreate{Name: "Dave", Email: "dave@example.com"}); err != nil {
 			t.Fatal(err)
 		}
 		again := e.do("POST", "/boards/board-1/members", `{"email":"dave@example.com"}`, h)

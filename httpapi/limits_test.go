@@ -73,7 +73,7 @@ func TestSubscriptionLimit(t *testing.T) {
 	opts := rtOptions()
 	opts.MaxSubscriptionsPerConnection = 1
 	e := newRTEnv(t, dbtest.SQLite(t), opts, nil)
-	board, err := e.store.CreateBoard(t.Context(), taskboard.DemoAlice, "Second")
+	board, err := e.store.CreateBoard(t.Context(), taskboard.Actor{UserID: taskboard.DemoAlice}, "Second")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func (h *Handler) serveUpdates(w http.ResponseWriter, r *http.Request, id *Ident
 			h.writeError(w, r, err)
 			return
 		}
-		page, err := h.store.EventsAfter(r.Context(), id.User.ID, boardID, after, limit)
+		page, err := h.store.EventsAfter(r.Context(), id.actor(), boardID, after, limit)
 		if err != nil {
 			h.countResetErr(err)
 			h.writeError(w, r, err)
@@ -84,7 +84,7 @@ func (h *Handler) serveUpdates(w http.ResponseWriter, r *http.Request, id *Ident
 	// so that using it as the next since never misses a change committed
 	// while this request ran; a change may come twice.
 	stamp := nowUTC().Truncate(time.Second)
-	c, err := h.store.ChangesSince(r.Context(), id.User.ID, boardID, since)
+	c, err := h.store.ChangesSince(r.Context(), id.actor(), boardID, since)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -124,7 +124,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, id *Identity
 	}
 	defer h.rt.close(st)
 
-	sub, err := h.store.Subscribe(ctx, id.User.ID, boardID, after, nil)
+	sub, err := h.store.Subscribe(ctx, id.actor(), boardID, after, nil)
 	if err != nil {
 		h.countResetErr(err)
 		h.writeError(w, r, err)

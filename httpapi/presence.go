@@ -44,7 +44,7 @@ func (rt *realtime) userLeft(boardID string, user taskboard.User) {
 // servePresence is GET /boards/{boardId}/presence.
 func (h *Handler) servePresence(w http.ResponseWriter, r *http.Request, id *Identity) {
 	boardID := r.PathValue("boardId")
-	if _, err := h.store.BoardInfo(r.Context(), id.User.ID, boardID); err != nil {
+	if _, err := h.store.BoardInfo(r.Context(), id.actor(), boardID); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

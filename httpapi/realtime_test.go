@@ -307,7 +307,7 @@ func (e *rtEnv) write(n int, taskID string) int64 {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		title := fmt.Sprintf("%s edit %d", taskID, i)
-		if _, err := e.store.UpdateTask(ctx, taskboard.DemoAlice, taskID, taskboard.TaskUpdate{Title: &title}); err != nil {
+		if _, err := e.store.UpdateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskID, taskboard.TaskUpdate{Title: &title}); err != nil {
 			e.t.Fatalf("UpdateTask(%s): %v", taskID, err)
 		}
 	}
@@ -317,7 +317,7 @@ func (e *rtEnv) write(n int, taskID string) int64 {
 // seq returns a board's current seq.
 func (e *rtEnv) seq(boardID string) int64 {
 	e.t.Helper()
-	seq, err := e.store.BoardSeq(context.Background(), taskboard.DemoAlice, boardID)
+	seq, err := e.store.BoardSeq(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID)
 	if err != nil {
 		e.t.Fatalf("BoardSeq(%s): %v", boardID, err)
 	}

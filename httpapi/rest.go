@@ -138,7 +138,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, id *Identity
 	// A board's tasks at a seq never change: the answer for the current seq
 	// may come from the cache, after one cheap query for the seq (which
 	// also checks membership).
-	seq, err := h.store.BoardSeq(r.Context(), id.User.ID, boardID)
+	seq, err := h.store.BoardSeq(r.Context(), id.actor(), boardID)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -154,7 +154,7 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request, id *Identity
 		writeRaw(w, http.StatusOK, body)
 		return
 	}
-	tasks, seq, err := h.store.Tasks(r.Context(), id.User.ID, boardID)
+	tasks, seq, err := h.store.Tasks(r.Context(), id.actor(), boardID)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -233,7 +233,7 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identit
 	}) {
 		return
 	}
-	t, err := h.store.CreateTask(r.Context(), id.User.ID, taskboard.TaskCreate{
+	t, err := h.store.CreateTask(r.Context(), id.actor(), taskboard.TaskCreate{
 		ListID: in.ListID.Value, Title: in.Title.Value, Description: in.Description.Value,
 		AssigneeID: in.AssigneeID.Value, Position: in.Position.ptr(),
 	})
@@ -246,7 +246,7 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identit
 
 // getTask is GET /tasks/{id}.
 func (h *Handler) getTask(w http.ResponseWriter, r *http.Request, id *Identity) {
-	t, err := h.store.Task(r.Context(), id.User.ID, r.PathValue("id"))
+	t, err := h.store.Task(r.Context(), id.actor(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -282,7 +282,7 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request, id *Identit
 	if in.Title.Set {
 		u.Title = &in.Title.Value
 	}
-	t, err := h.store.UpdateTask(r.Context(), id.User.ID, r.PathValue("id"), u)
+	t, err := h.store.UpdateTask(r.Context(), id.actor(), r.PathValue("id"), u)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -302,8 +302,8 @@ func (h *Handler) moveTask(w http.ResponseWriter, r *http.Request, id *Identity)
 	}) {
 		return
 	}
-	t, err := h.store.MoveTask(r.Context(), id.User.ID, r.PathValue("id"), taskboard.TaskMove{
-		ListID: in.ListID.Value, Position: in.Position.Value, IfVersion: ifMatch(r),
+	t, err := h.store.MoveTask(r.Context(), id.actor(), r.PathValue("id"), taskboard.TaskMove{
+		ListID: in.ListID.Value, Position: &in.Position.Value, IfVersion: ifMatch(r),
 	})
 	if err != nil {
 		h.writeError(w, r, err)
@@ -314,7 +314,7 @@ func (h *Handler) moveTask(w http.ResponseWriter, r *http.Request, id *Identity)
 
 // deleteTask is DELETE /tasks/{id} (the course's route).
 func (h *Handler) deleteTask(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.DeleteTask(r.Context(), id.User.ID, r.PathValue("id"), ifMatch(r)); err != nil {
+	if err := h.store.DeleteTask(r.Context(), id.actor(), r.PathValue("id"), taskboard.TaskDelete{IfVersion: ifMatch(r)}); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -328,7 +328,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request, id *Identity) {
 
 // listBoards is GET /boards.
 func (h *Handler) listBoards(w http.ResponseWriter, r *http.Request, id *Identity) {
-	boards, err := h.store.Boards(r.Context(), id.User.ID)
+	boards, err := h.store.Boards(r.Context(), id.actor())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -346,7 +346,7 @@ func (h *Handler) createBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	}) {
 		return
 	}
-	board, err := h.store.CreateBoard(r.Context(), id.User.ID, in.Name.Value)
+	board, err := h.store.CreateBoard(r.Context(), id.actor(), in.Name.Value)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -356,7 +356,7 @@ func (h *Handler) createBoard(w http.ResponseWriter, r *http.Request, id *Identi
 
 // snapshot is GET /boards/{boardId}.
 func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request, id *Identity) {
-	s, err := h.store.Snapshot(r.Context(), id.User.ID, r.PathValue("boardId"))
+	s, err := h.store.Snapshot(r.Context(), id.actor(), r.PathValue("boardId"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -384,7 +384,7 @@ func (h *Handler) updateBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	if in.Name.Set {
 		u.Name = &in.Name.Value
 	}
-	board, err := h.store.UpdateBoard(r.Context(), id.User.ID, r.PathValue("boardId"), u)
+	board, err := h.store.UpdateBoard(r.Context(), id.actor(), r.PathValue("boardId"), u)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -394,7 +394,7 @@ func (h *Handler) updateBoard(w http.ResponseWriter, r *http.Request, id *Identi
 
 // deleteBoard is DELETE /boards/{boardId}.
 func (h *Handler) deleteBoard(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.DeleteBoard(r.Context(), id.User.ID, r.PathValue("boardId")); err != nil {
+	if err := h.store.DeleteBoard(r.Context(), id.actor(), r.PathValue("boardId")); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -421,7 +421,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity
 	}) {
 		return
 	}
-	m, added, err := h.store.AddMember(r.Context(), id.User.ID, r.PathValue("boardId"),
+	m, added, err := h.store.AddMember(r.Context(), id.actor(), r.PathValue("boardId"),
 		taskboard.MemberRef{UserID: in.UserID.Value, Email: in.Email.Value})
 	if err != nil {
 		h.writeError(w, r, err)
@@ -436,7 +436,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity
 
 // removeMember is DELETE /boards/{boardId}/members/{userId}.
 func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.RemoveMember(r.Context(), id.User.ID, r.PathValue("boardId"), r.PathValue("userId")); err != nil {
+	if err := h.store.RemoveMember(r.Context(), id.actor(), r.PathValue("boardId"), r.PathValue("userId")); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -455,7 +455,7 @@ func (h *Handler) createList(w http.ResponseWriter, r *http.Request, id *Identit
 	}) {
 		return
 	}
-	l, err := h.store.CreateList(r.Context(), id.User.ID, r.PathValue("boardId"),
+	l, err := h.store.CreateList(r.Context(), id.actor(), r.PathValue("boardId"),
 		taskboard.ListCreate{Name: in.Name.Value, Position: in.Position.ptr()})
 	if err != nil {
 		h.writeError(w, r, err)
@@ -478,7 +478,7 @@ func (h *Handler) updateList(w http.ResponseWriter, r *http.Request, id *Identit
 	if in.Name.Set {
 		u.Name = &in.Name.Value
 	}
-	l, err := h.store.UpdateList(r.Context(), id.User.ID, r.PathValue("id"), u)
+	l, err := h.store.UpdateList(r.Context(), id.actor(), r.PathValue("id"), u)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -496,7 +496,7 @@ func (h *Handler) moveList(w http.ResponseWriter, r *http.Request, id *Identity)
 	}) {
 		return
 	}
-	l, err := h.store.MoveList(r.Context(), id.User.ID, r.PathValue("id"), in.Position.Value, ifMatch(r))
+	l, err := h.store.MoveList(r.Context(), id.actor(), r.PathValue("id"), taskboard.ListMove{Position: &in.Position.Value, IfVersion: ifMatch(r)})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -506,7 +506,7 @@ func (h *Handler) moveList(w http.ResponseWriter, r *http.Request, id *Identity)
 
 // deleteList is DELETE /lists/{id}.
 func (h *Handler) deleteList(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.DeleteList(r.Context(), id.User.ID, r.PathValue("id"), ifMatch(r)); err != nil {
+	if err := h.store.DeleteList(r.Context(), id.actor(), r.PathValue("id"), taskboard.ListDelete{IfVersion: ifMatch(r)}); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

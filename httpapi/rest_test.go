@@ -305,7 +305,7 @@ func mapsEqual(a, b map[string]any) bool {
 // store.
 func (e *restEnv) snapshot(boardID string) *taskboard.Snapshot {
 	e.t.Helper()
-	s, err := e.store.Snapshot(e.t.Context(), taskboard.DemoAlice, boardID)
+	s, err := e.store.Snapshot(e.t.Context(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID)
 	if err != nil {
 		e.t.Fatalf("Snapshot(%s): %v", boardID, err)
 	}
@@ -445,7 +445,7 @@ func TestNotFound(t *testing.T) {
 			})
 		}
 		// Nothing of Carol's changed.
-		s, err := e.store.Snapshot(t.Context(), e.carolID, carols)
+		s, err := e.store.Snapshot(t.Context(), taskboard.Actor{UserID: e.carolID}, carols)
 		if err != nil || s.Seq != 2 || len(s.Tasks) != 1 || len(s.Members) != 1 || s.Board.Name != "Carol's" {
 			t.Errorf("Carol's board after Alice's attempts: got %+v, %v; want unchanged at seq 2", s, err)
 		}

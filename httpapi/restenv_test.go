@@ -161,7 +161,7 @@ func newTestUsers(t testing.TB, store *taskboard.Board) testUsers {
 	if _, u.bob, err = store.CreateToken(ctx, taskboard.DemoBob); err != nil {
 		t.Fatalf("CreateToken(bob): %v", err)
 	}
-	carol, err := store.CreateUser(ctx, "Carol", "carol@example.com")
+	carol, err := store.CreateUser(ctx, taskboard.UserCreate{Name: "Carol", Email: "carol@example.com"})
 	if err != nil {
 		t.Fatalf("CreateUser(carol): %v", err)
 	}
@@ -317,7 +317,7 @@ func quoteJSON(s string) string {
 // boardSeq returns a board's current seq, straight from the store.
 func (e *restEnv) boardSeq(boardID string) int64 {
 	e.t.Helper()
-	seq, err := e.store.BoardSeq(context.Background(), taskboard.DemoAlice, boardID)
+	seq, err := e.store.BoardSeq(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID)
 	if err != nil {
 		e.t.Fatalf("BoardSeq(%s): %v", boardID, err)
 	}
@@ -327,7 +327,7 @@ func (e *restEnv) boardSeq(boardID string) int64 {
 // events returns board-1's logged events after seq, as Alice sees them.
 func (e *restEnv) events(boardID string, after int64) []taskboard.Envelope {
 	e.t.Helper()
-	page, err := e.store.EventsAfter(context.Background(), taskboard.DemoAlice, boardID, after, 0)
+	page, err := e.store.EventsAfter(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID, after, 0)
 	if err != nil {
 		e.t.Fatalf("EventsAfter(%s, %d): %v", boardID, after, err)
 	}
@@ -343,7 +343,7 @@ func (e *restEnv) events(boardID string, after int64) []taskboard.Envelope {
 // task returns a task straight from the store.
 func (e *restEnv) task(id string) *taskboard.Task {
 	e.t.Helper()
-	task, err := e.store.Task(context.Background(), taskboard.DemoAlice, id)
+	task, err := e.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, id)
 	if err != nil {
 		e.t.Fatalf("Task(%s): %v", id, err)
 	}

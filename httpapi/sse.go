@@ -109,7 +109,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		}
 	}()
 
-	sub, err := h.store.Subscribe(ctx, id.User.ID, boardID, after, &taskboard.SubscribeOptions{Ready: s.ready})
+	sub, err := h.store.Subscribe(ctx, id.actor(), boardID, after, &taskboard.SubscribeOptions{Ready: s.ready})
 	var reset *taskboard.ResetError
 	if err != nil && !errors.As(err, &reset) {
 		h.writeError(w, r, err)
@@ -136,7 +136,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 	// may be further on.
 	seq := sub.Last()
 	if after >= 0 {
-		if cur, err := h.store.BoardSeq(ctx, id.User.ID, boardID); err == nil && cur > seq {
+		if cur, err := h.store.BoardSeq(ctx, id.actor(), boardID); err == nil && cur > seq {
 			seq = cur
 		}
 	}

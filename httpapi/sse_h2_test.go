@@ -73,7 +73,7 @@ func TestSSEOverHTTP2(t *testing.T) {
 		}
 	}
 	want(`data: {"type":"connected"`)
-	_, err = store.MoveTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskMove{ListID: "list-done"})
+	_, err = store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: "list-done"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -579,7 +579,7 @@ func (c *wsConn) join(boardID string, after int64) {
 // seq now, joined and the presence list; then the board's pusher takes
 // over.
 func (c *wsConn) start(b *wsBoard, after int64) {
-	sub, err := c.h.store.Subscribe(b.ctx, c.id.User.ID, b.id, after, &taskboard.SubscribeOptions{ID: b.subID, Ready: b.ready})
+	sub, err := c.h.store.Subscribe(b.ctx, c.id.actor(), b.id, after, &taskboard.SubscribeOptions{ID: b.subID, Ready: b.ready})
 	if err != nil {
 		c.mu.Lock()
 		gone := b.gone
@@ -596,7 +596,7 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 	}
 	upTo := sub.Last()
 	if after >= 0 {
-		if seq, err := c.h.store.BoardSeq(b.ctx, c.id.User.ID, b.id); err == nil && seq > upTo {
+		if seq, err := c.h.store.BoardSeq(b.ctx, c.id.actor(), b.id); err == nil && seq > upTo {
 			upTo = seq
 		}
 	}

@@ -242,11 +242,11 @@ func TestWSResets(t *testing.T) {
 			t.Errorf("join after 1: got %s, want a history_truncated reset at %d", m.raw, last)
 		}
 
-		other, err := e.store.CreateBoard(ctx, taskboard.DemoAlice, "Other")
+		other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "Other")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.store.AddMember(ctx, taskboard.DemoAlice, other.ID, taskboard.MemberRef{UserID: taskboard.DemoBob}); err != nil {
+		if _, _, err := e.store.AddMember(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, other.ID, taskboard.MemberRef{UserID: taskboard.DemoBob}); err != nil {
 			t.Fatal(err)
 		}
 		bob.join("board-1", -1)
@@ -257,7 +257,7 @@ func TestWSResets(t *testing.T) {
 
 		// Bob removed from board-1: a reset for board-1 only; the
 		// connection stays open and keeps following the other board.
-		if err := e.store.RemoveMember(ctx, taskboard.DemoAlice, taskboard.DemoBoard, taskboard.DemoBob); err != nil {
+		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard, taskboard.DemoBob); err != nil {
 			t.Fatal(err)
 		}
 		removedAt := last + 1
@@ -276,7 +276,7 @@ func TestWSResets(t *testing.T) {
 		pingPong(t, bob)
 		e.write(1, "task-1")
 		title := "still here"
-		if _, err := e.store.UpdateBoard(ctx, taskboard.DemoAlice, other.ID, taskboard.BoardUpdate{Name: &title}); err != nil {
+		if _, err := e.store.UpdateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, other.ID, taskboard.BoardUpdate{Name: &title}); err != nil {
 			t.Fatal(err)
 		}
 		for {
@@ -291,7 +291,7 @@ func TestWSResets(t *testing.T) {
 
 		// The other board deleted: board_deleted, then a reset; board-1
 		// still flows for Alice.
-		if err := e.store.DeleteBoard(ctx, taskboard.DemoAlice, other.ID); err != nil {
+		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, other.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, ws := range []*rtWS{alice, bob} {

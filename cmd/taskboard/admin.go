@@ -67,6 +67,7 @@ func userCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	db := dbFlag(fs)
 	name := fs.String("name", "", "the user's name (required)")
 	email := fs.String("email", "", "the user's email address (required)")
+	id := fs.String("id", "", "the user's ID (default: a new unique one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func userCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer store.Close()
-	u, err := store.CreateUser(ctx, *name, *email)
+	u, err := store.CreateUser(ctx, taskboard.UserCreate{ID: *id, Name: *name, Email: *email})
 	if err != nil {
 		return err
 	}

@@ -395,7 +395,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			chromedp.CSS(`.column[data-list-id="list-done"] .column-foot`)))
 		alice.waitFor("task-1 in Done", cardIn("list-done", "task-1"), 5*time.Second)
 		bob.waitFor("task-1 in Done", cardIn("list-done", "task-1"), 10*time.Second)
-		task, err := s.store.Task(context.Background(), taskboard.DemoAlice, "task-1")
+		task, err := s.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -527,7 +527,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 		if keys := f.keys("POST", "/tasks"); len(keys) < 3 || keys[len(keys)-1] != attempts[0] {
 			t.Errorf("the server got POST /tasks with keys %q, want three or more, the last %q", keys, attempts[0])
 		}
-		tasks, _, err := s.store.Tasks(context.Background(), taskboard.DemoBob, taskboard.DemoBoard)
+		tasks, _, err := s.store.Tasks(context.Background(), taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.DemoBoard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -591,7 +591,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#confirm-ok`)),
 		)
 		alice.waitFor("task-1 gone", `!document.querySelector('.card[data-task-id="task-1"]')`, 10*time.Second)
-		if _, err := s.store.Task(context.Background(), taskboard.DemoAlice, "task-1"); err == nil {
+		if _, err := s.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1"); err == nil {
 			t.Error("task-1 still exists")
 		}
 	})
@@ -626,7 +626,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			chromedp.KeyEvent(kb.End+" (draft)"),
 		)
 		title := "Write project brief (final)"
-		if _, err := s.store.UpdateTask(context.Background(), taskboard.DemoAlice, "task-4", taskboard.TaskUpdate{Title: &title}); err != nil {
+		if _, err := s.store.UpdateTask(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, "task-4", taskboard.TaskUpdate{Title: &title}); err != nil {
 			t.Fatal(err)
 		}
 		alice.waitFor("Alice's title", `document.querySelector('.card[data-task-id="task-4"] .card-title').textContent === 'Write project brief (final)'`, 10*time.Second)
@@ -634,7 +634,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 		bob.do(10*time.Second, chromedp.KeyEvent(kb.Enter))
 		bob.waitFor("error toast", `[...document.querySelectorAll('.toast-error')].some((e) => e.textContent.includes('someone else changed it'))`, 10*time.Second)
 		bob.waitFor("title rolled back", `document.querySelector('.card[data-task-id="task-4"] .card-title').textContent === 'Write project brief (final)'`, 5*time.Second)
-		task, err := s.store.Task(context.Background(), taskboard.DemoBob, "task-4")
+		task, err := s.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoBob}, "task-4")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -673,10 +673,10 @@ func TestBrowserReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.MoveTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskMove{ListID: "list-done", Position: 0}); err != nil {
+	if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := store.CreateTask(ctx, taskboard.DemoBob, taskboard.TaskCreate{ListID: "list-progress", Title: "Made while the server was down"})
+	created, err := store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.TaskCreate{ListID: "list-progress", Title: "Made while the server was down"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -702,7 +702,7 @@ func TestBrowserReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"task-2", "task-3"} {
-		if _, err := store.MoveTask(ctx, taskboard.DemoAlice, id, taskboard.TaskMove{ListID: "list-done", Position: 0}); err != nil {
+		if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, id, taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -765,12 +765,12 @@ func TestBrowserFallback(t *testing.T) {
 				t.Errorf("indicator says %q, want %q", label, want)
 			}
 
-			task, err := s.store.CreateTask(ctx, taskboard.DemoBob, taskboard.TaskCreate{ListID: "list-done", Title: "Arrived over " + tc.transport})
+			task, err := s.store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.TaskCreate{ListID: "list-done", Title: "Arrived over " + tc.transport})
 			if err != nil {
 				t.Fatal(err)
 			}
 			alice.waitFor("the new task", cardIn("list-done", task.ID), 15*time.Second)
-			if _, err := s.store.MoveTask(ctx, taskboard.DemoBob, "task-2", taskboard.TaskMove{ListID: "list-progress", Position: 0}); err != nil {
+			if _, err := s.store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, "task-2", taskboard.TaskMove{ListID: "list-progress", Position: ptr(0)}); err != nil {
 				t.Fatal(err)
 			}
 			alice.waitFor("the moved task", cardIn("list-progress", "task-2"), 15*time.Second)
@@ -798,11 +798,11 @@ func TestBrowserScreenshot(t *testing.T) {
 		{ListID: "list-progress", Title: "Presence avatars", Description: str("Show who is viewing the board right now."), AssigneeID: str(taskboard.DemoBob)},
 		{ListID: "list-done", Title: "Pick the accent colour", AssigneeID: str(taskboard.DemoAlice)},
 	} {
-		if _, err := s.store.CreateTask(ctx, taskboard.DemoAlice, c); err != nil {
+		if _, err := s.store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.store.UpdateTask(ctx, taskboard.DemoAlice, "task-1", taskboard.TaskUpdate{
+	if _, err := s.store.UpdateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskUpdate{
 		Description: taskboard.Nullable[string]{Set: true, Value: str("Sign in with a token or as a demo user.")},
 	}); err != nil {
 		t.Fatal(err)

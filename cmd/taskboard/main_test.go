@@ -582,3 +582,5 @@ func TestServeInProcess(t *testing.T) {
 		t.Errorf("--log-level warn logged at info: %q", stderr)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
