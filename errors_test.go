@@ -40,7 +40,10 @@ func TestErrorPaths(t *testing.T) {
 			{"Lists by non-member", func() error { _, err := b.Lists(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
 			{"Members by non-member", func() error { _, err := b.Members(ctx, taskboard.Actor{UserID: carol}, board1); return err }, taskboard.ErrNotFound, "Board"},
 			{"EventsAfter by non-member", func() error { _, err := b.EventsAfter(ctx, taskboard.Actor{UserID: carol}, board1, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
-			{"ChangesSince by non-member", func() error { _, err := b.ChangesSince(ctx, taskboard.Actor{UserID: carol}, board1, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
+			{"ChangesSince by non-member", func() error {
+				_, err := b.ChangesSince(ctx, taskboard.Actor{UserID: carol}, board1, time.Time{})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
 			{"Subscribe by non-member", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: carol}, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard by non-member", func() error {
 				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: carol}, board1, taskboard.BoardUpdate{Name: ptr("Mine")})
@@ -61,8 +64,13 @@ func TestErrorPaths(t *testing.T) {
 				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListUpdate{Name: ptr("X")})
 				return err
 			}, taskboard.ErrNotFound, "List"},
-			{"MoveList by non-member", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListMove{Position: ptr(2), IfVersion: 0}); return err }, taskboard.ErrNotFound, "List"},
-			{"DeleteList by non-member", func() error { return b.DeleteList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "List"},
+			{"MoveList by non-member", func() error {
+				_, err := b.MoveList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListMove{Position: ptr(2), IfVersion: 0})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"DeleteList by non-member", func() error {
+				return b.DeleteList(ctx, taskboard.Actor{UserID: carol}, listTodo, taskboard.ListDelete{IfVersion: 0})
+			}, taskboard.ErrNotFound, "List"},
 			{"CreateTask by non-member", func() error {
 				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: carol}, taskboard.TaskCreate{ListID: listTodo, Title: "X"})
 				return err
@@ -76,7 +84,9 @@ func TestErrorPaths(t *testing.T) {
 				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: carol}, "task-1", taskboard.TaskMove{ListID: listDone})
 				return err
 			}, taskboard.ErrNotFound, "Task"},
-			{"DeleteTask by non-member", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: carol}, "task-1", taskboard.TaskDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "Task"},
+			{"DeleteTask by non-member", func() error {
+				return b.DeleteTask(ctx, taskboard.Actor{UserID: carol}, "task-1", taskboard.TaskDelete{IfVersion: 0})
+			}, taskboard.ErrNotFound, "Task"},
 
 			// Missing things.
 			{"BoardInfo of unknown board", func() error { _, err := b.BoardInfo(ctx, taskboard.Actor{UserID: alice}, "no-such-board"); return err }, taskboard.ErrNotFound, "Board"},
@@ -85,9 +95,14 @@ func TestErrorPaths(t *testing.T) {
 				return err
 			}, taskboard.ErrNotFound, "Board"},
 			{"List of unknown list", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: alice}, "no-such-list"); return err }, taskboard.ErrNotFound, "List"},
-			{"MoveList of unknown list", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, "no-such-list", taskboard.ListMove{Position: ptr(0), IfVersion: 0}); return err }, taskboard.ErrNotFound, "List"},
+			{"MoveList of unknown list", func() error {
+				_, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, "no-such-list", taskboard.ListMove{Position: ptr(0), IfVersion: 0})
+				return err
+			}, taskboard.ErrNotFound, "List"},
 			{"Task of unknown task", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: alice}, "no-such-task"); return err }, taskboard.ErrNotFound, "Task"},
-			{"DeleteTask of unknown task", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, "no-such-task", taskboard.TaskDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "Task"},
+			{"DeleteTask of unknown task", func() error {
+				return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, "no-such-task", taskboard.TaskDelete{IfVersion: 0})
+			}, taskboard.ErrNotFound, "Task"},
 			{"CreateTask in unknown list", func() error {
 				_, err := b.CreateTask(ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: "no-such-list", Title: "X"})
 				return err
@@ -188,9 +203,18 @@ func TestErrorPaths(t *testing.T) {
 				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr(long(201))})
 				return err
 			}, taskboard.ErrInvalid, "name"},
-			{"MoveList to negative position", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListMove{Position: ptr(-1), IfVersion: 0}); return err }, taskboard.ErrInvalid, "position"},
-			{"CreateUser with 201-code-point name", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: long(201), Email: "long@example.com"}); return err }, taskboard.ErrInvalid, "name"},
-			{"CreateUser with bad email", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Dave", Email: "dave"}); return err }, taskboard.ErrInvalid, "email"},
+			{"MoveList to negative position", func() error {
+				_, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListMove{Position: ptr(-1), IfVersion: 0})
+				return err
+			}, taskboard.ErrInvalid, "position"},
+			{"CreateUser with 201-code-point name", func() error {
+				_, err := b.CreateUser(ctx, taskboard.UserCreate{Name: long(201), Email: "long@example.com"})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"CreateUser with bad email", func() error {
+				_, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Dave", Email: "dave"})
+				return err
+			}, taskboard.ErrInvalid, "email"},
 			{"AddMember naming nobody", func() error {
 				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{})
 				return err
@@ -205,17 +229,27 @@ func TestErrorPaths(t *testing.T) {
 				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone, IfVersion: 2})
 				return err
 			}, taskboard.ErrPreconditionFailed, ""},
-			{"DeleteTask at stale version", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 2}) }, taskboard.ErrPreconditionFailed, ""},
+			{"DeleteTask at stale version", func() error {
+				return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 2})
+			}, taskboard.ErrPreconditionFailed, ""},
 			{"UpdateList at stale version", func() error {
 				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr("X"), IfVersion: 2})
 				return err
 			}, taskboard.ErrPreconditionFailed, ""},
-			{"MoveList at stale version", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListMove{Position: ptr(2), IfVersion: 2}); return err }, taskboard.ErrPreconditionFailed, ""},
-			{"DeleteList at stale version", func() error { return b.DeleteList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListDelete{IfVersion: 2}) }, taskboard.ErrPreconditionFailed, ""},
+			{"MoveList at stale version", func() error {
+				_, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListMove{Position: ptr(2), IfVersion: 2})
+				return err
+			}, taskboard.ErrPreconditionFailed, ""},
+			{"DeleteList at stale version", func() error {
+				return b.DeleteList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListDelete{IfVersion: 2})
+			}, taskboard.ErrPreconditionFailed, ""},
 
 			// Conflicts.
 			{"RemoveMember of the last member", func() error { return b.RemoveMember(ctx, taskboard.Actor{UserID: carol}, carolBoard.ID, carol) }, taskboard.ErrConflict, ""},
-			{"CreateUser with a taken email", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Alice 2", Email: "alice@example.com"}); return err }, taskboard.ErrConflict, ""},
+			{"CreateUser with a taken email", func() error {
+				_, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Alice 2", Email: "alice@example.com"})
+				return err
+			}, taskboard.ErrConflict, ""},
 		}
 
 		before, err := b.Snapshot(ctx, taskboard.Actor{UserID: alice}, board1)
@@ -263,8 +297,14 @@ func TestNULCharacter(t *testing.T) {
 			want   error
 			detail string
 		}{
-			{"CreateUser name", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: text, Email: "n@example.com"}); return err }, taskboard.ErrInvalid, "name"},
-			{"CreateUser email", func() error { _, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "N", Email: "n\x00@example.com"}); return err }, taskboard.ErrInvalid, "email"},
+			{"CreateUser name", func() error {
+				_, err := b.CreateUser(ctx, taskboard.UserCreate{Name: text, Email: "n@example.com"})
+				return err
+			}, taskboard.ErrInvalid, "name"},
+			{"CreateUser email", func() error {
+				_, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "N", Email: "n\x00@example.com"})
+				return err
+			}, taskboard.ErrInvalid, "email"},
 			{"User", func() error { _, err := b.User(ctx, nul); return err }, taskboard.ErrNotFound, "User"},
 			{"CreateToken", func() error { _, _, err := b.CreateToken(ctx, nul); return err }, taskboard.ErrNotFound, "User"},
 			{"RevokeToken by ID", func() error { _, err := b.RevokeToken(ctx, nul); return err }, taskboard.ErrNotFound, "Token"},
@@ -285,7 +325,10 @@ func TestNULCharacter(t *testing.T) {
 			{"Lists", func() error { _, err := b.Lists(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
 			{"Members", func() error { _, err := b.Members(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Board"},
 			{"EventsAfter", func() error { _, err := b.EventsAfter(ctx, taskboard.Actor{UserID: alice}, nul, 0, 0); return err }, taskboard.ErrNotFound, "Board"},
-			{"ChangesSince", func() error { _, err := b.ChangesSince(ctx, taskboard.Actor{UserID: alice}, nul, time.Time{}); return err }, taskboard.ErrNotFound, "Board"},
+			{"ChangesSince", func() error {
+				_, err := b.ChangesSince(ctx, taskboard.Actor{UserID: alice}, nul, time.Time{})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
 			{"Subscribe", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice}, nul, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
 			{"Subscribe actor", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: nul}, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard", func() error {
@@ -298,7 +341,10 @@ func TestNULCharacter(t *testing.T) {
 			}, taskboard.ErrInvalid, "name"},
 			{"DeleteBoard", func() error { return b.DeleteBoard(ctx, taskboard.Actor{UserID: alice}, nul) }, taskboard.ErrNotFound, "Board"},
 			{"DeleteBoard actor", func() error { return b.DeleteBoard(ctx, taskboard.Actor{UserID: nul}, board1) }, taskboard.ErrNotFound, "Board"},
-			{"AddMember board", func() error { _, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.MemberRef{UserID: bob}); return err }, taskboard.ErrNotFound, "Board"},
+			{"AddMember board", func() error {
+				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.MemberRef{UserID: bob})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
 			{"AddMember user", func() error {
 				_, _, err := b.AddMember(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{UserID: nul})
 				return err
@@ -308,8 +354,14 @@ func TestNULCharacter(t *testing.T) {
 				return err
 			}, taskboard.ErrNotFound, "User"},
 			{"RemoveMember user", func() error { return b.RemoveMember(ctx, taskboard.Actor{UserID: alice}, board1, nul) }, taskboard.ErrNotFound, "User"},
-			{"CreateList board", func() error { _, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListCreate{Name: "X"}); return err }, taskboard.ErrNotFound, "Board"},
-			{"CreateList name", func() error { _, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: text}); return err }, taskboard.ErrInvalid, "name"},
+			{"CreateList board", func() error {
+				_, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListCreate{Name: "X"})
+				return err
+			}, taskboard.ErrNotFound, "Board"},
+			{"CreateList name", func() error {
+				_, err := b.CreateList(ctx, taskboard.Actor{UserID: alice}, board1, taskboard.ListCreate{Name: text})
+				return err
+			}, taskboard.ErrInvalid, "name"},
 			{"List", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "List"},
 			{"List actor", func() error { _, err := b.List(ctx, taskboard.Actor{UserID: nul}, listTodo); return err }, taskboard.ErrNotFound, "List"},
 			{"UpdateList", func() error {
@@ -320,8 +372,13 @@ func TestNULCharacter(t *testing.T) {
 				_, err := b.UpdateList(ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: &text})
 				return err
 			}, taskboard.ErrInvalid, "name"},
-			{"MoveList", func() error { _, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListMove{Position: ptr(0), IfVersion: 0}); return err }, taskboard.ErrNotFound, "List"},
-			{"DeleteList", func() error { return b.DeleteList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "List"},
+			{"MoveList", func() error {
+				_, err := b.MoveList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListMove{Position: ptr(0), IfVersion: 0})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"DeleteList", func() error {
+				return b.DeleteList(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.ListDelete{IfVersion: 0})
+			}, taskboard.ErrNotFound, "List"},
 			{"Task", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: alice}, nul); return err }, taskboard.ErrNotFound, "Task"},
 			{"Task actor", func() error { _, err := b.Task(ctx, taskboard.Actor{UserID: nul}, "task-1"); return err }, taskboard.ErrNotFound, "Task"},
 			{"CreateTask list", func() error {
@@ -360,9 +417,17 @@ func TestNULCharacter(t *testing.T) {
 				_, err := b.UpdateTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(nul)}})
 				return err
 			}, taskboard.ErrInvalid, "assigneeId"},
-			{"MoveTask", func() error { _, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskMove{ListID: listDone}); return err }, taskboard.ErrNotFound, "Task"},
-			{"MoveTask list", func() error { _, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: nul}); return err }, taskboard.ErrNotFound, "List"},
-			{"DeleteTask", func() error { return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskDelete{IfVersion: 0}) }, taskboard.ErrNotFound, "Task"},
+			{"MoveTask", func() error {
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskMove{ListID: listDone})
+				return err
+			}, taskboard.ErrNotFound, "Task"},
+			{"MoveTask list", func() error {
+				_, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: nul})
+				return err
+			}, taskboard.ErrNotFound, "List"},
+			{"DeleteTask", func() error {
+				return b.DeleteTask(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.TaskDelete{IfVersion: 0})
+			}, taskboard.ErrNotFound, "Task"},
 			{"BeginIdempotent key", func() error {
 				_, err := b.BeginIdempotent(ctx, taskboard.IdempotencyKey{UserID: alice, Method: "POST", Path: "/tasks", Key: text, RequestHash: "h"})
 				return err

@@ -388,7 +388,9 @@ func TestRolledBackWriteWakesNobody(t *testing.T) {
 				_, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("X"), IfVersion: 99})
 				return err
 			}, taskboard.ErrPreconditionFailed},
-			{"stale IfVersion on delete", func() error { return f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 99}) }, taskboard.ErrPreconditionFailed},
+			{"stale IfVersion on delete", func() error {
+				return f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskDelete{IfVersion: 99})
+			}, taskboard.ErrPreconditionFailed},
 			{"move to a list of another board", func() error {
 				_, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: otherLists[0]})
 				return err
@@ -725,7 +727,9 @@ func TestClose(t *testing.T) {
 				_, err := b.CreateTask(f.ctx, taskboard.Actor{UserID: alice}, taskboard.TaskCreate{ListID: listDone, Title: "X"})
 				return err
 			}},
-			{"DeleteList", func() error { return b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, listDone, taskboard.ListDelete{IfVersion: 0}) }},
+			{"DeleteList", func() error {
+				return b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, listDone, taskboard.ListDelete{IfVersion: 0})
+			}},
 			{"UpdateBoard", func() error {
 				_, err := b.UpdateBoard(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.BoardUpdate{Name: ptr("X")})
 				return err

@@ -256,7 +256,9 @@ func TestVersions(t *testing.T) {
 				_, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-3", taskboard.TaskMove{ListID: listDone, Position: ptr(0)})
 				return err
 			}, map[string]int64{"task-3": 2, "task-4": 1}},
-			{"delete task-2 (task-1 shifts)", func() error { return f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}) }, map[string]int64{"task-1": 3}},
+			{"delete task-2 (task-1 shifts)", func() error {
+				return f.b.DeleteTask(f.ctx, taskboard.Actor{UserID: alice}, "task-2", taskboard.TaskDelete{IfVersion: 0})
+			}, map[string]int64{"task-1": 3}},
 			{"rename list-todo", func() error {
 				_, err := f.b.UpdateList(f.ctx, taskboard.Actor{UserID: alice}, listTodo, taskboard.ListUpdate{Name: ptr("Backlog")})
 				return err
@@ -329,10 +331,21 @@ func TestListPositionsAndCascades(t *testing.T) {
 			{"create in the middle", func() error { return createList(f, ids, "Review", ptr(3)) }, []string{"Ideas", "To Do", "In Progress", "Review", "Done"}},
 			{"create past the end", func() error { return createList(f, ids, "Archive", ptr(42)) }, []string{"Ideas", "To Do", "In Progress", "Review", "Done", "Archive"}},
 			{"create without position", func() error { return createList(f, ids, "Later", nil) }, []string{"Ideas", "To Do", "In Progress", "Review", "Done", "Archive", "Later"}},
-			{"move down", func() error { _, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["Ideas"], taskboard.ListMove{Position: ptr(2), IfVersion: 0}); return err }, []string{"To Do", "In Progress", "Ideas", "Review", "Done", "Archive", "Later"}},
-			{"move up", func() error { _, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["Done"], taskboard.ListMove{Position: ptr(0), IfVersion: 0}); return err }, []string{"Done", "To Do", "In Progress", "Ideas", "Review", "Archive", "Later"}},
-			{"move past the end", func() error { _, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["To Do"], taskboard.ListMove{Position: ptr(100), IfVersion: 0}); return err }, []string{"Done", "In Progress", "Ideas", "Review", "Archive", "Later", "To Do"}},
-			{"delete in the middle", func() error { return f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, ids["Review"], taskboard.ListDelete{IfVersion: 0}) }, []string{"Done", "In Progress", "Ideas", "Archive", "Later", "To Do"}},
+			{"move down", func() error {
+				_, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["Ideas"], taskboard.ListMove{Position: ptr(2), IfVersion: 0})
+				return err
+			}, []string{"To Do", "In Progress", "Ideas", "Review", "Done", "Archive", "Later"}},
+			{"move up", func() error {
+				_, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["Done"], taskboard.ListMove{Position: ptr(0), IfVersion: 0})
+				return err
+			}, []string{"Done", "To Do", "In Progress", "Ideas", "Review", "Archive", "Later"}},
+			{"move past the end", func() error {
+				_, err := f.b.MoveList(f.ctx, taskboard.Actor{UserID: alice}, ids["To Do"], taskboard.ListMove{Position: ptr(100), IfVersion: 0})
+				return err
+			}, []string{"Done", "In Progress", "Ideas", "Review", "Archive", "Later", "To Do"}},
+			{"delete in the middle", func() error {
+				return f.b.DeleteList(f.ctx, taskboard.Actor{UserID: alice}, ids["Review"], taskboard.ListDelete{IfVersion: 0})
+			}, []string{"Done", "In Progress", "Ideas", "Archive", "Later", "To Do"}},
 		}
 		for _, step := range steps {
 			if err := step.call(); err != nil {
@@ -386,7 +399,10 @@ func TestListPositionsAndCascades(t *testing.T) {
 			{"BoardInfo", func() error { _, err := f.b.BoardInfo(f.ctx, taskboard.Actor{UserID: alice}, board1); return err }(), "Board"},
 			{"List(list-done)", func() error { _, err := f.b.List(f.ctx, taskboard.Actor{UserID: alice}, listDone); return err }(), "List"},
 			{"Task(task-4)", func() error { _, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, "task-4"); return err }(), "Task"},
-			{"EventsAfter", func() error { _, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: alice}, board1, 0, 0); return err }(), "Board"},
+			{"EventsAfter", func() error {
+				_, err := f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: alice}, board1, 0, 0)
+				return err
+			}(), "Board"},
 		}
 		for _, c := range checks {
 			wantErr(t, c.call+" after DeleteBoard", c.err, taskboard.ErrNotFound, c.entity)

@@ -86,18 +86,30 @@ func TestReadOnlyActor(t *testing.T) {
 		name := "Renamed"
 		writes := map[string]func() error{
 			"CreateBoard": func() error { _, err := f.b.CreateBoard(ctx, ro, "New"); return err },
-			"UpdateBoard": func() error { _, err := f.b.UpdateBoard(ctx, ro, board, taskboard.BoardUpdate{Name: &name}); return err },
-			"CreateList":  func() error { _, err := f.b.CreateList(ctx, ro, board, taskboard.ListCreate{Name: "L"}); return err },
-			"MoveList":    func() error { _, err := f.b.MoveList(ctx, ro, lists[0], taskboard.ListMove{}); return err },
+			"UpdateBoard": func() error {
+				_, err := f.b.UpdateBoard(ctx, ro, board, taskboard.BoardUpdate{Name: &name})
+				return err
+			},
+			"CreateList": func() error { _, err := f.b.CreateList(ctx, ro, board, taskboard.ListCreate{Name: "L"}); return err },
+			"MoveList":   func() error { _, err := f.b.MoveList(ctx, ro, lists[0], taskboard.ListMove{}); return err },
 			"CreateTask": func() error {
 				_, err := f.b.CreateTask(ctx, ro, taskboard.TaskCreate{ListID: lists[0], Title: "T"})
 				return err
 			},
-			"UpdateTask":   func() error { _, err := f.b.UpdateTask(ctx, ro, task.ID, taskboard.TaskUpdate{Title: &name}); return err },
-			"MoveTask":     func() error { _, err := f.b.MoveTask(ctx, ro, task.ID, taskboard.TaskMove{ListID: lists[0]}); return err },
-			"DeleteTask":   func() error { return f.b.DeleteTask(ctx, ro, task.ID, taskboard.TaskDelete{}) },
-			"DeleteList":   func() error { return f.b.DeleteList(ctx, ro, lists[0], taskboard.ListDelete{}) },
-			"AddMember":    func() error { _, _, err := f.b.AddMember(ctx, ro, board, taskboard.MemberRef{UserID: f.carol}); return err },
+			"UpdateTask": func() error {
+				_, err := f.b.UpdateTask(ctx, ro, task.ID, taskboard.TaskUpdate{Title: &name})
+				return err
+			},
+			"MoveTask": func() error {
+				_, err := f.b.MoveTask(ctx, ro, task.ID, taskboard.TaskMove{ListID: lists[0]})
+				return err
+			},
+			"DeleteTask": func() error { return f.b.DeleteTask(ctx, ro, task.ID, taskboard.TaskDelete{}) },
+			"DeleteList": func() error { return f.b.DeleteList(ctx, ro, lists[0], taskboard.ListDelete{}) },
+			"AddMember": func() error {
+				_, _, err := f.b.AddMember(ctx, ro, board, taskboard.MemberRef{UserID: f.carol})
+				return err
+			},
 			"RemoveMember": func() error { return f.b.RemoveMember(ctx, ro, board, alice) },
 			"DeleteBoard":  func() error { return f.b.DeleteBoard(ctx, ro, board) },
 		}
