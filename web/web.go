@@ -12,6 +12,23 @@
 //	mux.Handle("GET /{$}", web.Handler())
 //	mux.Handle("GET /static/", web.Handler())
 //	mux.Handle("/", api)
+//
+// The page refers to everything by a path relative to its own address: its
+// files as static/..., and the API routes (/boards, /ws, /sessions and the
+// rest) relative to the directory it was served from. So the page and the
+// API can live under any path prefix together. Mount them side by side as
+// above and strip the prefix in front of both:
+//
+//	board := http.NewServeMux()
+//	board.Handle("GET /{$}", web.Handler())
+//	board.Handle("GET /static/", web.Handler())
+//	board.Handle("/", api)
+//
+//	mux := http.NewServeMux()
+//	mux.Handle("/board/", http.StripPrefix("/board", board))
+//
+// The page is then at /board/ and asks /board/boards, /board/ws and
+// /board/static/app.js; ServeMux sends a request for /board to /board/.
 package web
 
 import (
@@ -21,6 +38,7 @@ import (
 	"encoding/hex"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -113,14 +131,31 @@ func load() {
 // binary's files are picked up at once. Other paths are 404, other methods
 // 405. The page itself carries a Content-Security-Policy that allows only
 // its own origin.
+//
+// The paths are those the handler sees, so behind http.StripPrefix they are
+// the rest after the prefix. A path without its leading slash (what
+// http.StripPrefix("/board/", ...) leaves) counts as if it had one; an
+// empty one at an address that does not end in a slash is redirected to
+// that address with the slash, where the page's relative references work.
 func Handler() http.Handler {
 	loadOnce.Do(load)
 	return http.HandlerFunc(serve)
 }
 
 func serve(w http.ResponseWriter, r *http.Request) {
-	a := assets[r.URL.Path]
-	if a == nil || strings.HasSuffix(r.URL.Path, "/index.html") {
+	p := r.URL.Path
+	if p == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if dir, ok := slashRedirect(r); ok {
+			w.Header().Set("Location", dir)
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
+		}
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	a := assets[p]
+	if a == nil || strings.HasSuffix(p, "/index.html") {
 		http.NotFound(w, r)
 		return
 	}
@@ -134,10 +169,27 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", a.etag)
 	h.Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Path == "/" {
+	if p == "/" {
 		h.Set("Content-Security-Policy", pagePolicy(r.Host))
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// slashRedirect returns where to send a request for the page whose path,
+// after a stripped prefix, is empty: the same address with a trailing
+// slash, as a reference relative to it ("./board/"), so that it stays on
+// this site whatever the address. It reports false when the address the
+// client asked for already ends in a slash or is unknown.
+func slashRedirect(r *http.Request) (string, bool) {
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil || u.Path == "" || strings.HasSuffix(u.Path, "/") {
+		return "", false
+	}
+	dir := "./" + u.EscapedPath()[strings.LastIndex(u.EscapedPath(), "/")+1:] + "/"
+	if u.RawQuery != "" {
+		dir += "?" + u.RawQuery
+	}
+	return dir, true
 }

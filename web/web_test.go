@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -122,9 +123,10 @@ func TestReferences(t *testing.T) {
 	refs := regexp.MustCompile(`(?:src|href)="([^"#]+)"`)
 	for _, m := range refs.FindAllStringSubmatch(files["index.html"], -1) {
 		ref := m[1]
-		name, ok := strings.CutPrefix(ref, "/static/")
+		// Relative, so that the page works under any path prefix.
+		name, ok := strings.CutPrefix(ref, "static/")
 		if !ok {
-			t.Errorf("index.html refers to %q, outside /static/", ref)
+			t.Errorf("index.html refers to %q, want static/<file> (relative)", ref)
 			continue
 		}
 		if _, ok := files[name]; !ok {
@@ -147,6 +149,185 @@ func TestReferences(t *testing.T) {
 				t.Errorf("%s imports %q, which is not embedded", name, ref)
 			}
 		}
+	}
+}
+
+// TestPageRelativeURLs checks that no module builds a URL from the site
+// root or the page's host: every request goes through api.js's apiURL or
+// wsURL, which resolve against the page's base.
+func TestPageRelativeURLs(t *testing.T) {
+	rooted := regexp.MustCompile(`(?:fetch|EventSource|WebSocket)\(\s*['"\x60]|location\.(?:host|origin|pathname)\b`)
+	for name, body := range staticFiles(t) {
+		if !strings.HasSuffix(name, ".js") {
+			continue
+		}
+		for i, line := range strings.Split(body, "\n") {
+			if rooted.MatchString(line) {
+				t.Errorf("%s:%d builds a URL that does not follow the page's base: %s", name, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// TestPageUnderPrefix serves the page and a stand-in for the API under
+// /board/ as an embedding program would, behind http.StripPrefix, and
+// follows the page's references from there.
+func TestPageUnderPrefix(t *testing.T) {
+	board := http.NewServeMux()
+	board.Handle("GET /{$}", Handler())
+	board.Handle("GET /static/", Handler())
+	board.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"api":"`+r.URL.Path+`"}`)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/board/", http.StripPrefix("/board", board))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	fetch := func(t *testing.T, target string) (*http.Response, string) {
+		t.Helper()
+		res, err := client.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, string(body)
+	}
+
+	pageURL, err := url.Parse(srv.URL + "/board/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, html := fetch(t, pageURL.String())
+	if res.StatusCode != http.StatusOK || !strings.Contains(html, "<title>Taskboard</title>") {
+		t.Fatalf("GET /board/: got status %d, want the page", res.StatusCode)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("GET /board/: Content-Security-Policy %q lacks script-src 'self'", csp)
+	}
+
+	// Every file the page refers to is relative to it, and served under
+	// the prefix; so are the modules the scripts import.
+	refs := regexp.MustCompile(`(?:src|href)="([^"#]+)"`).FindAllStringSubmatch(html, -1)
+	if len(refs) == 0 {
+		t.Fatal("the page refers to no files")
+	}
+	imports := regexp.MustCompile(`(?m)^(?:import|export)\s[^'";]*?from\s+'([^']+)'|^import\s+'([^']+)'`)
+	seen := make(map[string]bool)
+	var follow func(t *testing.T, base *url.URL, ref string)
+	follow = func(t *testing.T, base *url.URL, ref string) {
+		t.Helper()
+		if strings.HasPrefix(ref, "/") || strings.Contains(ref, "://") {
+			t.Errorf("%s refers to %q, want a relative reference", base.Path, ref)
+			return
+		}
+		u, err := base.Parse(ref)
+		if err != nil {
+			t.Fatalf("%s refers to %q: %v", base.Path, ref, err)
+		}
+		if seen[u.Path] {
+			return
+		}
+		seen[u.Path] = true
+		if !strings.HasPrefix(u.Path, "/board/static/") {
+			t.Errorf("%s refers to %q, which is %s: want it under /board/static/", base.Path, ref, u.Path)
+			return
+		}
+		res, body := fetch(t, u.String())
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: got status %d, want 200", u.Path, res.StatusCode)
+			return
+		}
+		if want := contentTypes[path.Ext(u.Path)]; res.Header.Get("Content-Type") != want {
+			t.Errorf("GET %s: got Content-Type %q, want %q", u.Path, res.Header.Get("Content-Type"), want)
+		}
+		if strings.HasSuffix(u.Path, ".js") {
+			for _, m := range imports.FindAllStringSubmatch(body, -1) {
+				follow(t, u, m[1]+m[2])
+			}
+		}
+	}
+	for _, m := range refs {
+		follow(t, pageURL, m[1])
+	}
+	for _, want := range []string{"/board/static/app.js", "/board/static/app.css", "/board/static/icon.svg", "/board/static/live.js", "/board/static/api.js"} {
+		if !seen[want] {
+			t.Errorf("following the page's references did not reach %s", want)
+		}
+	}
+
+	for _, tc := range []struct {
+		path     string
+		status   int
+		location string
+		contains string
+	}{
+		{"/board", http.StatusFound, "/board/", ""}, // any redirect
+		{"/board/boards", http.StatusOK, "", `{"api":"/boards"}`},
+		{"/board/static/nope.js", http.StatusNotFound, "", ""},
+		{"/board/static/index.html", http.StatusNotFound, "", ""},
+		{"/static/app.js", http.StatusNotFound, "", ""},
+		{"/", http.StatusNotFound, "", ""},
+	} {
+		res, body := fetch(t, srv.URL+tc.path)
+		// ServeMux's own redirect: its status is its business.
+		redirect := tc.status == http.StatusFound && res.StatusCode/100 == 3
+		if !redirect && res.StatusCode != tc.status {
+			t.Errorf("GET %s: got status %d, want %d", tc.path, res.StatusCode, tc.status)
+		}
+		if got := res.Header.Get("Location"); got != tc.location {
+			t.Errorf("GET %s: got Location %q, want %q", tc.path, got, tc.location)
+		}
+		if !strings.Contains(body, tc.contains) {
+			t.Errorf("GET %s: body %q lacks %q", tc.path, body, tc.contains)
+		}
+	}
+}
+
+// TestPageStripPrefix checks the paths http.StripPrefix leaves, with and
+// without the prefix's trailing slash, and at an address without one.
+func TestPageStripPrefix(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/a/", http.StripPrefix("/a/", Handler()))
+	mux.Handle("/apps/b", http.StripPrefix("/apps/b", Handler()))
+	mux.Handle("/apps/b/", http.StripPrefix("/apps/b", Handler()))
+	for _, tc := range []struct {
+		target   string
+		status   int
+		location string
+		contains string
+	}{
+		{"/a/", 200, "", "<title>Taskboard</title>"},
+		{"/a/static/app.css", 200, "", ":root"},
+		{"/a/static/index.html", 404, "", ""},
+		{"/apps/b", 301, "./b/", ""},
+		{"/apps/b?board=x%20y", 301, "./b/?board=x%20y", ""},
+		{"/apps/b/", 200, "", "<title>Taskboard</title>"},
+		{"/apps/b/static/app.js", 200, "", "import"},
+	} {
+		res := get(t, mux, "GET", tc.target, nil)
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != tc.status {
+			t.Errorf("GET %s: got status %d, want %d", tc.target, res.StatusCode, tc.status)
+		}
+		if got := res.Header.Get("Location"); got != tc.location {
+			t.Errorf("GET %s: got Location %q, want %q", tc.target, got, tc.location)
+		}
+		if !strings.Contains(string(body), tc.contains) {
+			t.Errorf("GET %s: body lacks %q", tc.target, tc.contains)
+		}
+	}
+	// The redirect resolves to the address with the slash, wherever it is.
+	base, _ := url.Parse("http://example.com/apps/b?board=1")
+	if got, _ := base.Parse("./b/?board=1"); got.String() != "http://example.com/apps/b/?board=1" {
+		t.Errorf("./b/ from /apps/b resolves to %s", got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/web"
 )
 
 // The browser tests drive the real page in headless Chromium against the
@@ -52,7 +54,7 @@ func TestPageRoutes(t *testing.T) {
 		contentType  string
 		contains     string
 	}{
-		{"GET", "/", 200, "text/html", `<script type="module" src="/static/app.js">`},
+		{"GET", "/", 200, "text/html", `<script type="module" src="static/app.js">`},
 		{"HEAD", "/", 200, "text/html", ""},
 		{"GET", "/static/app.js", 200, "text/javascript", "import"},
 		{"GET", "/static/app.css", 200, "text/css", "--accent"},
@@ -483,7 +485,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			window.testAttempts = [];
 			const fetch = window.fetch;
 			window.fetch = (url, opts) => {
-				if (url === '/tasks') window.testAttempts.push(opts.headers['Idempotency-Key']);
+				if (new URL(url, location.href).pathname === '/tasks') window.testAttempts.push(opts.headers['Idempotency-Key']);
 				return fetch(url, opts);
 			};
 			return true;
@@ -849,4 +851,136 @@ func TestBrowserScreenshot(t *testing.T) {
 		const b = document.getElementById('board');
 		return b.scrollWidth > b.clientWidth + 100 && document.documentElement.scrollWidth <= window.innerWidth;
 	})()`, 5*time.Second)
+}
+
+// TestBrowserUnderPrefix: a program that embeds taskboard mounts the API
+// and the page side by side under /board/, behind http.StripPrefix. The
+// page at /board/ signs in, shows the board and follows it live over each
+// transport in turn, all under the prefix; changes made through the API
+// reach it, and nothing is asked of the site outside the prefix.
+func TestBrowserUnderPrefix(t *testing.T) {
+	browser := newBrowser(t)
+	ctx := context.Background()
+	store, err := taskboard.Open(ctx, filepath.Join(t.TempDir(), "taskboard.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.SeedDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(store, &httpapi.Options{Demo: true})
+
+	// The embedding program's routes.
+	board := http.NewServeMux()
+	board.Handle("GET /{$}", web.Handler())
+	board.Handle("GET /static/", web.Handler())
+	board.Handle("/", api)
+	var (
+		mu      sync.Mutex
+		blocked func(path string) bool // transports the test blocks
+		outside []string               // requests outside the prefix
+	)
+	mux := http.NewServeMux()
+	mux.Handle("/board/", http.StripPrefix("/board", board))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		outside = append(outside, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		http.NotFound(w, r)
+	})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		block := blocked != nil && blocked(r.URL.Path)
+		mu.Unlock()
+		if block {
+			http.Error(w, "blocked by the test", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { api.Close() }) // first: it ends the streams the server waits for
+	base := srv.URL + "/board"
+
+	// Bob changes the board through the API under the prefix, signed in as
+	// a browser would be.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	call := func(method, path string, body any) map[string]any {
+		t.Helper()
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := bob.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		if res.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: got status %d: %s", method, base+path, res.StatusCode, raw)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: %v (%s)", method, base+path, err, raw)
+		}
+		return out
+	}
+	call("POST", "/sessions/demo", map[string]string{"userId": taskboard.DemoBob})
+
+	alice := openPage(t, browser, "alice")
+	alice.signInDemo(base, taskboard.DemoAlice)
+	alice.waitFor("the board's address under the prefix",
+		`location.pathname === '/board/' && new URLSearchParams(location.search).get('board') === '`+taskboard.DemoBoard+`'`, 5*time.Second)
+	alice.waitLive("ws")
+
+	for i, tc := range []struct {
+		transport string
+		blocked   func(path string) bool
+	}{
+		{"ws", nil},
+		{"sse", func(p string) bool { return p == "/board/ws" }},
+		{"poll", func(p string) bool { return p == "/board/ws" || strings.HasSuffix(p, "/events") }},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			alice := alice.in(t)
+			if tc.blocked != nil {
+				mu.Lock()
+				blocked = tc.blocked
+				mu.Unlock()
+				alice.do(30*time.Second,
+					chromedp.Reload(),
+					chromedp.WaitVisible(chromedp.CSS(`.card[data-task-id="task-1"]`)),
+				)
+			}
+			alice.waitLive(tc.transport)
+			task := call("POST", "/tasks", map[string]string{"listId": "list-done", "title": "Arrived under /board/ over " + tc.transport})
+			id, _ := task["id"].(string)
+			if id == "" {
+				t.Fatalf("POST /board/tasks answered %v, want a task", task)
+			}
+			alice.waitFor("the new task", cardIn("list-done", id), 15*time.Second)
+			to := []string{"list-progress", "list-done", "list-todo"}[i]
+			call("PATCH", "/tasks/task-1/move", map[string]any{"listId": to, "position": 0})
+			alice.waitFor("task-1 moved to "+to, cardIn(to, "task-1"), 15*time.Second)
+		})
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(outside) > 0 {
+		t.Errorf("the page asked for %q, outside /board/", outside)
+	}
 }

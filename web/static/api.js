@@ -2,8 +2,32 @@
 // origin, authenticated by the session cookie. Writes carry an
 // Idempotency-Key so that a retry after a network error can never apply
 // twice; the server puts the key on the write's event as mutationId.
+//
+// The API lives beside the page, under the same base: at the site root the
+// base is "/", and under a prefix it is, say, "/board/", where the page
+// asks /board/boards and /board/ws. The modules are served from the
+// base's static/ directory, so the base is the parent of this module's own
+// URL; it does not depend on the page's address or a <base> element.
 
 import { errorMessage } from './ui.js';
+
+const BASE = new URL('../', import.meta.url);
+
+/**
+ * apiURL returns the URL of an API path ("/boards", "/boards/ID/events?after=3")
+ * under the page's base: the path is taken relative to the base, so that
+ * "/boards" is /boards at the root and /board/boards under /board/.
+ */
+export function apiURL(path) {
+  return new URL(path.replace(/^\/+/, ''), BASE);
+}
+
+/** wsURL returns the WebSocket (ws: or wss:) URL of an API path. */
+export function wsURL(path) {
+  const url = apiURL(path);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url;
+}
 
 /** ApiError is a failed request: status 0 means the server was not reached. */
 export class ApiError extends Error {
@@ -49,11 +73,12 @@ export function sleep(ms, signal) {
 }
 
 /**
- * request sends one API request and resolves to {status, body, etag}.
- * GETs and writes with an idempotency key are retried on network errors
- * and transient answers, with the same key; other failures reject with an
- * ApiError. A 401 also calls the onUnauthorized handler, except for the
- * sign-in requests themselves (signIn: true).
+ * request sends one API request and resolves to {status, body, etag};
+ * path is an API path, resolved with apiURL. GETs and writes with an
+ * idempotency key are retried on network errors and transient answers,
+ * with the same key; other failures reject with an ApiError. A 401 also
+ * calls the onUnauthorized handler, except for the sign-in requests
+ * themselves (signIn: true).
  */
 export async function request(method, path, { body, key, signal, retry = true, headers = {}, signIn = false } = {}) {
   const hdrs = { Accept: 'application/json', ...headers };
@@ -63,7 +88,7 @@ export async function request(method, path, { body, key, signal, retry = true, h
   for (let attempt = 0; ; attempt++) {
     let res;
     try {
-      res = await fetch(path, {
+      res = await fetch(apiURL(path), {
         method,
         headers: hdrs,
         body: body === undefined ? undefined : JSON.stringify(body),

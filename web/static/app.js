@@ -1,7 +1,7 @@
 // The page: sign-in, the board switcher, the connection indicator and
 // presence, and the open board.
 
-import { ApiError, get, newKey, onUnauthorized, request } from './api.js';
+import { ApiError, apiURL, get, newKey, onUnauthorized, request } from './api.js';
 import { BoardSession } from './board.js';
 import { TaskEditor } from './editor.js';
 import { TRANSPORT_NAMES } from './live.js';
@@ -31,7 +31,7 @@ async function probeDemo() {
   // POST /sessions/demo without a user is 400 on a demo server and 404
   // elsewhere; either way it signs nobody in.
   try {
-    const res = await fetch('/sessions/demo', {
+    const res = await fetch(apiURL('/sessions/demo'), {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', credentials: 'same-origin',
     });
     $('demo').hidden = res.status === 404 || res.status >= 500;

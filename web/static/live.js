@@ -5,7 +5,7 @@
 // is lost or repeated. A connection that drops is retried with exponential
 // backoff and jitter, from 1 s up to 30 s.
 
-import { ApiError, request, sleep } from './api.js';
+import { ApiError, apiURL, request, sleep, wsURL } from './api.js';
 
 const MIN_DELAY = 1000;
 const MAX_DELAY = 30000;
@@ -180,8 +180,7 @@ export class Live {
     return new Promise((resolve) => {
       let ws;
       try {
-        const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-        ws = new WebSocket(`${scheme}//${location.host}/ws`);
+        ws = new WebSocket(wsURL('/ws'));
       } catch {
         resolve(null);
         return;
@@ -276,7 +275,7 @@ export class Live {
         resolve(null);
         return;
       }
-      const es = new EventSource(`/boards/${encodeURIComponent(this.boardId)}/events?after=${this.h.seq()}`);
+      const es = new EventSource(apiURL(`/boards/${encodeURIComponent(this.boardId)}/events?after=${this.h.seq()}`));
       let opened = false;
       let settled = false;
       let closed = false;
