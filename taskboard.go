@@ -346,21 +346,6 @@ func wrapDBError(err error) error {
 	return err
 }
 
-func isConnError(err error) bool {
-	if errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	s := err.Error()
-	for _, m := range []string{"connection refused", "broken pipe", "connection reset", "failed to connect",
-		"conn closed", "terminating connection", "the database system is", "unexpected EOF", "no such host",
-		"server closed the connection", "i/o timeout", "driver: bad connection", "sql: database is closed"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
 // readTx runs fn in a read-only transaction that sees one consistent state.
 func (b *Board) readTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	opts := &sql.TxOptions{ReadOnly: true}
