@@ -125,11 +125,15 @@ func TestDriverErrors(t *testing.T) {
 		if werr := wrapDBError(err); !errors.Is(werr, ErrUnavailable) {
 			t.Errorf("query on a closed database: %v does not match ErrUnavailable", werr)
 		}
+		if err := b.Ready(ctx); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Ready on a closed database: got %v, want ErrUnavailable", err)
+		}
 	})
 }
 
-// TestPostgresUnreachable checks that a server that is not there is
-// ErrUnavailable.
+// TestPostgresUnreachable checks a server that is not there: the
+// connection attempt is ErrUnavailable, New still returns a Board, and
+// Ready reports the database down.
 func TestPostgresUnreachable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -149,6 +153,14 @@ func TestPostgresUnreachable(t *testing.T) {
 	var connectErr *pgconn.ConnectError
 	if !errors.As(err, &connectErr) || !errors.Is(wrapDBError(err), ErrUnavailable) {
 		t.Errorf("query on a closed port: got %v, want a *pgconn.ConnectError that matches ErrUnavailable", err)
+	}
+	b, err := New(ctx, db, &Options{SkipMigrations: true, MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatalf("New over an unreachable database: %v", err)
+	}
+	defer b.Close()
+	if err := b.Ready(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Ready: got %v, want ErrUnavailable", err)
 	}
 }
 
@@ -183,4 +195,39 @@ func TestPostgresTerminatedConnection(t *testing.T) {
 		t.Errorf("query on a terminated connection: %v does not match ErrUnavailable", err)
 	}
 	t.Logf("query on a terminated connection: %v", err)
+}
+
+// TestReady checks Ready on a fresh store and, on PostgreSQL, with the
+// listener down; and that the listener's counters are zero on SQLite.
+func TestReady(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		b, err := Open(ctx, dsn, &Options{MaintenanceInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if err := b.Ready(ctx); err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		pn, ok := b.notifier.(*pgNotifier)
+		if b.sqlite {
+			if ok {
+				t.Errorf("a SQLite store listens on PostgreSQL")
+			}
+			if s := b.Stats(); s.ListenerReconnects != 0 || s.NotificationsReceived != 0 || s.NotificationLag != 0 {
+				t.Errorf("listener counters on SQLite: %+v, want zero", s)
+			}
+			return
+		}
+		if !ok {
+			t.Fatalf("notifier on PostgreSQL: %T, want *pgNotifier", b.notifier)
+		}
+		cause := errors.New("connection lost")
+		pn.setConnected(false, cause)
+		err = b.Ready(ctx)
+		if !errors.Is(err, ErrListenerDown) || !errors.Is(err, cause) || errors.Is(err, ErrUnavailable) {
+			t.Errorf("Ready with the listener down: got %v, want ErrListenerDown with its cause", err)
+		}
+	})
 }

@@ -68,28 +68,26 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *ta
 			Name: "taskboard_slow_consumer_drops_total", Help: "Subscriptions ended because the client fell behind, by transport.",
 		}, []string{"transport"}),
 	}
-	appended := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
-	}, func() float64 { return float64(store.Stats().EventsAppended) })
 	m.deliveredSSE = m.delivered.WithLabelValues(transportSSE)
 	m.deliveredWS = m.delivered.WithLabelValues(transportWebSocket)
-	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops, appended)
-	if n, ok := store.Notifier().(interface {
-		Stats() taskboard.NotifierStats
-	}); ok {
-		reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "taskboard_listener_reconnects_total", Help: "Times the cross-instance notification listener reconnected.",
-			}, func() float64 { return float64(n.Stats().Reconnects) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "taskboard_notifications_received_total", Help: "Notifications received from other instances.",
-			}, func() float64 { return float64(n.Stats().Notifications) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "taskboard_notification_lag_seconds_total",
-				Help: "Summed delay from an instance's NOTIFY to its receipt here; divide by taskboard_notifications_received_total for the mean.",
-			}, func() float64 { return n.Stats().TotalLag.Seconds() }),
-		)
+	stat := func(f func(taskboard.Stats) float64) func() float64 {
+		return func() float64 { return f(store.Stats()) }
 	}
+	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.EventsAppended) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_listener_reconnects_total", Help: "Times the cross-instance notification listener (PostgreSQL) reconnected.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.ListenerReconnects) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_notifications_received_total", Help: "Notifications received from other instances.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.NotificationsReceived) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_notification_lag_seconds_total",
+			Help: "Summed delay from an instance's NOTIFY to its receipt here; divide by taskboard_notifications_received_total for the mean.",
+		}, stat(func(s taskboard.Stats) float64 { return s.NotificationLag.Seconds() })),
+	)
 	store.DB().AddQueryHook(dbTimer{m.dbTime})
 	return m
 }
