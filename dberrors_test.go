@@ -9,9 +9,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/taskboard/taskboard/internal/dbtest"
@@ -228,6 +231,67 @@ func TestReady(t *testing.T) {
 		err = b.Ready(ctx)
 		if !errors.Is(err, ErrListenerDown) || !errors.Is(err, cause) || errors.Is(err, ErrUnavailable) {
 			t.Errorf("Ready with the listener down: got %v, want ErrListenerDown with its cause", err)
+		}
+	})
+}
+
+// TestQueryObserver checks that every query of the store reaches
+// Options.QueryObserver with its operation and error.
+func TestQueryObserver(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		type query struct {
+			op  string
+			err error
+		}
+		var mu sync.Mutex
+		var seen []query
+		observe := func(op string, d time.Duration, err error) {
+			if d < 0 {
+				t.Errorf("%s took %v", op, d)
+			}
+			mu.Lock()
+			seen = append(seen, query{op, err})
+			mu.Unlock()
+		}
+		ctx := context.Background()
+		b, err := Open(ctx, dsn, &Options{MaintenanceInterval: -1, QueryObserver: observe})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		mu.Lock()
+		if len(seen) == 0 {
+			t.Errorf("migrating observed no query")
+		}
+		seen = nil
+		mu.Unlock()
+
+		var n int
+		if err := b.db.NewSelect().ColumnExpr("1").Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		err = b.plainTx(ctx, func(tx bun.Tx) error {
+			_, err := tx.NewUpdate().Model((*User)(nil)).Set("name = ?", "x").Where("id = ?", "nobody").Exec(ctx)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var u User
+		noRows := b.db.NewSelect().Model(&u).Where("id = ?", "nobody").Scan(ctx)
+		if !errors.Is(noRows, sql.ErrNoRows) {
+			t.Fatalf("select of a missing user: %v", noRows)
+		}
+		_, badErr := b.db.NewRaw("select * from no_such_table").Exec(ctx)
+		if badErr == nil {
+			t.Fatal("select from a missing table: no error")
+		}
+
+		mu.Lock()
+		defer mu.Unlock()
+		want := []query{{"SELECT", nil}, {"BEGIN", nil}, {"UPDATE", nil}, {"COMMIT", nil}, {"SELECT", noRows}, {"SELECT", badErr}}
+		if !slices.EqualFunc(seen, want, func(a, b query) bool { return a.op == b.op && errors.Is(a.err, b.err) }) {
+			t.Errorf("observed %v, want %v", seen, want)
 		}
 	})
 }

@@ -53,6 +53,17 @@ type Options struct {
 	// others (another process, another instance) within this time. Zero
 	// means 2 s; negative disables the cache.
 	AuthCacheTTL time.Duration
+	// QueryObserver, when set, is called after every query the Board
+	// sends to the database, with the statement's kind in upper case
+	// (SELECT, INSERT, UPDATE, DELETE, BEGIN, COMMIT, ROLLBACK, or the
+	// first word of other SQL), how long it took, and its error: nil on
+	// success, sql.ErrNoRows for a single-row read that found none. A
+	// rollback of a transaction that already ended never reaches the
+	// database and is not reported. QueryObserver is called from the
+	// goroutine that ran the query, by many goroutines at once, and must
+	// return quickly. Nil means queries are not observed.
+	// httpapi.Metrics.ObserveQuery turns them into the HTTP API's metrics.
+	QueryObserver func(operation string, d time.Duration, err error)
 }
 
 func (o *Options) withDefaults() Options {
@@ -208,6 +219,9 @@ func sqliteDSN(dsn string, syncFull bool) string {
 // SQLite database is served by one process: its changes stay in it.
 func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 	o := opts.withDefaults()
+	if o.QueryObserver != nil {
+		db = db.WithQueryHook(queryObserver{o.QueryObserver})
+	}
 	b := &Board{
 		db:      db,
 		opts:    o,
