@@ -225,7 +225,7 @@ func (b *Board) DeleteBoard(ctx context.Context, actor Actor, boardID string) er
 		// Children first: SQLite's cascades are correct but slow on large
 		// boards without them, and the order keeps foreign keys satisfied.
 		for _, q := range []*bun.DeleteQuery{
-			c.tx.NewDelete().Model((*EventRecord)(nil)).Where("board_id = ?", boardID),
+			c.tx.NewDelete().Model((*eventRecord)(nil)).Where("board_id = ?", boardID),
 			c.tx.NewDelete().Model((*Task)(nil)).Where("board_id = ?", boardID),
 			c.tx.NewDelete().Model((*List)(nil)).Where("board_id = ?", boardID),
 			c.tx.NewDelete().Model((*Member)(nil)).Where("board_id = ?", boardID),

@@ -33,6 +33,11 @@ var (
 	ErrUnavailable = errors.New("taskboard: database unavailable")
 	// ErrClosed reports use of a Board after Close.
 	ErrClosed = errors.New("taskboard: closed")
+	// ErrListenerDown reports, from Board.Ready, that the PostgreSQL
+	// listener through which the Board hears other instances' changes is
+	// not connected. It reconnects by itself and then catches up from the
+	// log, so nothing is lost meanwhile. It wraps the cause, if known.
+	ErrListenerDown = errors.New("taskboard: notification listener down")
 
 	// ErrSlowConsumer ends a subscription whose reader fell behind its
 	// bounded buffer. Resubscribing after the last received seq loses nothing.

@@ -96,7 +96,7 @@ func subjectOf(env Envelope) string {
 }
 
 // eventFromRecord rebuilds a feed event from a log row.
-func eventFromRecord(r *EventRecord) Event {
+func eventFromRecord(r *eventRecord) Event {
 	ev := Event{Seq: r.Seq, Type: r.Type, BoardID: r.BoardID, Data: json.RawMessage(r.Data)}
 	if r.Type == EventMemberRemoved {
 		var env struct {
@@ -109,10 +109,10 @@ func eventFromRecord(r *EventRecord) Event {
 	return ev
 }
 
-// Signal is what instances tell each other through a Notifier: a board's
-// log reaches at least Seq, or an Event that is not in the log (an
+// feedSignal is what instances tell each other through a notifier: a
+// board's log reaches at least Seq, or an Event that is not in the log (an
 // ephemeral event, or board_deleted whose log is gone with the board).
-type Signal struct {
+type feedSignal struct {
 	BoardID string
 	Seq     int64
 	Event   *Event
@@ -121,34 +121,34 @@ type Signal struct {
 	Resync bool
 }
 
-// Notifier carries signals between the instances that share one database.
-// The default (a nil Options.Notifier) keeps them in the process. A
-// Notifier must deliver each instance's signals to the other instances; it
-// may also deliver them back to their sender, which ignores what it
-// already has.
-type Notifier interface {
+// notifier carries signals between the instances that share one database:
+// pgNotifier on PostgreSQL, localNotifier on SQLite, whose database only
+// one process serves. A notifier must deliver each instance's signals to
+// the other instances; it may also deliver them back to their sender,
+// which ignores what it already has.
+type notifier interface {
 	// Start begins delivering received signals to receive, until Close.
 	// receive does not block.
-	Start(ctx context.Context, receive func(Signal)) error
+	Start(ctx context.Context, receive func(feedSignal)) error
 	// Notify sends a signal to the other instances. It is called after the
 	// change it announces committed, and must not block for long.
-	Notify(ctx context.Context, s Signal) error
+	Notify(ctx context.Context, s feedSignal) error
 	// Close stops the notifier.
 	Close() error
 }
 
-// localNotifier is the single-instance Notifier: there is nobody to tell.
+// localNotifier is the single-instance notifier: there is nobody to tell.
 type localNotifier struct{}
 
-func (localNotifier) Start(context.Context, func(Signal)) error { return nil }
-func (localNotifier) Notify(context.Context, Signal) error      { return nil }
-func (localNotifier) Close() error                              { return nil }
+func (localNotifier) Start(context.Context, func(feedSignal)) error { return nil }
+func (localNotifier) Notify(context.Context, feedSignal) error      { return nil }
+func (localNotifier) Close() error                                  { return nil }
 
 // feed fans events out to subscriptions, through one hub per board that has
 // subscribers.
 type feed struct {
 	b        *Board
-	notifier Notifier
+	notifier notifier
 	// idPrefix makes subscription IDs unique across instances, as
 	// ephemeral events carry them between instances as their Origin.
 	idPrefix string
@@ -173,7 +173,7 @@ type hub struct {
 	draining bool    // a drain goroutine runs
 }
 
-func newFeed(b *Board, n Notifier) *feed {
+func newFeed(b *Board, n notifier) *feed {
 	return &feed{b: b, notifier: n, hubs: make(map[string]*hub), idPrefix: newID()[:8] + "-"}
 }
 
@@ -182,7 +182,7 @@ func newFeed(b *Board, n Notifier) *feed {
 func (f *feed) publish(boardID string, events []Event) {
 	f.appended.Add(int64(len(events)))
 	last := events[len(events)-1]
-	sig := Signal{BoardID: boardID, Seq: last.Seq}
+	sig := feedSignal{BoardID: boardID, Seq: last.Seq}
 	if last.Type == EventBoardDeleted {
 		sig.Event = &last
 	}
@@ -198,7 +198,7 @@ func (f *feed) publish(boardID string, events []Event) {
 // do the same (a notifier that signals inside the transaction has already
 // sent it, or not, and ignores this one).
 func (f *feed) recheck(boardID string, seq int64) {
-	sig := Signal{BoardID: boardID, Seq: seq}
+	sig := feedSignal{BoardID: boardID, Seq: seq}
 	if err := f.notifier.Notify(context.Background(), sig); err != nil {
 		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", boardID, "seq", seq, "err", err)
 	}
@@ -208,14 +208,14 @@ func (f *feed) recheck(boardID string, seq int64) {
 // broadcast hands an ephemeral event to local subscribers and other
 // instances.
 func (f *feed) broadcast(ev Event) {
-	if err := f.notifier.Notify(context.Background(), Signal{BoardID: ev.BoardID, Event: &ev}); err != nil {
+	if err := f.notifier.Notify(context.Background(), feedSignal{BoardID: ev.BoardID, Event: &ev}); err != nil {
 		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", ev.BoardID, "err", err)
 	}
 	f.deliver(ev.BoardID, []Event{ev})
 }
 
 // receive handles a signal from another instance.
-func (f *feed) receive(s Signal) {
+func (f *feed) receive(s feedSignal) {
 	if s.Resync {
 		f.wg.Add(1)
 		go f.resync()
@@ -267,7 +267,7 @@ func (f *feed) resync() {
 		return
 	}
 	for _, board := range boards {
-		f.receive(Signal{BoardID: board.ID, Seq: board.Seq})
+		f.receive(feedSignal{BoardID: board.ID, Seq: board.Seq})
 	}
 }
 

@@ -14,7 +14,7 @@ const MaxPage = 1000
 
 // readLog returns up to limit events of a board after seq after.
 func (b *Board) readLog(ctx context.Context, boardID string, after int64, limit int) ([]Event, error) {
-	var recs []EventRecord
+	var recs []eventRecord
 	err := b.db.NewSelect().Model(&recs).
 		Where("board_id = ? AND seq > ?", boardID, after).
 		Order("seq").Limit(int64(limit)).Scan(ctx)
@@ -60,7 +60,7 @@ func (b *Board) EventsAfter(ctx context.Context, actor Actor, boardID string, af
 		if after < board.TrimmedSeq {
 			return &ResetError{BoardID: boardID, Reason: ReasonHistoryTruncated, Seq: board.Seq}
 		}
-		var recs []EventRecord
+		var recs []eventRecord
 		if err := tx.NewSelect().Model(&recs).Where("board_id = ? AND seq > ?", boardID, after).
 			Order("seq").Limit(int64(limit)).Scan(ctx); err != nil {
 			return err
@@ -110,7 +110,7 @@ func (b *Board) ChangesSince(ctx context.Context, actor Actor, boardID string, s
 			OrderExpr("l.position, task.position").Scan(ctx); err != nil {
 			return err
 		}
-		var recs []EventRecord
+		var recs []eventRecord
 		if err := tx.NewSelect().Model(&recs).
 			Where("board_id = ? AND at > ? AND type IN (?)", boardID, since, bun.In([]string{EventTaskDeleted, EventListDeleted})).
 			Order("seq").Scan(ctx); err != nil {
@@ -180,14 +180,14 @@ func (b *Board) trim(ctx context.Context, boardID string, maxSeq int64, cutoff t
 	defer mu.Unlock()
 	err := b.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var top int64
-		if err := tx.NewSelect().Model((*EventRecord)(nil)).ColumnExpr("COALESCE(MAX(seq), 0)").
+		if err := tx.NewSelect().Model((*eventRecord)(nil)).ColumnExpr("COALESCE(MAX(seq), 0)").
 			Where("board_id = ? AND seq <= ? AND at < ?", boardID, maxSeq, cutoff).Scan(ctx, &top); err != nil {
 			return err
 		}
 		if top == 0 {
 			return nil
 		}
-		if _, err := tx.NewDelete().Model((*EventRecord)(nil)).Where("board_id = ? AND seq <= ?", boardID, top).Exec(ctx); err != nil {
+		if _, err := tx.NewDelete().Model((*eventRecord)(nil)).Where("board_id = ? AND seq <= ?", boardID, top).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewUpdate().Model((*BoardInfo)(nil)).Set("trimmed_seq = ?", top).

@@ -66,9 +66,9 @@ type Task struct {
 	UpdatedAt   time.Time `bun:"updated_at,notnull" json:"updated_at"`
 }
 
-// EventRecord is one row of a board's event log. Data holds the event's
+// eventRecord is one row of a board's event log. Data holds the event's
 // envelope exactly as it is sent to clients.
-type EventRecord struct {
+type eventRecord struct {
 	bun.BaseModel `bun:"table:events"`
 
 	BoardID    string    `bun:"board_id,pk"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -16,30 +15,30 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// TxNotifier is implemented by notifiers that can send a signal inside the
+// txNotifier is implemented by notifiers that can send a signal inside the
 // transaction that makes it true, so that it is delivered exactly when the
 // transaction commits and never for one that rolls back.
-type TxNotifier interface {
-	NotifyTx(ctx context.Context, tx bun.Tx, s Signal) error
+type txNotifier interface {
+	NotifyTx(ctx context.Context, tx bun.Tx, s feedSignal) error
 }
 
 // maxNotifyPayload keeps NOTIFY payloads under PostgreSQL's 8000-byte limit.
 const maxNotifyPayload = 7900
 
-// PostgresNotifier carries feed signals between instances that share one
+// pgNotifier carries feed signals between instances that share one
 // PostgreSQL database, through LISTEN/NOTIFY on a channel named after the
 // database schema. A logged change notifies only its board and seq (the
 // receivers read the events from the log); ephemeral events travel in the
 // payload. Its listener holds one connection of the pool; when that
 // connection drops it reconnects with backoff and tells the feed to catch up
 // from the log, so nothing logged is lost meanwhile.
-type PostgresNotifier struct {
+type pgNotifier struct {
 	db       *bun.DB
 	instance string
 	logger   *slog.Logger
 
 	mu        sync.Mutex
-	channel   string
+	channel   string // empty until first read from the database
 	connected bool
 	lastErr   error
 
@@ -51,13 +50,10 @@ type PostgresNotifier struct {
 	done   chan struct{}
 }
 
-// NewPostgresNotifier returns a notifier over db, a PostgreSQL database
-// opened with pgx's database/sql driver. logger may be nil.
-func NewPostgresNotifier(db *bun.DB, logger *slog.Logger) *PostgresNotifier {
-	if logger == nil {
-		logger = (&Options{}).withDefaults().Logger
-	}
-	return &PostgresNotifier{db: db, instance: newID(), logger: logger}
+// newPGNotifier returns a notifier over db, a PostgreSQL database opened
+// with pgx's database/sql driver.
+func newPGNotifier(db *bun.DB, logger *slog.Logger) *pgNotifier {
+	return &pgNotifier{db: db, instance: newID(), logger: logger}
 }
 
 // notifyMessage is the JSON payload of a notification.
@@ -85,44 +81,59 @@ func channelFor(ctx context.Context, db bun.IDB) (string, error) {
 	return ch, nil
 }
 
-// Start runs the listener until Close.
-func (n *PostgresNotifier) Start(ctx context.Context, receive func(Signal)) error {
-	ch, err := channelFor(ctx, n.db)
+// channelOf returns the notification channel, reading it through db the
+// first time.
+func (n *pgNotifier) channelOf(ctx context.Context, db bun.IDB) (string, error) {
+	n.mu.Lock()
+	ch := n.channel
+	n.mu.Unlock()
+	if ch != "" {
+		return ch, nil
+	}
+	ch, err := channelFor(ctx, db)
 	if err != nil {
-		return fmt.Errorf("taskboard: postgres notifier: %w", wrapDBError(err))
+		return "", err
 	}
 	n.mu.Lock()
 	n.channel = ch
 	n.mu.Unlock()
+	return ch, nil
+}
+
+// Start runs the listener until Close. It waits briefly for the first
+// attempt to listen, so that a fresh instance is ready at once; a database
+// that is down does not block startup, the listener keeps trying.
+func (n *pgNotifier) Start(ctx context.Context, receive func(feedSignal)) error {
 	ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.done = make(chan struct{})
-	ready := make(chan struct{})
-	go n.listen(ctx, receive, ready)
-	// Wait briefly for the first connection, so that a fresh instance is
-	// ready at once; a database that is down does not block startup.
+	tried := make(chan struct{})
+	go n.listen(ctx, receive, tried)
 	select {
-	case <-ready:
+	case <-tried:
 	case <-time.After(5 * time.Second):
 	}
 	return nil
 }
 
-// listen keeps a LISTEN connection open, reconnecting with backoff.
-func (n *PostgresNotifier) listen(ctx context.Context, receive func(Signal), ready chan struct{}) {
+// listen keeps a LISTEN connection open, reconnecting with backoff. It
+// closes tried once the first attempt has listened or failed.
+func (n *pgNotifier) listen(ctx context.Context, receive func(feedSignal), tried chan struct{}) {
 	defer close(n.done)
 	var once sync.Once
+	firstTried := func() { once.Do(func() { close(tried) }) }
 	backoff := 100 * time.Millisecond
 	for first := true; ; first = false {
 		err := n.listenOnce(ctx, receive, func() {
-			once.Do(func() { close(ready) })
+			firstTried()
 			backoff = 100 * time.Millisecond
 			if !first {
 				// Signals sent while we were away are lost: catch up from
 				// the log.
-				receive(Signal{Resync: true})
+				receive(feedSignal{Resync: true})
 			}
 		})
 		n.setConnected(false, err)
+		firstTried()
 		if ctx.Err() != nil {
 			return
 		}
@@ -137,21 +148,22 @@ func (n *PostgresNotifier) listen(ctx context.Context, receive func(Signal), rea
 	}
 }
 
-func (n *PostgresNotifier) listenOnce(ctx context.Context, receive func(Signal), onListen func()) error {
+func (n *pgNotifier) listenOnce(ctx context.Context, receive func(feedSignal), onListen func()) error {
 	conn, err := n.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Close()
+	ch, err := n.channelOf(ctx, conn)
+	if err != nil {
+		return err
+	}
 	return conn.Raw(func(driverConn any) error {
 		sc, ok := driverConn.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("postgres notifier needs pgx's database/sql driver, got %T", driverConn)
 		}
 		pc := sc.Conn()
-		n.mu.Lock()
-		ch := n.channel
-		n.mu.Unlock()
 		if _, err := pc.Exec(ctx, `LISTEN "`+ch+`"`); err != nil {
 			return fmt.Errorf("listen: %w: %w", err, driver.ErrBadConn)
 		}
@@ -184,7 +196,7 @@ func (n *PostgresNotifier) listenOnce(ctx context.Context, receive func(Signal),
 				n.lagCount.Add(1)
 				n.lagMicros.Add(max(0, time.Now().UnixMicro()-m.SentAt))
 			}
-			s := Signal{BoardID: m.BoardID, Seq: m.Seq}
+			s := feedSignal{BoardID: m.BoardID, Seq: m.Seq}
 			if m.Type != "" {
 				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, Origin: m.Origin}
 			}
@@ -193,13 +205,13 @@ func (n *PostgresNotifier) listenOnce(ctx context.Context, receive func(Signal),
 	})
 }
 
-func (n *PostgresNotifier) setConnected(ok bool, err error) {
+func (n *pgNotifier) setConnected(ok bool, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.connected, n.lastErr = ok, err
 }
 
-func (n *PostgresNotifier) payload(s Signal) (string, error) {
+func (n *pgNotifier) payload(s feedSignal) (string, error) {
 	m := notifyMessage{Instance: n.instance, BoardID: s.BoardID, Seq: s.Seq, SentAt: time.Now().UnixMicro()}
 	if s.Event != nil {
 		m.Type, m.Data, m.Origin = s.Event.Type, s.Event.Data, s.Event.Origin
@@ -221,7 +233,7 @@ func (n *PostgresNotifier) payload(s Signal) (string, error) {
 }
 
 // Notify sends a signal outside a transaction (ephemeral events).
-func (n *PostgresNotifier) Notify(ctx context.Context, s Signal) error {
+func (n *pgNotifier) Notify(ctx context.Context, s feedSignal) error {
 	if s.Event == nil || s.Event.Seq != 0 {
 		// Logged changes were announced by NotifyTx in their transaction.
 		return nil
@@ -230,9 +242,10 @@ func (n *PostgresNotifier) Notify(ctx context.Context, s Signal) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	ch := n.channel
-	n.mu.Unlock()
+	ch, err := n.channelOf(ctx, n.db)
+	if err != nil {
+		return fmt.Errorf("taskboard: notify: %w", wrapDBError(err))
+	}
 	if _, err := n.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, p); err != nil {
 		return fmt.Errorf("taskboard: notify: %w", wrapDBError(err))
 	}
@@ -240,51 +253,44 @@ func (n *PostgresNotifier) Notify(ctx context.Context, s Signal) error {
 }
 
 // NotifyTx sends a logged change's signal inside its transaction.
-func (n *PostgresNotifier) NotifyTx(ctx context.Context, tx bun.Tx, s Signal) error {
+func (n *pgNotifier) NotifyTx(ctx context.Context, tx bun.Tx, s feedSignal) error {
 	p, err := n.payload(s)
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	ch := n.channel
-	n.mu.Unlock()
+	ch, err := n.channelOf(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, p); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
 }
 
-// Ready returns nil while the listener is connected.
-func (n *PostgresNotifier) Ready(ctx context.Context) error {
+// ready returns nil while the listener is connected, else an error that
+// matches ErrListenerDown.
+func (n *pgNotifier) ready() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.connected {
 		return nil
 	}
 	if n.lastErr != nil {
-		return fmt.Errorf("taskboard: notification listener down: %w", n.lastErr)
+		return fmt.Errorf("%w: %w", ErrListenerDown, n.lastErr)
 	}
-	return errors.New("taskboard: notification listener not connected")
+	return fmt.Errorf("%w: not connected yet", ErrListenerDown)
 }
 
-// NotifierStats are counters of a PostgresNotifier.
-type NotifierStats struct {
-	Reconnects    int64         // times the listener connection was re-established
-	Notifications int64         // notifications received from other instances
-	TotalLag      time.Duration // summed delay from NOTIFY to receipt
-}
-
-// Stats returns the notifier's counters.
-func (n *PostgresNotifier) Stats() NotifierStats {
-	return NotifierStats{
-		Reconnects:    n.reconnects.Load(),
-		Notifications: n.lagCount.Load(),
-		TotalLag:      time.Duration(n.lagMicros.Load()) * time.Microsecond,
-	}
+// addStats adds the listener's counters to s.
+func (n *pgNotifier) addStats(s *Stats) {
+	s.ListenerReconnects = n.reconnects.Load()
+	s.NotificationsReceived = n.lagCount.Load()
+	s.NotificationLag = time.Duration(n.lagMicros.Load()) * time.Microsecond
 }
 
 // Close stops the listener and returns its connection to the pool.
-func (n *PostgresNotifier) Close() error {
+func (n *pgNotifier) Close() error {
 	if n.cancel != nil {
 		n.cancel()
 		<-n.done

@@ -74,6 +74,9 @@ func TestPostgresNotifierAcrossInstances(t *testing.T) {
 	}
 	seqs := collect(t, sub, 1, 10*time.Second)
 	wantContiguous(t, seqs, 1)
+	if st := b.Stats(); st.NotificationsReceived == 0 || st.NotificationLag < 0 {
+		t.Errorf("B's listener counters after A's write: %+v, want a notification received", st)
+	}
 
 	// Ephemeral events travel in the payload.
 	if err := a.Broadcast(taskboard.Event{Type: taskboard.EventUserTyping, BoardID: "board-1", Data: []byte(`{"type":"user_typing"}`), Origin: "x"}); err != nil {
@@ -158,7 +161,6 @@ func TestPostgresNotifierListenerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	pn := b.Notifier().(*taskboard.PostgresNotifier)
 	for i := range 20 {
 		if i == 5 {
 			// Kill every listener of this schema's channel (A's and B's).
@@ -175,9 +177,9 @@ func TestPostgresNotifierListenerKilled(t *testing.T) {
 	seqs := collect(t, sub, 20, 30*time.Second)
 	wantContiguous(t, seqs, 1)
 	deadline := time.Now().Add(30 * time.Second)
-	for pn.Ready(ctx) != nil || pn.Stats().Reconnects == 0 {
+	for b.Ready(ctx) != nil || b.Stats().ListenerReconnects == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("listener not back: ready=%v stats=%+v", pn.Ready(ctx), pn.Stats())
+			t.Fatalf("listener not back: ready=%v stats=%+v", b.Ready(ctx), b.Stats())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

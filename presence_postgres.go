@@ -13,7 +13,7 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Presence timing of PostgresPresence.
+// Presence timing of pgPresence.
 const (
 	// presenceHeartbeat is how often an instance tells the others it lives.
 	presenceHeartbeat = 5 * time.Second
@@ -30,16 +30,16 @@ func (b *Board) NewPresence(grace time.Duration, left func(boardID string, user 
 	if b.sqlite {
 		return NewMemoryPresence(grace, left)
 	}
-	return NewPostgresPresence(b, grace, left)
+	return newPGPresence(b, grace, left)
 }
 
-// PostgresPresence is a Presence shared by every instance over one
+// pgPresence is a Presence shared by every instance over one
 // PostgreSQL database. Each connection is a row tagged with its instance;
 // instances heartbeat, and the users of an instance that stops
 // heartbeating leave within presenceDeadAfter plus one sweep. A user whose
 // last connection closes stays listed, with zero connections, for the grace
 // period; whichever instance sweeps first announces the leave, once.
-type PostgresPresence struct {
+type pgPresence struct {
 	b        *Board
 	instance string
 	grace    time.Duration
@@ -79,10 +79,10 @@ type presenceInstance struct {
 	HeartbeatAt time.Time `bun:"heartbeat_at,notnull"`
 }
 
-// NewPostgresPresence starts a shared presence over b, which must run on
+// newPGPresence starts a shared presence over b, which must run on
 // PostgreSQL. Close stops it and removes this instance's connections.
-func NewPostgresPresence(b *Board, grace time.Duration, left func(boardID string, user User)) *PostgresPresence {
-	p := &PostgresPresence{
+func newPGPresence(b *Board, grace time.Duration, left func(boardID string, user User)) *pgPresence {
+	p := &pgPresence{
 		b: b, instance: newID(), grace: grace, left: left,
 		sweep: min(max(grace/4, 50*time.Millisecond), time.Second),
 		done:  make(chan struct{}),
@@ -102,17 +102,17 @@ func lockUser(ctx context.Context, tx bun.Tx, boardID, userID string) error {
 	return err
 }
 
-func (p *PostgresPresence) liveAfter() time.Time { return now().Add(-presenceDeadAfter) }
+func (p *pgPresence) liveAfter() time.Time { return now().Add(-presenceDeadAfter) }
 
 // connCount counts a user's connections on live instances.
-func (p *PostgresPresence) connCount(ctx context.Context, db bun.IDB, boardID, userID string) (int, error) {
+func (p *pgPresence) connCount(ctx context.Context, db bun.IDB, boardID, userID string) (int, error) {
 	return count(ctx, db.NewSelect().Model((*presenceConn)(nil)).
 		Where("board_id = ? AND user_id = ?", boardID, userID).
 		Where("instance_id IN (SELECT id FROM presence_instances WHERE heartbeat_at > ?)", p.liveAfter()))
 }
 
 // Join implements Presence.
-func (p *PostgresPresence) Join(ctx context.Context, boardID string, user User, connID string) (bool, error) {
+func (p *pgPresence) Join(ctx context.Context, boardID string, user User, connID string) (bool, error) {
 	select {
 	case <-p.done:
 		return false, ErrClosed
@@ -157,7 +157,7 @@ func (p *PostgresPresence) Join(ctx context.Context, boardID string, user User, 
 }
 
 // Leave implements Presence.
-func (p *PostgresPresence) Leave(ctx context.Context, boardID, userID, connID string) error {
+func (p *pgPresence) Leave(ctx context.Context, boardID, userID, connID string) error {
 	err := p.b.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := lockUser(ctx, tx, boardID, userID); err != nil {
 			return err
@@ -188,7 +188,7 @@ func (p *PostgresPresence) Leave(ctx context.Context, boardID, userID, connID st
 }
 
 // List implements Presence.
-func (p *PostgresPresence) List(ctx context.Context, boardID string) ([]PresenceEntry, error) {
+func (p *pgPresence) List(ctx context.Context, boardID string) ([]PresenceEntry, error) {
 	var rows []struct {
 		UserID      string    `bun:"user_id"`
 		UserName    string    `bun:"user_name"`
@@ -221,7 +221,7 @@ func (p *PostgresPresence) List(ctx context.Context, boardID string) ([]Presence
 }
 
 // run heartbeats and sweeps until Close.
-func (p *PostgresPresence) run(ctx context.Context) {
+func (p *pgPresence) run(ctx context.Context) {
 	defer close(p.done)
 	sweep := time.NewTicker(p.sweep)
 	defer sweep.Stop()
@@ -245,7 +245,7 @@ func (p *PostgresPresence) run(ctx context.Context) {
 	}
 }
 
-func (p *PostgresPresence) heartbeat(ctx context.Context) error {
+func (p *pgPresence) heartbeat(ctx context.Context) error {
 	_, err := p.b.db.NewInsert().Model(&presenceInstance{ID: p.instance, HeartbeatAt: now()}).
 		On("CONFLICT (id) DO UPDATE").Set("heartbeat_at = EXCLUDED.heartbeat_at").Exec(ctx)
 	return err
@@ -254,7 +254,7 @@ func (p *PostgresPresence) heartbeat(ctx context.Context) error {
 // sweepOnce ends the grace periods that passed and removes the connections
 // of dead instances, announcing each user who left. Rows are deleted with
 // RETURNING, so each leave is announced by exactly one instance.
-func (p *PostgresPresence) sweepOnce(ctx context.Context) error {
+func (p *pgPresence) sweepOnce(ctx context.Context) error {
 	var expired []presenceGrace
 	if err := p.b.db.NewDelete().Model(&expired).Where("until <= ?", now()).Returning("*").Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
@@ -294,7 +294,7 @@ func (p *PostgresPresence) sweepOnce(ctx context.Context) error {
 	return nil
 }
 
-func (p *PostgresPresence) announceLeft(boardID string, user User) {
+func (p *pgPresence) announceLeft(boardID string, user User) {
 	if p.left != nil {
 		p.left(boardID, user)
 	}
@@ -303,7 +303,7 @@ func (p *PostgresPresence) announceLeft(boardID string, user User) {
 // Close stops heartbeating and sweeping and removes this instance's rows;
 // its users' other instances keep them present, and users with no other
 // connection leave after the grace period, announced by another instance.
-func (p *PostgresPresence) Close() {
+func (p *pgPresence) Close() {
 	p.once.Do(func() {
 		p.cancel()
 		<-p.done

@@ -35,9 +35,6 @@ type Options struct {
 	// SQLiteSyncFull makes Open use synchronous=FULL instead of NORMAL:
 	// slower writes that also survive a power cut.
 	SQLiteSyncFull bool
-	// Notifier carries feed signals between instances sharing one database.
-	// Nil means a single instance: signals stay in this process.
-	Notifier Notifier
 	// SubscriberBuffer is how many undelivered events a subscription holds
 	// before it ends with ErrSlowConsumer. Zero means 1024.
 	SubscriberBuffer int
@@ -56,6 +53,17 @@ type Options struct {
 	// others (another process, another instance) within this time. Zero
 	// means 2 s; negative disables the cache.
 	AuthCacheTTL time.Duration
+	// QueryObserver, when set, is called after every query the Board
+	// sends to the database, with the statement's kind in upper case
+	// (SELECT, INSERT, UPDATE, DELETE, BEGIN, COMMIT, ROLLBACK, or the
+	// first word of other SQL), how long it took, and its error: nil on
+	// success, sql.ErrNoRows for a single-row read that found none. A
+	// rollback of a transaction that already ended never reaches the
+	// database and is not reported. QueryObserver is called from the
+	// goroutine that ran the query, by many goroutines at once, and must
+	// return quickly. Nil means queries are not observed.
+	// httpapi.Metrics.ObserveQuery turns them into the HTTP API's metrics.
+	QueryObserver func(operation string, d time.Duration, err error)
 }
 
 func (o *Options) withDefaults() Options {
@@ -102,7 +110,10 @@ type Board struct {
 	boardMu [64]sync.Mutex
 
 	feed *feed
-	auth authCache
+	// notifier carries the feed's signals to the other instances sharing
+	// the database: LISTEN/NOTIFY on PostgreSQL; nobody on SQLite.
+	notifier notifier
+	auth     authCache
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -200,8 +211,17 @@ func sqliteDSN(dsn string, syncFull bool) string {
 // unless Options.SkipMigrations is set. A SQLite database must have foreign
 // keys enabled on every connection (Open does this). Close does not close
 // db.
+//
+// On PostgreSQL the Board listens for the changes other instances sharing
+// the database make (LISTEN/NOTIFY on a connection of db's pool), so that
+// their subscribers see every instance's writes; a database that cannot be
+// reached yet does not fail New, the listener keeps trying (see Ready). A
+// SQLite database is served by one process: its changes stay in it.
 func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 	o := opts.withDefaults()
+	if o.QueryObserver != nil {
+		db = db.WithQueryHook(queryObserver{o.QueryObserver})
+	}
 	b := &Board{
 		db:      db,
 		opts:    o,
@@ -213,17 +233,14 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 			return nil, err
 		}
 	}
-	notifier := o.Notifier
-	if notifier == nil && !b.sqlite {
+	if b.sqlite {
+		b.notifier = localNotifier{}
+	} else {
 		// Instances sharing a PostgreSQL database fan out through it.
-		pn := NewPostgresNotifier(db, o.Logger)
-		b.opts.Notifier, notifier = pn, pn
+		b.notifier = newPGNotifier(b.db, o.Logger)
 	}
-	if notifier == nil {
-		notifier = localNotifier{}
-	}
-	b.feed = newFeed(b, notifier)
-	if err := notifier.Start(context.Background(), b.feed.receive); err != nil {
+	b.feed = newFeed(b, b.notifier)
+	if err := b.notifier.Start(context.Background(), b.feed.receive); err != nil {
 		return nil, fmt.Errorf("taskboard: start notifier: %w", err)
 	}
 	if o.MaintenanceInterval > 0 {
@@ -236,13 +253,10 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 // DB returns the underlying database.
 func (b *Board) DB() *bun.DB { return b.db }
 
-// IsSQLite reports whether the store runs on SQLite.
-func (b *Board) IsSQLite() bool { return b.sqlite }
-
-// Close ends every subscription with ErrClosed, stops background work and,
 // Options returns the options the Board runs with, defaults filled in.
 func (b *Board) Options() Options { return b.opts }
 
+// Close ends every subscription with ErrClosed, stops background work and,
 // when the Board was made by Open, closes the database.
 func (b *Board) Close() error {
 	var err error
@@ -250,9 +264,7 @@ func (b *Board) Close() error {
 		close(b.closing)
 		// Stop hearing other instances first, so nothing new reaches the
 		// feed while it shuts down.
-		if b.opts.Notifier != nil {
-			err = b.opts.Notifier.Close()
-		}
+		err = b.notifier.Close()
 		b.feed.close()
 		b.wg.Wait()
 		if b.owned {
@@ -262,10 +274,17 @@ func (b *Board) Close() error {
 	return err
 }
 
-// Ping checks that the database answers.
-func (b *Board) Ping(ctx context.Context) error {
+// Ready reports whether the Board can serve: it returns nil when the
+// database answers and, on PostgreSQL, the listener through which the
+// Board hears other instances' changes is connected. A database that does
+// not answer is ErrUnavailable; a listener that is down, ErrListenerDown
+// (it reconnects by itself and then catches up from the log).
+func (b *Board) Ready(ctx context.Context) error {
 	if err := b.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if pn, ok := b.notifier.(*pgNotifier); ok {
+		return pn.ready()
 	}
 	return nil
 }
@@ -346,21 +365,6 @@ func wrapDBError(err error) error {
 	return err
 }
 
-func isConnError(err error) bool {
-	if errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	s := err.Error()
-	for _, m := range []string{"connection refused", "broken pipe", "connection reset", "failed to connect",
-		"conn closed", "terminating connection", "the database system is", "unexpected EOF", "no such host",
-		"server closed the connection", "i/o timeout", "driver: bad connection", "sql: database is closed"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
 // readTx runs fn in a read-only transaction that sees one consistent state.
 func (b *Board) readTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	opts := &sql.TxOptions{ReadOnly: true}
@@ -425,7 +429,7 @@ func (c *change) emit(ctx context.Context, env Envelope) error {
 		return err
 	}
 	if !c.notLogged {
-		rec := &EventRecord{BoardID: c.board.ID, Seq: ev.Seq, Type: ev.Type, At: c.at, MutationID: c.mutID, Data: string(ev.Data)}
+		rec := &eventRecord{BoardID: c.board.ID, Seq: ev.Seq, Type: ev.Type, At: c.at, MutationID: c.mutID, Data: string(ev.Data)}
 		if _, err := c.tx.NewInsert().Model(rec).Exec(ctx); err != nil {
 			return fmt.Errorf("append event: %w", err)
 		}
@@ -552,9 +556,9 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 			return wrapDBError(fmt.Errorf("advance seq: %w", err))
 		}
 	}
-	if tn, ok := b.opts.Notifier.(TxNotifier); ok && len(c.events) > 0 {
+	if tn, ok := b.notifier.(txNotifier); ok && len(c.events) > 0 {
 		last := c.events[len(c.events)-1]
-		sig := Signal{BoardID: boardID, Seq: last.Seq}
+		sig := feedSignal{BoardID: boardID, Seq: last.Seq}
 		if c.notLogged {
 			sig.Event = &last
 		}
@@ -674,7 +678,3 @@ func (b *Board) maintainLoop(every time.Duration) {
 		}
 	}
 }
-
-// Notifier returns the notifier the Board signals other instances through
-// (nil for a single instance).
-func (b *Board) Notifier() Notifier { return b.opts.Notifier }

@@ -172,7 +172,8 @@ func TestIdempotencyServerError(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		e := newRESTEnv(t, dsn, nil)
 		db := e.store.DB()
-		if e.store.IsSQLite() {
+		sqlite := !taskboard.IsPostgres(dsn)
+		if sqlite {
 			mustExec(t, db, `CREATE TRIGGER fail_insert BEFORE INSERT ON tasks BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
 		} else {
 			mustExec(t, db, `CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
@@ -188,7 +189,7 @@ func TestIdempotencyServerError(t *testing.T) {
 		if logs := e.logs.String(); !strings.Contains(logs, "injected failure") {
 			t.Errorf("log: got %q, want the cause", logs)
 		}
-		if e.store.IsSQLite() {
+		if sqlite {
 			mustExec(t, db, `DROP TRIGGER fail_insert`)
 		} else {
 			mustExec(t, db, `DROP TRIGGER fail_insert ON tasks`)

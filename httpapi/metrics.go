@@ -1,21 +1,29 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/taskboard/taskboard"
-	"github.com/uptrace/bun"
 )
 
-// metrics are the handler's Prometheus collectors.
-type metrics struct {
+// Metrics are the Prometheus collectors of a Handler: its requests, its
+// real-time connections and deliveries, and the database queries of its
+// store. Make them with NewMetrics before the store, so that the store
+// reports its queries to them, and give them to the Handler:
+//
+//	m := httpapi.NewMetrics()
+//	store, err := taskboard.Open(ctx, dsn, &taskboard.Options{QueryObserver: m.ObserveQuery})
+//	...
+//	api := httpapi.New(store, &httpapi.Options{Metrics: m})
+//
+// New registers them with Options.Registerer. A Metrics serves one
+// Handler.
+type Metrics struct {
 	handler http.Handler
 
 	requests  *prometheus.CounterVec
@@ -30,17 +38,9 @@ type metrics struct {
 	slowDrops                 *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *taskboard.Board) *metrics {
-	if reg == nil {
-		r := prometheus.NewRegistry()
-		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		reg, gather = r, r
-	}
-	if gather == nil {
-		gather = prometheus.DefaultGatherer
-	}
-	m := &metrics{
-		handler: promhttp.HandlerFor(gather, promhttp.HandlerOpts{}),
+// NewMetrics returns a Handler's collectors, not registered yet.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskboard_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
 		}, []string{"route", "method", "status"}),
@@ -68,49 +68,56 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *ta
 			Name: "taskboard_slow_consumer_drops_total", Help: "Subscriptions ended because the client fell behind, by transport.",
 		}, []string{"transport"}),
 	}
-	appended := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
-	}, func() float64 { return float64(store.Stats().EventsAppended) })
 	m.deliveredSSE = m.delivered.WithLabelValues(transportSSE)
 	m.deliveredWS = m.delivered.WithLabelValues(transportWebSocket)
-	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops, appended)
-	if n, ok := store.Notifier().(interface {
-		Stats() taskboard.NotifierStats
-	}); ok {
-		reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "taskboard_listener_reconnects_total", Help: "Times the cross-instance notification listener reconnected.",
-			}, func() float64 { return float64(n.Stats().Reconnects) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "taskboard_notifications_received_total", Help: "Notifications received from other instances.",
-			}, func() float64 { return float64(n.Stats().Notifications) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "taskboard_notification_lag_seconds_total",
-				Help: "Summed delay from an instance's NOTIFY to its receipt here; divide by taskboard_notifications_received_total for the mean.",
-			}, func() float64 { return n.Stats().TotalLag.Seconds() }),
-		)
-	}
-	store.DB().AddQueryHook(dbTimer{m.dbTime})
 	return m
 }
 
-func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+// ObserveQuery records a database query in the
+// taskboard_db_query_duration_seconds histogram, by operation. It has the
+// signature of taskboard.Options.QueryObserver.
+func (m *Metrics) ObserveQuery(operation string, d time.Duration, _ error) {
+	m.dbTime.WithLabelValues(operation).Observe(d.Seconds())
+}
 
-func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
+// register registers m, and the counters read from store, with reg (nil:
+// a registry of its own with the Go and process collectors) and serves
+// gather (nil: reg's own registry, or prometheus.DefaultGatherer when reg
+// is given).
+func (m *Metrics) register(reg prometheus.Registerer, gather prometheus.Gatherer, store *taskboard.Board) {
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg, gather = r, r
+	}
+	if gather == nil {
+		gather = prometheus.DefaultGatherer
+	}
+	m.handler = promhttp.HandlerFor(gather, promhttp.HandlerOpts{})
+	stat := func(f func(taskboard.Stats) float64) func() float64 {
+		return func() float64 { return f(store.Stats()) }
+	}
+	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.EventsAppended) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_listener_reconnects_total", Help: "Times the cross-instance notification listener (PostgreSQL) reconnected.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.ListenerReconnects) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_notifications_received_total", Help: "Notifications received from other instances.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.NotificationsReceived) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_notification_lag_seconds_total",
+			Help: "Summed delay from an instance's NOTIFY to its receipt here; divide by taskboard_notifications_received_total for the mean.",
+		}, stat(func(s taskboard.Stats) float64 { return s.NotificationLag.Seconds() })),
+	)
+}
+
+func (m *Metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
 	s := strconv.Itoa(status)
 	m.requests.WithLabelValues(route, method, s).Inc()
 	m.latency.WithLabelValues(route, method, s).Observe(d.Seconds())
-}
-
-// dbTimer is a bun query hook that times every query.
-type dbTimer struct{ hist *prometheus.HistogramVec }
-
-func (t dbTimer) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-
-func (t dbTimer) AfterQuery(_ context.Context, e *bun.QueryEvent) {
-	op := e.Operation()
-	if op == "" {
-		op = "OTHER"
-	}
-	t.hist.WithLabelValues(strings.ToUpper(op)).Observe(time.Since(e.StartTime).Seconds())
 }

@@ -3,8 +3,11 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"net/http"
 	"time"
+
+	"github.com/taskboard/taskboard"
 )
 
 //go:embed openapi.json
@@ -16,28 +19,20 @@ func (h *Handler) openAPI(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, openAPIDocument)
 }
 
-// ReadinessChecker is implemented by notifiers that can tell whether they
-// are connected (on PostgreSQL: the LISTEN connection).
-type ReadinessChecker interface {
-	Ready(ctx context.Context) error
-}
-
-// ready is GET /ready: 200 when the database answers (and, with a
-// cross-instance notifier, its listener is connected), else 503.
+// ready is GET /ready: 200 when the store is ready (the database answers
+// and, on PostgreSQL, its listener for other instances is connected), else
+// 503.
 func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := h.store.Ping(ctx); err != nil {
+	if err := h.store.Ready(ctx); err != nil {
 		h.log(r).Warn("not ready", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database unreachable"})
-		return
-	}
-	if rc, ok := h.store.Notifier().(ReadinessChecker); ok {
-		if err := rc.Ready(ctx); err != nil {
-			h.log(r).Warn("not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "listener disconnected"})
-			return
+		reason := "database unreachable"
+		if errors.Is(err, taskboard.ErrListenerDown) {
+			reason = "listener disconnected"
 		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": reason})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -97,6 +97,8 @@ func TestMetrics(t *testing.T) {
 			`taskboard_db_query_duration_seconds_bucket{operation="SELECT",le="+Inf"}`,
 			`taskboard_db_query_duration_seconds_count{operation="UPDATE"}`,
 			`taskboard_events_appended_total 1`,
+			"# TYPE taskboard_listener_reconnects_total counter",
+			"# TYPE taskboard_notifications_received_total counter",
 			"# TYPE taskboard_db_query_duration_seconds histogram",
 			"go_goroutines ",
 		} {
@@ -223,7 +225,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		}
 		db := bun.NewDB(sqldb, pgdialect.New())
 		defer db.Close()
-		store, err := taskboard.New(context.Background(), db, &taskboard.Options{SkipMigrations: true, MaintenanceInterval: -1, Notifier: quietNotifier{}})
+		store, err := taskboard.New(context.Background(), db, &taskboard.Options{SkipMigrations: true, MaintenanceInterval: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,10 +239,3 @@ func TestDatabaseUnavailable(t *testing.T) {
 		check(t, e, "tb_0123456789abcdef")
 	})
 }
-
-// quietNotifier is a Notifier for a single instance that never connects.
-type quietNotifier struct{}
-
-func (quietNotifier) Start(context.Context, func(taskboard.Signal)) error { return nil }
-func (quietNotifier) Notify(context.Context, taskboard.Signal) error      { return nil }
-func (quietNotifier) Close() error                                        { return nil }

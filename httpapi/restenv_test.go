@@ -95,11 +95,19 @@ func newRESTEnv(t testing.TB, dsn string, opts *httpapi.Options) *restEnv {
 	return newRESTEnvWrapped(t, dsn, opts, nil)
 }
 
-// newRESTEnvWrapped is newRESTEnv with the handler wrapped by wrap.
+// newRESTEnvWrapped is newRESTEnv with the handler wrapped by wrap. The
+// handler's metrics time the store's queries.
 func newRESTEnvWrapped(t testing.TB, dsn string, opts *httpapi.Options, wrap func(http.Handler) http.Handler) *restEnv {
 	t.Helper()
+	var o httpapi.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Metrics == nil {
+		o.Metrics = httpapi.NewMetrics()
+	}
 	ctx := context.Background()
-	store, err := taskboard.Open(ctx, dsn, &taskboard.Options{MaintenanceInterval: -1})
+	store, err := taskboard.Open(ctx, dsn, &taskboard.Options{MaintenanceInterval: -1, QueryObserver: o.Metrics.ObserveQuery})
 	if err != nil {
 		t.Fatalf("taskboard.Open(%q): %v", dsn, err)
 	}
@@ -107,7 +115,7 @@ func newRESTEnvWrapped(t testing.TB, dsn string, opts *httpapi.Options, wrap fun
 	if ok, err := store.SeedDemo(ctx); err != nil || !ok {
 		t.Fatalf("SeedDemo: got %v, %v, want true, nil", ok, err)
 	}
-	return newRESTEnvWith(t, store, opts, wrap)
+	return newRESTEnvWith(t, store, &o, wrap)
 }
 
 // newRESTEnvOn serves an open, seeded store.

@@ -44,6 +44,11 @@ type Options struct {
 	// Gatherer is what /metrics serves when Registerer is set. Nil means
 	// prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
+	// Metrics are the collectors the handler registers with Registerer,
+	// made by NewMetrics; the store's queries reach them when its
+	// taskboard.Options.QueryObserver is their ObserveQuery. Nil means
+	// collectors of the handler's own, without database query timing.
+	Metrics *Metrics
 
 	// MaxConnectionsPerUser limits the real-time connections (SSE streams,
 	// WebSockets, held long polls) one user may have open on this instance;
@@ -129,7 +134,7 @@ type Handler struct {
 	opts    Options
 	auth    Authenticator
 	mux     *http.ServeMux
-	metrics *metrics
+	metrics *Metrics
 	origins map[string]bool
 	writes  *writeLimiter
 	// tasksCache keeps the body of GET /boards/{boardId}/tasks per board
@@ -165,7 +170,11 @@ func New(store *taskboard.Board, opts *Options) *Handler {
 		h.origins[strings.TrimRight(origin, "/")] = true
 	}
 	h.writes = newWriteLimiter(o.WriteRate, o.WriteBurst)
-	h.metrics = newMetrics(o.Registerer, o.Gatherer, store)
+	h.metrics = o.Metrics
+	if h.metrics == nil {
+		h.metrics = NewMetrics()
+	}
+	h.metrics.register(o.Registerer, o.Gatherer, store)
 	h.routes()
 	return h
 }

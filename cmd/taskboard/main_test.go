@@ -341,6 +341,8 @@ func TestBinary(t *testing.T) {
 	}
 	if status, body := s.get("adm1n", "/metrics"); status != http.StatusOK || !strings.Contains(body, `route="GET /boards/{boardId}/tasks"`) {
 		t.Errorf("GET /metrics: got %d, want 200 with the request counter", status)
+	} else if !strings.Contains(body, `taskboard_db_query_duration_seconds_count{operation="SELECT"}`) {
+		t.Errorf("GET /metrics: no database query timing in\n%s", body)
 	}
 
 	// SIGTERM with an SSE stream open: the process ends the stream and

@@ -103,6 +103,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		demo = cfg.demo.value
 	}
 	cfg.store.Logger = logger
+	// The API's metrics time the store's queries.
+	metrics := httpapi.NewMetrics()
+	cfg.store.QueryObserver = metrics.ObserveQuery
 
 	store, err := taskboard.Open(ctx, cfg.db, &cfg.store)
 	if err != nil {
@@ -130,6 +133,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg.api.PublicURL = cfg.publicURL
 	cfg.api.AdminToken = cfg.adminToken
 	cfg.api.Demo = demo
+	cfg.api.Metrics = metrics
 	for _, o := range strings.Split(cfg.allowedOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.api.AllowedOrigins = append(cfg.api.AllowedOrigins, o)
