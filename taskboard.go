@@ -46,16 +46,11 @@ type Options struct {
 	HistoryEvents int64
 	// HistoryAge is how long each event is kept at least. Zero means 30 days.
 	HistoryAge time.Duration
-	// MaintenanceInterval is how often retention and expiry run in the
-	// background. Zero means one hour; negative means never (call Maintain).
+	// MaintenanceInterval is how often retention runs in the background.
+	// Zero means one hour; negative means never (call Maintain).
 	MaintenanceInterval time.Duration
 	// SkipMigrations leaves the schema alone in New; call Migrate yourself.
 	SkipMigrations bool
-	// AuthCacheTTL is how long a successful token or session check is
-	// remembered. Revocations through this Board take effect at once,
-	// others (another process, another instance) within this time. Zero
-	// means 2 s; negative disables the cache.
-	AuthCacheTTL time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -74,9 +69,6 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.HistoryAge <= 0 {
 		opts.HistoryAge = 30 * 24 * time.Hour
-	}
-	if opts.AuthCacheTTL == 0 {
-		opts.AuthCacheTTL = 2 * time.Second
 	}
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
@@ -102,7 +94,6 @@ type Board struct {
 	boardMu [64]sync.Mutex
 
 	feed *feed
-	auth authCache
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -232,12 +223,6 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 	}
 	return b, nil
 }
-
-// DB returns the underlying database.
-func (b *Board) DB() *bun.DB { return b.db }
-
-// IsSQLite reports whether the store runs on SQLite.
-func (b *Board) IsSQLite() bool { return b.sqlite }
 
 // Close ends every subscription with ErrClosed, stops background work and,
 // Options returns the options the Board runs with, defaults filled in.
@@ -378,7 +363,8 @@ func (b *Board) readTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	return wrapDBError(tx.Commit())
 }
 
-// plainTx runs fn in a write transaction that logs no event.
+// plainTx runs fn in a write transaction that logs no event, then the
+// context's transaction hook (seam.WithTxHook).
 func (b *Board) plainTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	if b.sqlite {
 		b.writeMu.Lock()
@@ -390,6 +376,9 @@ func (b *Board) plainTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
+		return wrapDBError(err)
+	}
+	if err := runTxHook(ctx, tx); err != nil {
 		return wrapDBError(err)
 	}
 	return wrapDBError(tx.Commit())
@@ -561,6 +550,9 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		if err := tn.NotifyTx(ctx, tx, sig); err != nil {
 			return wrapDBError(err)
 		}
+	}
+	if err := runTxHook(ctx, tx); err != nil {
+		return wrapDBError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		// The commit may have happened all the same: a context that ends

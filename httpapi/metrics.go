@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
 )
 
@@ -90,7 +91,7 @@ func newMetrics(reg prometheus.Registerer, gather prometheus.Gatherer, store *ta
 			}, func() float64 { return n.Stats().TotalLag.Seconds() }),
 		)
 	}
-	store.DB().AddQueryHook(dbTimer{m.dbTime})
+	seam.DB(store).AddQueryHook(dbTimer{m.dbTime})
 	return m
 }
 
