@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // A task shifted by another task's move changed position: short polling
@@ -20,10 +21,10 @@ func TestChangesSinceReportsShiftedNeighbours(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.Close()
-		if _, err := b.SeedDemo(ctx); err != nil {
+		if _, err := demo.Seed(ctx, b); err != nil {
 			t.Fatal(err)
 		}
-		seeded, err := b.Task(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-2")
+		seeded, err := b.Task(ctx, taskboard.Actor{UserID: demo.Alice}, "task-2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,10 +33,10 @@ func TestChangesSinceReportsShiftedNeighbours(t *testing.T) {
 			// The store's clock has microsecond precision: wait for it to
 			// pass the seed time (at most a microsecond).
 		}
-		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
+		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 			t.Fatal(err)
 		}
-		c, err := b.ChangesSince(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "board-1", since)
+		c, err := b.ChangesSince(ctx, taskboard.Actor{UserID: demo.Alice}, "board-1", since)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,8 +46,8 @@
 //
 // Errors match the package's sentinels with errors.Is: ErrNotFound (also for
 // boards the user is not a member of), ErrInvalid (a *ValidationError naming
-// each field), ErrPreconditionFailed, ErrConflict, ErrUnauthorized,
-// ErrUnavailable, and for subscriptions ErrSlowConsumer and the reset
+// each field), ErrPreconditionFailed, ErrConflict, ErrForbidden (a write by
+// a read-only Actor), ErrUnavailable, and for subscriptions ErrSlowConsumer and the reset
 // reasons ErrHistoryTruncated, ErrAhead, ErrAccessRevoked and
 // ErrBoardDeleted (as a *ResetError with the board's current seq).
 //

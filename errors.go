@@ -22,9 +22,6 @@ var (
 	// ErrConflict reports a write that would leave the data in a forbidden
 	// state, such as removing a board's last member.
 	ErrConflict = errors.New("taskboard: conflict")
-	// ErrUnauthorized reports credentials that are missing, unknown,
-	// expired or revoked.
-	ErrUnauthorized = errors.New("taskboard: unauthorized")
 	// ErrForbidden reports a write by an actor that may only read
 	// (Actor.ReadOnly). Nothing was changed.
 	ErrForbidden = errors.New("taskboard: forbidden")
@@ -52,13 +49,6 @@ var (
 	ErrAccessRevoked = errors.New("taskboard: access revoked")
 	// ErrBoardDeleted reports that the board was deleted.
 	ErrBoardDeleted = errors.New("taskboard: board deleted")
-
-	// ErrIdempotencyMismatch reports an idempotency key reused with a
-	// different request body.
-	ErrIdempotencyMismatch = errors.New("taskboard: idempotency key reused with another request")
-	// ErrIdempotencyInFlight reports an idempotency key whose first request
-	// has not finished yet.
-	ErrIdempotencyInFlight = errors.New("taskboard: idempotent request still in flight")
 )
 
 // NotFoundError names the entity that was not found ("Task", "List",

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // Example opens a store, builds a small board, moves a task and follows
@@ -91,12 +92,12 @@ func ExampleBoard_MoveTask() {
 		log.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, b); err != nil {
 		log.Fatal(err)
 	}
 
 	show := func() {
-		tasks, seq, err := b.Tasks(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard)
+		tasks, seq, err := b.Tasks(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -107,11 +108,11 @@ func ExampleBoard_MoveTask() {
 		fmt.Println()
 	}
 	show()
-	if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, "task-4", taskboard.TaskMove{ListID: "list-todo", Position: ptr(1)}); err != nil {
+	if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: demo.Bob}, "task-4", taskboard.TaskMove{ListID: "list-todo", Position: ptr(1)}); err != nil {
 		log.Fatal(err)
 	}
 	show()
-	if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, "task-1", taskboard.TaskMove{ListID: "list-todo", Position: ptr(99)}); err != nil {
+	if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: demo.Bob}, "task-1", taskboard.TaskMove{ListID: "list-todo", Position: ptr(99)}); err != nil {
 		log.Fatal(err)
 	}
 	show()
@@ -135,22 +136,22 @@ func ExampleBoard_Subscribe() {
 		log.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, b); err != nil {
 		log.Fatal(err)
 	}
 	for _, list := range []string{"list-progress", "list-done"} {
-		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
+		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1", taskboard.TaskMove{ListID: list}); err != nil {
 			log.Fatal(err)
 		}
 	}
 
 	// The client saw seq 1 before it went away.
-	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.DemoBoard, 1, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: demo.Bob}, demo.Board, 1, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sub.Close()
-	if err := b.DeleteTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
+	if err := b.DeleteTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
 		log.Fatal(err)
 	}
 	for range 2 {

@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 func TestSubscribeReplaysThenFollows(t *testing.T) {
@@ -649,8 +652,8 @@ func TestClose(t *testing.T) {
 		}
 		defer b.Close()
 		f := &fixture{b: b, ctx: context.Background()}
-		if _, err := b.SeedDemo(f.ctx); err != nil {
-			t.Fatalf("SeedDemo: %v", err)
+		if _, err := demo.Seed(f.ctx, b); err != nil {
+			t.Fatalf("demo.Seed: %v", err)
 		}
 		if _, err := b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
@@ -873,8 +876,9 @@ func TestConcurrentWritersSucceed(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
+			creds := auth.New(f.b, nil)
 			for range 50 {
-				if _, _, err := f.b.CreateToken(f.ctx, bob); err != nil {
+				if _, _, err := creds.CreateToken(f.ctx, bob); err != nil {
 					errs <- fmt.Errorf("CreateToken: %w", err)
 					return
 				}
@@ -911,8 +915,8 @@ func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 		}
 		defer b.Close()
 		ctx := context.Background()
-		if _, err := b.SeedDemo(ctx); err != nil {
-			t.Fatalf("SeedDemo: %v", err)
+		if _, err := demo.Seed(ctx, b); err != nil {
+			t.Fatalf("demo.Seed: %v", err)
 		}
 		const n = 10
 		var cancels []context.CancelFunc
@@ -1067,7 +1071,7 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 // its event must reach the subscriber with no later write to reveal it.
 func TestCommitAnswerLost(t *testing.T) {
 	f := newFixture(t, dbtest.Postgres(t), nil)
-	db := f.b.DB()
+	db := seam.DB(f.b)
 	for _, q := range []string{
 		// The writer's driver cancels the statement when it stops waiting:
 		// the trigger sleeps on through cancels, so that the commit goes

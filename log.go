@@ -137,10 +137,10 @@ func (b *Board) ChangesSince(ctx context.Context, actor Actor, boardID string, s
 	return c, nil
 }
 
-// Maintain applies retention to every board's log (keeping at least the
+// Maintain applies retention to every board's log, keeping at least the
 // newest Options.HistoryEvents events and every event younger than
-// Options.HistoryAge) and deletes expired sessions, tickets and idempotency
-// records. It runs in the background every Options.MaintenanceInterval.
+// Options.HistoryAge. It runs in the background every
+// Options.MaintenanceInterval.
 func (b *Board) Maintain(ctx context.Context) error {
 	cutoff := now().Add(-b.opts.HistoryAge)
 	var boards []BoardInfo
@@ -152,22 +152,6 @@ func (b *Board) Maintain(ctx context.Context) error {
 		if err := b.trim(ctx, board.ID, board.Seq-b.opts.HistoryEvents, cutoff); err != nil {
 			return err
 		}
-	}
-	t := now()
-	err := b.plainTx(ctx, func(tx bun.Tx) error {
-		for _, q := range []*bun.DeleteQuery{
-			tx.NewDelete().Model((*Ticket)(nil)).Where("expires_at < ?", t),
-			tx.NewDelete().Model((*Session)(nil)).Where("expires_at < ? OR ended_at IS NOT NULL", t),
-			tx.NewDelete().Model((*IdempotencyRecord)(nil)).Where("created_at < ?", t.Add(-IdempotencyTTL)),
-		} {
-			if _, err := q.Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("taskboard: maintain: expire credentials: %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // TestMain fails the run when goroutines started by the tests outlive them.
@@ -50,9 +51,9 @@ func settleGoroutines(want int, timeout time.Duration) (int, string) {
 
 // The demo data's identifiers.
 const (
-	alice        = taskboard.DemoAlice
-	bob          = taskboard.DemoBob
-	board1       = taskboard.DemoBoard
+	alice        = demo.Alice
+	bob          = demo.Bob
+	board1       = demo.Board
 	listTodo     = "list-todo"
 	listProgress = "list-progress"
 	listDone     = "list-done"
@@ -87,8 +88,8 @@ type fixture struct {
 func newFixture(t testing.TB, dsn string, opts *taskboard.Options) *fixture {
 	t.Helper()
 	f := &fixture{b: openStore(t, dsn, opts), ctx: context.Background()}
-	if ok, err := f.b.SeedDemo(f.ctx); err != nil || !ok {
-		t.Fatalf("SeedDemo: got %v, %v; want true, nil", ok, err)
+	if ok, err := demo.Seed(f.ctx, f.b); err != nil || !ok {
+		t.Fatalf("demo.Seed: got %v, %v; want true, nil", ok, err)
 	}
 	carol, err := f.b.CreateUser(f.ctx, taskboard.UserCreate{Name: "Carol", Email: "carol@example.com"})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // Instances that start together on an empty database all come up: the
@@ -33,7 +34,7 @@ func TestConcurrentStartMigratesOnce(t *testing.T) {
 			defer stores[i].Close()
 		}
 		var applied, distinct int
-		if err := stores[0].DB().NewRaw("SELECT count(*), count(DISTINCT name) FROM bun_migrations").Scan(ctx, &applied, &distinct); err != nil {
+		if err := seam.DB(stores[0]).NewRaw("SELECT count(*), count(DISTINCT name) FROM bun_migrations").Scan(ctx, &applied, &distinct); err != nil {
 			t.Fatalf("count migrations: %v", err)
 		}
 		if applied == 0 || applied != distinct {

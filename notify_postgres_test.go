@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // openPair opens two stores over one PostgreSQL schema, as two instances.
@@ -28,7 +29,7 @@ func openPair(t *testing.T) (a, b *taskboard.Board, dsn string) {
 		t.Fatalf("open B: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	if _, err := a.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, a); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	return a, b, dsn

@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // TestTaskPositions starts each case from list A = [a0 a1 a2 a3], list
@@ -412,7 +413,7 @@ func TestListPositionsAndCascades(t *testing.T) {
 			t.Errorf("Boards(alice) after DeleteBoard: got %v, %v; want none", boards, err)
 		}
 		for _, table := range []string{"events", "tasks", "lists", "board_members"} {
-			n, err := f.b.DB().NewSelect().Table(table).Where("board_id = ?", board1).Count(f.ctx)
+			n, err := seam.DB(f.b).NewSelect().Table(table).Where("board_id = ?", board1).Count(f.ctx)
 			if err != nil || n != 0 {
 				t.Errorf("rows of %s for the deleted board: got %d, %v; want 0", table, n, err)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // TestSQLitePragmas checks the settings Open gives every SQLite connection.
@@ -25,7 +26,7 @@ func TestSQLitePragmas(t *testing.T) {
 			// Hold several connections at once so that the pool opens more
 			// than one.
 			for i := range 3 {
-				conn, err := b.DB().Conn(ctx)
+				conn, err := seam.DB(b).Conn(ctx)
 				if err != nil {
 					t.Fatalf("Conn: %v", err)
 				}

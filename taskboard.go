@@ -43,16 +43,11 @@ type Options struct {
 	HistoryEvents int64
 	// HistoryAge is how long each event is kept at least. Zero means 30 days.
 	HistoryAge time.Duration
-	// MaintenanceInterval is how often retention and expiry run in the
-	// background. Zero means one hour; negative means never (call Maintain).
+	// MaintenanceInterval is how often retention runs in the background.
+	// Zero means one hour; negative means never (call Maintain).
 	MaintenanceInterval time.Duration
 	// SkipMigrations leaves the schema alone in New; call Migrate yourself.
 	SkipMigrations bool
-	// AuthCacheTTL is how long a successful token or session check is
-	// remembered. Revocations through this Board take effect at once,
-	// others (another process, another instance) within this time. Zero
-	// means 2 s; negative disables the cache.
-	AuthCacheTTL time.Duration
 	// QueryObserver, when set, is called after every query the Board
 	// sends to the database, with the statement's kind in upper case
 	// (SELECT, INSERT, UPDATE, DELETE, BEGIN, COMMIT, ROLLBACK, or the
@@ -83,9 +78,6 @@ func (o *Options) withDefaults() Options {
 	if opts.HistoryAge <= 0 {
 		opts.HistoryAge = 30 * 24 * time.Hour
 	}
-	if opts.AuthCacheTTL == 0 {
-		opts.AuthCacheTTL = 2 * time.Second
-	}
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
 	}
@@ -113,7 +105,6 @@ type Board struct {
 	// notifier carries the feed's signals to the other instances sharing
 	// the database: LISTEN/NOTIFY on PostgreSQL; nobody on SQLite.
 	notifier notifier
-	auth     authCache
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -250,9 +241,6 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 	return b, nil
 }
 
-// DB returns the underlying database.
-func (b *Board) DB() *bun.DB { return b.db }
-
 // Options returns the options the Board runs with, defaults filled in.
 func (b *Board) Options() Options { return b.opts }
 
@@ -382,7 +370,8 @@ func (b *Board) readTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	return wrapDBError(tx.Commit())
 }
 
-// plainTx runs fn in a write transaction that logs no event.
+// plainTx runs fn in a write transaction that logs no event, then the
+// context's transaction hook (seam.WithTxHook).
 func (b *Board) plainTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	if b.sqlite {
 		b.writeMu.Lock()
@@ -394,6 +383,9 @@ func (b *Board) plainTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
+		return wrapDBError(err)
+	}
+	if err := runTxHook(ctx, tx); err != nil {
 		return wrapDBError(err)
 	}
 	return wrapDBError(tx.Commit())
@@ -565,6 +557,9 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		if err := tn.NotifyTx(ctx, tx, sig); err != nil {
 			return wrapDBError(err)
 		}
+	}
+	if err := runTxHook(ctx, tx); err != nil {
+		return wrapDBError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		// The commit may have happened all the same: a context that ends

@@ -128,3 +128,32 @@ func TestReadOnlyActor(t *testing.T) {
 		}
 	})
 }
+
+func TestUsers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		b := openStore(t, dsn, nil)
+		ctx := t.Context()
+		u, err := b.CreateUser(ctx, taskboard.UserCreate{Name: "Dana", Email: "dana@example.com"})
+		if err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		if u.ID == "" || u.Name != "Dana" || u.Email != "dana@example.com" {
+			t.Fatalf("CreateUser: got %+v, want Dana with a new id", u)
+		}
+		got, err := b.User(ctx, u.ID)
+		if err != nil || got.Name != "Dana" || got.Email != "dana@example.com" {
+			t.Fatalf("User: got %+v, %v; want Dana", got, err)
+		}
+		if has, err := b.HasUsers(ctx); err != nil || !has {
+			t.Fatalf("HasUsers: got %v, %v; want true", has, err)
+		}
+		_, err = b.CreateUser(ctx, taskboard.UserCreate{Name: "Other Dana", Email: "dana@example.com"})
+		wantErr(t, "CreateUser with a taken email", err, taskboard.ErrConflict, "")
+		_, err = b.CreateUser(ctx, taskboard.UserCreate{Name: "", Email: "x@example.com"})
+		wantErr(t, "CreateUser without a name", err, taskboard.ErrInvalid, "name")
+		for _, email := range []string{"", "dana", "@example.com", "dana@", "da na@example.com"} {
+			_, err = b.CreateUser(ctx, taskboard.UserCreate{Name: "Dana", Email: email})
+			wantErr(t, "CreateUser(email "+email+")", err, taskboard.ErrInvalid, "email")
+		}
+	})
+}

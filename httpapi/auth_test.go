@@ -14,6 +14,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // authCase is a route called with some credentials.
@@ -79,11 +80,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 					t.Skipf("%s is not served", patternOf(c))
 				}
 				// Revoke a second token of Alice's.
-				_, revoked, err := e.store.CreateToken(t.Context(), taskboard.DemoAlice)
+				_, revoked, err := e.creds.CreateToken(t.Context(), demo.Alice)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.store.RevokeToken(t.Context(), revoked); err != nil {
+				if _, err := e.creds.RevokeToken(t.Context(), revoked); err != nil {
 					t.Fatal(err)
 				}
 				seq := e.boardSeq("board-1")
@@ -167,14 +168,14 @@ func TestSessions(t *testing.T) {
 		// The cookie authenticates.
 		var me taskboard.User
 		e.do("GET", "/users/me", "", cookieHdr(c)).want(t, http.StatusOK).decode(t, &me)
-		if me.ID != taskboard.DemoAlice {
+		if me.ID != demo.Alice {
 			t.Errorf("GET /users/me with the cookie: got %q, want user-alice", me.ID)
 		}
 		e.do("GET", "/boards/board-1/tasks", "", cookieHdr(c)).want(t, http.StatusOK)
 		e.do("PATCH", "/tasks/task-1", `{"title":"By cookie"}`, cookieHdr(c)).want(t, http.StatusOK)
 		// A bearer token wins over the cookie.
 		e.do("GET", "/users/me", "", cookieHdr(c).with("Authorization", "Bearer "+e.bob)).want(t, http.StatusOK).decode(t, &me)
-		if me.ID != taskboard.DemoBob {
+		if me.ID != demo.Bob {
 			t.Errorf("GET /users/me with Bob's token and Alice's cookie: got %q, want user-bob", me.ID)
 		}
 
@@ -196,7 +197,7 @@ func TestSessions(t *testing.T) {
 		// Revoking the token ends the sessions made from it.
 		c = e.sessionCookie(e.alice)
 		e.do("GET", "/users/me", "", cookieHdr(c)).want(t, http.StatusOK)
-		if _, err := e.store.RevokeToken(t.Context(), e.aliceTokenID); err != nil {
+		if _, err := e.creds.RevokeToken(t.Context(), e.aliceTokenID); err != nil {
 			t.Fatal(err)
 		}
 		e.do("GET", "/users/me", "", cookieHdr(c)).wantError(t, http.StatusUnauthorized, "Unauthorized")
@@ -336,7 +337,7 @@ func TestDemoSession(t *testing.T) {
 		}
 		var me taskboard.User
 		e.do("GET", "/users/me", "", cookieHdr(c)).want(t, http.StatusOK).decode(t, &me)
-		if me.ID != taskboard.DemoBob {
+		if me.ID != demo.Bob {
 			t.Errorf("GET /users/me with the demo cookie: got %q, want user-bob", me.ID)
 		}
 		e.do("POST", "/sessions/demo", `{"userId":"`+e.carolID+`"}`, nil).wantError(t, http.StatusNotFound, "User not found")
@@ -362,8 +363,8 @@ func TestDemoSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A database with users is never seeded, so it is no demo database.
-		if ok, err := store.SeedDemo(ctx); ok || err != nil {
-			t.Fatalf("SeedDemo on a database with users: got %v, %v, want false, nil", ok, err)
+		if ok, err := demo.Seed(ctx, store); ok || err != nil {
+			t.Fatalf("demo.Seed on a database with users: got %v, %v, want false, nil", ok, err)
 		}
 		api := httpapi.New(store, &httpapi.Options{Demo: true})
 		defer api.Close()
@@ -404,11 +405,11 @@ func TestTickets(t *testing.T) {
 		}
 		e.do("PATCH", "/tasks/task-1?ticket="+url.QueryEscape(ticket), `{"title":"x"}`, nil).wantError(t, http.StatusUnauthorized, "Unauthorized")
 		// The REST routes did not use it up: a streaming route still takes it.
-		p, err := e.store.RedeemTicket(t.Context(), ticket)
-		if err != nil || p.User.ID != taskboard.DemoAlice {
+		p, err := e.creds.RedeemTicket(t.Context(), ticket)
+		if err != nil || p.User.ID != demo.Alice {
 			t.Fatalf("RedeemTicket after the REST attempts: got %v, %v, want Alice's", p, err)
 		}
-		if _, err := e.store.RedeemTicket(t.Context(), ticket); !errors.Is(err, taskboard.ErrUnauthorized) {
+		if _, err := e.creds.RedeemTicket(t.Context(), ticket); !errors.Is(err, httpapi.ErrUnauthorized) {
 			t.Errorf("RedeemTicket twice: got %v, want ErrUnauthorized", err)
 		}
 		if e.serves("GET /boards/{boardId}/events") {
@@ -437,9 +438,9 @@ func TestAuthenticator(t *testing.T) {
 	auth := httpapi.AuthenticatorFunc(func(r *http.Request) (*httpapi.Identity, error) {
 		switch r.Header.Get("X-User") {
 		case "alice":
-			return &httpapi.Identity{User: taskboard.User{ID: taskboard.DemoAlice, Name: "Alice", Email: "alice@example.com"}}, nil
+			return &httpapi.Identity{User: taskboard.User{ID: demo.Alice, Name: "Alice", Email: "alice@example.com"}}, nil
 		case "":
-			return nil, fmt.Errorf("sso: no header: %w", taskboard.ErrUnauthorized)
+			return nil, fmt.Errorf("sso: no header: %w", httpapi.ErrUnauthorized)
 		default:
 			return nil, errors.New(cause)
 		}
@@ -448,7 +449,7 @@ func TestAuthenticator(t *testing.T) {
 
 	var me taskboard.User
 	e.do("GET", "/users/me", "", restHdr{"X-User": "alice"}).want(t, http.StatusOK).decode(t, &me)
-	if me.ID != taskboard.DemoAlice {
+	if me.ID != demo.Alice {
 		t.Errorf("GET /users/me: got %q, want user-alice", me.ID)
 	}
 	e.do("PATCH", "/tasks/task-1", `{"title":"SSO"}`, restHdr{"X-User": "alice"}).want(t, http.StatusOK)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/taskboard/taskboard/auth"
 )
 
 // stream is one open real-time connection of this instance: an SSE stream,
@@ -13,7 +15,8 @@ type stream struct {
 	id         uint64
 	transport  string
 	userID     string
-	credential string
+	credential string      // the built-in token or session that opened it
+	creds      *auth.Store // where credential is checked
 	// stop ends the stream with a cause (errRevoked, errShuttingDown). It
 	// must not block.
 	stop func(cause error)
@@ -38,7 +41,10 @@ func (rt *realtime) open(transport string, id *Identity, stop func(error)) (*str
 	rt.nextID++
 	s := &stream{id: rt.nextID, transport: transport, stop: stop, boards: make(map[string]int)}
 	if id != nil {
-		s.userID, s.credential = id.User.ID, id.CredentialID
+		s.userID = id.User.ID
+		if id.creds != nil {
+			s.credential, s.creds = id.CredentialID, id.creds
+		}
 	}
 	rt.streams[s] = struct{}{}
 	if s.userID != "" {
@@ -141,17 +147,18 @@ func (rt *realtime) checkCredentials() {
 func (rt *realtime) checkOnce() {
 	rt.mu.Lock()
 	seen := make(map[string]bool)
-	var creds []string
+	var creds []*stream
 	for s := range rt.streams {
 		if s.credential != "" && !seen[s.credential] {
 			seen[s.credential] = true
-			creds = append(creds, s.credential)
+			creds = append(creds, s)
 		}
 	}
 	rt.mu.Unlock()
-	for _, cred := range creds {
+	for _, s := range creds {
+		cred := s.credential
 		ctx, cancel := context.WithTimeout(rt.ctx, rt.h.opts.CredentialCheckInterval)
-		ok, err := rt.h.store.CredentialValid(ctx, cred)
+		ok, err := s.creds.CredentialValid(ctx, cred)
 		cancel()
 		switch {
 		case rt.ctx.Err() != nil:

@@ -17,6 +17,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // metricValue returns the value of a sample in /metrics, or -1.
@@ -37,7 +38,7 @@ func (e *rtEnv) metricValue(sample string) float64 {
 func TestAdminConnections(t *testing.T) {
 	e := newRTEnv(t, dbtest.SQLite(t), nil, nil)
 	ctx := context.Background()
-	other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "Other")
+	other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: demo.Alice}, "Other")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestRevocationEndsStreams(t *testing.T) {
 		bob := e.bearerWS(e.bob)
 		bob.join("board-1", -1)
 		e.waitConns(rtCounts{Total: 5, SSE: 1, WebSocket: 3, LongPoll: 1, ByBoard: map[string]int{"board-1": 5}})
-		if _, err := e.store.RevokeToken(context.Background(), e.aliceTokenID); err != nil {
+		if _, err := e.creds.RevokeToken(context.Background(), e.aliceTokenID); err != nil {
 			t.Fatal(err)
 		}
 		for _, ws := range []*rtWS{bearer, ticketed} {

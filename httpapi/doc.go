@@ -12,9 +12,9 @@
 //	GET    /health                                 liveness (public)
 //	GET    /ready                                  database and listener reachable (public)
 //	GET    /openapi.json                           the OpenAPI 3.1 document (public)
-//	POST   /sessions, DELETE /sessions             token → session cookie; sign out
-//	POST   /sessions/demo                          one-click demo sign-in (demo databases only)
-//	POST   /realtime/tickets                       single-use 60 s ticket for ?ticket=
+//	POST   /sessions, DELETE /sessions             token → session cookie; sign out (*)
+//	POST   /sessions/demo                          one-click demo sign-in (demo databases only) (*)
+//	POST   /realtime/tickets                       single-use 60 s ticket for ?ticket= (*)
 //	GET    /users/me
 //	GET    /boards, POST /boards
 //	GET    /boards/{boardId}                       snapshot {board, lists, tasks, members, seq}; ETag = seq
@@ -31,6 +31,8 @@
 //	GET    /ws                                     WebSocket: join, leave, typing, stop_typing, ping
 //	GET    /boards/{boardId}/presence
 //	GET    /admin/connections, GET /metrics        with the admin token
+//
+// (*) Only with the built-in authenticator (see Authentication below).
 //
 // # Events
 //
@@ -50,10 +52,29 @@
 //
 // # Authentication
 //
-// The built-in Authenticator reads a bearer token, else the session cookie,
-// else (on the streaming routes only) a ?ticket=. Cookie-authenticated writes
-// and WebSocket upgrades must come from an allowed origin. An embedding
-// program can supply its own Authenticator.
+// The built-in authenticator (Builtin, the default) reads a bearer token,
+// else the session cookie, else (on the streaming routes only) a ?ticket=,
+// all kept by package auth in the store's database. Writes and WebSocket
+// upgrades authenticated by a credential the browser sends on its own
+// (Identity.SentByBrowser, such as the cookie) must come from an allowed
+// origin.
+//
+// An embedding program can supply its own Authenticator (Options.Authenticator),
+// alone or before the built-in one with FirstOf. The routes that make the
+// built-in credentials (POST and DELETE /sessions, POST /sessions/demo,
+// POST /realtime/tickets) are served only when the built-in authenticator
+// is configured, alone or within FirstOf; with a custom authenticator alone
+// they are 404. With FirstOf(custom, NewBuiltin(creds)), a user of the
+// custom authenticator can get a ticket for the streaming routes, and the
+// built-in one redeems it.
+//
+// The users of identities must exist in the store (taskboard.Board.CreateUser
+// with the program's own IDs), or be created on their first request with
+// Options.ProvisionUsers; otherwise their requests are answered 401.
+//
+// A Handler deletes expired idempotency records and, with the built-in
+// authenticator, ended sessions and expired tickets every
+// Options.MaintenanceInterval, until it is closed.
 //
 // # Concurrency
 //

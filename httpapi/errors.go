@@ -57,14 +57,14 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"})
 	case errors.Is(err, errForbiddenOrig), errors.Is(err, taskboard.ErrForbidden):
 		writeJSON(w, http.StatusForbidden, errorBody{Error: "Forbidden"})
-	case errors.Is(err, taskboard.ErrUnauthorized):
+	case errors.Is(err, ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: "Unauthorized"})
 	case errors.Is(err, taskboard.ErrPreconditionFailed):
 		writeJSON(w, http.StatusPreconditionFailed, errorBody{Error: "Precondition Failed"})
-	case errors.Is(err, taskboard.ErrIdempotencyMismatch):
+	case errors.Is(err, errIdempotencyMismatch):
 		writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "Idempotency-Key reused with a different request"})
-	case errors.Is(err, taskboard.ErrIdempotencyInFlight):
+	case errors.Is(err, errIdempotencyInFlight):
 		writeJSON(w, http.StatusConflict, errorBody{Error: "A request with this Idempotency-Key is in progress"})
 	case errors.Is(err, taskboard.ErrConflict):
 		writeJSON(w, http.StatusConflict, errorBody{Error: conflictMessage(err)})

@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // fuzzRoutes are the write routes whose JSON bodies FuzzWriteBodies sends.
@@ -97,7 +99,7 @@ func FuzzIDs(f *testing.F) {
 	fz := newFuzzEnv(f)
 	f.Fuzz(func(t *testing.T, route uint8, id string) {
 		rt := fuzzIDRoutes[int(route)%len(fuzzIDRoutes)]
-		if id == taskboard.DemoAlice && strings.Contains(rt.path, "members/%s") {
+		if id == demo.Alice && strings.Contains(rt.path, "members/%s") {
 			t.Skip("Alice would leave the board and see nothing more")
 		}
 		path := strings.Replace(rt.path, "%s", url.PathEscape(id), 1)
@@ -119,10 +121,10 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { store.Close() })
-	if _, err := store.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, store); err != nil {
 		f.Fatal(err)
 	}
-	_, token, err := store.CreateToken(ctx, taskboard.DemoAlice)
+	_, token, err := auth.New(store, nil).CreateToken(ctx, demo.Alice)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func (fz *fuzzEnv) check(t *testing.T, method, path string, body []byte) {
 	if rec.Code != http.StatusNoContent && !json.Valid(rec.Body.Bytes()) {
 		t.Fatalf("%s %s %q: got %d with a body that is not JSON: %q", method, path, body, rec.Code, rec.Body)
 	}
-	snap, err := fz.store.Snapshot(t.Context(), taskboard.Actor{UserID: taskboard.DemoAlice}, "board-1")
+	snap, err := fz.store.Snapshot(t.Context(), taskboard.Actor{UserID: demo.Alice}, "board-1")
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}

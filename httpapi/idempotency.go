@@ -39,24 +39,24 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 			return
 		}
 		sum := sha256.Sum256(body)
-		k := taskboard.IdempotencyKey{UserID: id.User.ID, Method: r.Method, Path: r.URL.Path, Key: key,
-			RequestHash: hex.EncodeToString(sum[:])}
-		stored, err := h.store.BeginIdempotent(r.Context(), k)
+		k := idempotencyKey{userID: id.User.ID, method: r.Method, path: r.URL.Path, key: key,
+			requestHash: hex.EncodeToString(sum[:])}
+		stored, err := h.idem.begin(r.Context(), k)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 		if stored != nil {
-			if stored.ETag != "" {
-				w.Header().Set("ETag", stored.ETag)
+			if stored.etag != "" {
+				w.Header().Set("ETag", stored.etag)
 			}
 			w.Header().Set("Idempotent-Replayed", "true")
-			if len(stored.Body) == 0 {
+			if len(stored.body) == 0 {
 				// A bodiless answer (204) had no Content-Type either.
-				w.WriteHeader(stored.Status)
+				w.WriteHeader(stored.status)
 				return
 			}
-			writeRaw(w, stored.Status, bytes.TrimSuffix(stored.Body, []byte("\n")))
+			writeRaw(w, stored.status, bytes.TrimSuffix(stored.body, []byte("\n")))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -71,11 +71,11 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 		// must find the answer, not a claim that stays in flight.
 		ctx := context.WithoutCancel(r.Context())
 		if status >= 500 || status == 499 {
-			if err := h.store.AbandonIdempotent(ctx, k); err != nil {
+			if err := h.idem.abandon(ctx, k); err != nil {
 				h.log(r).Error("release idempotency key", "err", err)
 			}
-		} else if err := h.store.FinishIdempotent(ctx, k, taskboard.StoredResponse{
-			Status: status, ETag: w.Header().Get("ETag"), Body: rec.body.Bytes()}); err != nil {
+		} else if err := h.idem.finish(ctx, k, storedResponse{
+			status: status, etag: w.Header().Get("ETag"), body: rec.body.Bytes()}); err != nil {
 			h.log(r).Error("store idempotent response", "err", err)
 		}
 		w.WriteHeader(status)

@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // TestIdempotentRetries checks Idempotency-Key on every write route: a
@@ -147,9 +151,9 @@ func TestIdempotencyInFlight(t *testing.T) {
 		const body = `{"title":"Slow","listId":"list-todo"}`
 		sum := sha256.Sum256([]byte(body))
 		// Claim the key as the first request would, and leave it running.
-		k := taskboard.IdempotencyKey{UserID: taskboard.DemoAlice, Method: "POST", Path: "/tasks", Key: "slow", RequestHash: hex.EncodeToString(sum[:])}
-		if stored, err := e.store.BeginIdempotent(t.Context(), k); stored != nil || err != nil {
-			t.Fatalf("BeginIdempotent: got %v, %v, want nil, nil", stored, err)
+		k := httpapi.IdempotencyKeyForTest{UserID: demo.Alice, Method: "POST", Path: "/tasks", Key: "slow", RequestHash: hex.EncodeToString(sum[:])}
+		if stored, err := httpapi.BeginIdempotentForTest(t.Context(), e.store, k); stored || err != nil {
+			t.Fatalf("BeginIdempotent: got %v, %v, want false, nil", stored, err)
 		}
 		seq := e.boardSeq("board-1")
 		h := bearerHdr(e.alice).with("Idempotency-Key", "slow")
@@ -159,7 +163,7 @@ func TestIdempotencyInFlight(t *testing.T) {
 			t.Errorf("refused requests changed board-1: seq %d, want %d", got, seq)
 		}
 		// Once the first request is given up (a 5xx), a retry runs.
-		if err := e.store.AbandonIdempotent(t.Context(), k); err != nil {
+		if err := httpapi.AbandonIdempotentForTest(t.Context(), e.store, k); err != nil {
 			t.Fatal(err)
 		}
 		e.do("POST", "/tasks", body, h).want(t, http.StatusCreated)
@@ -171,9 +175,8 @@ func TestIdempotencyInFlight(t *testing.T) {
 func TestIdempotencyServerError(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		e := newRESTEnv(t, dsn, nil)
-		db := e.store.DB()
-		sqlite := !taskboard.IsPostgres(dsn)
-		if sqlite {
+		db := seam.DB(e.store)
+		if db.Dialect().Name() == dialect.SQLite {
 			mustExec(t, db, `CREATE TRIGGER fail_insert BEFORE INSERT ON tasks BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
 		} else {
 			mustExec(t, db, `CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
@@ -189,7 +192,7 @@ func TestIdempotencyServerError(t *testing.T) {
 		if logs := e.logs.String(); !strings.Contains(logs, "injected failure") {
 			t.Errorf("log: got %q, want the cause", logs)
 		}
-		if sqlite {
+		if db.Dialect().Name() == dialect.SQLite {
 			mustExec(t, db, `DROP TRIGGER fail_insert`)
 		} else {
 			mustExec(t, db, `DROP TRIGGER fail_insert ON tasks`)
@@ -222,7 +225,7 @@ func mustExec(t *testing.T, db *bun.DB, query string) {
 // PostgreSQL only, as SQLite cannot sleep in a trigger.
 func TestIdempotencyClientGone(t *testing.T) {
 	e := newRESTEnv(t, dbtest.Postgres(t), nil)
-	db := e.store.DB()
+	db := seam.DB(e.store)
 	mustExec(t, db, `CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`)
 	mustExec(t, db, `CREATE TRIGGER slow_insert BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION slow_insert()`)
 	const body = `{"title":"Impatient","listId":"list-todo"}`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 func TestWriteRateLimit(t *testing.T) {
@@ -73,7 +74,7 @@ func TestSubscriptionLimit(t *testing.T) {
 	opts := rtOptions()
 	opts.MaxSubscriptionsPerConnection = 1
 	e := newRTEnv(t, dbtest.SQLite(t), opts, nil)
-	board, err := e.store.CreateBoard(t.Context(), taskboard.Actor{UserID: taskboard.DemoAlice}, "Second")
+	board, err := e.store.CreateBoard(t.Context(), taskboard.Actor{UserID: demo.Alice}, "Second")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 )
@@ -207,7 +208,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 	t.Run("sqlite closed", func(t *testing.T) {
 		e := newRESTEnv(t, dbtest.SQLite(t), nil)
 		e.as(e.alice, "GET", "/boards/board-1/tasks", "").want(t, http.StatusOK)
-		if err := e.store.DB().Close(); err != nil {
+		if err := seam.DB(e.store).Close(); err != nil {
 			t.Fatal(err)
 		}
 		check(t, e, e.alice)

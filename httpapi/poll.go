@@ -206,7 +206,7 @@ func (h *Handler) endPoll(ctx context.Context, w http.ResponseWriter, r *http.Re
 		h.rt.countReset(reset.Reason)
 		h.writeError(w, r, err)
 	case errors.Is(cause, errRevoked):
-		h.writeError(w, r, taskboard.ErrUnauthorized)
+		h.writeError(w, r, ErrUnauthorized)
 	case r.Context().Err() != nil:
 		// The client went away.
 	case errors.Is(err, context.DeadlineExceeded), isShutdown(cause), errors.Is(err, taskboard.ErrClosed):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 type changesResp struct {
@@ -34,25 +35,25 @@ func TestShortPollSince(t *testing.T) {
 
 	since := time.Now().UTC()
 	title := "Design the login page"
-	if _, err := e.store.UpdateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskUpdate{Title: &title}); err != nil {
+	if _, err := e.store.UpdateTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1", taskboard.TaskUpdate{Title: &title}); err != nil {
 		t.Fatal(err)
 	}
-	list, err := e.store.CreateList(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard, taskboard.ListCreate{Name: "Doomed"})
+	list, err := e.store.CreateList(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board, taskboard.ListCreate{Name: "Doomed"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doomed []string
 	for _, title := range []string{"a", "b"} {
-		task, err := e.store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.TaskCreate{ListID: list.ID, Title: title})
+		task, err := e.store.CreateTask(ctx, taskboard.Actor{UserID: demo.Alice}, taskboard.TaskCreate{ListID: list.ID, Title: title})
 		if err != nil {
 			t.Fatal(err)
 		}
 		doomed = append(doomed, task.ID)
 	}
-	if err := e.store.DeleteList(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, list.ID, taskboard.ListDelete{IfVersion: 0}); err != nil {
+	if err := e.store.DeleteList(ctx, taskboard.Actor{UserID: demo.Alice}, list.ID, taskboard.ListDelete{IfVersion: 0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.DeleteTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
+	if err := e.store.DeleteTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,7 +186,7 @@ func TestLongPollResets(t *testing.T) {
 		// A member removed while held.
 		held := e.async(e.bob, "/boards/board-1/poll?timeout=30")
 		e.waitConns(rtCounts{Total: 1, LongPoll: 1, ByBoard: map[string]int{"board-1": 1}})
-		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard, taskboard.DemoBob); err != nil {
+		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board, demo.Bob); err != nil {
 			t.Fatal(err)
 		}
 		if seq := rtAwait(t, held).wantReset(t, taskboard.ReasonAccessRevoked); seq != e.seq("board-1") {
@@ -193,13 +194,13 @@ func TestLongPollResets(t *testing.T) {
 		}
 
 		// The board deleted while held.
-		board, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "Short-lived")
+		board, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: demo.Alice}, "Short-lived")
 		if err != nil {
 			t.Fatal(err)
 		}
 		held = e.async(e.alice, "/boards/"+board.ID+"/poll?timeout=30")
 		e.waitConns(rtCounts{Total: 1, LongPoll: 1, ByBoard: map[string]int{board.ID: 1}})
-		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, board.ID); err != nil {
+		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: demo.Alice}, board.ID); err != nil {
 			t.Fatal(err)
 		}
 		rtAwait(t, held).wantReset(t, taskboard.ReasonBoardDeleted)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // nextOfType reads messages until one of type typ.
@@ -80,7 +81,7 @@ func TestTyping(t *testing.T) {
 	check := func(m rtMsg, typ, taskID string) {
 		t.Helper()
 		if m.Type != typ || m.BoardID != "board-1" || m.TaskID != taskID || m.User == nil ||
-			m.User.ID != taskboard.DemoAlice || m.User.Name != "Alice" || m.Seq != 0 {
+			m.User.ID != demo.Alice || m.User.Name != "Alice" || m.Seq != 0 {
 			t.Fatalf("got %s, want %s of %s by Alice", m.raw, typ, taskID)
 		}
 	}
@@ -147,11 +148,11 @@ func testPresence(t *testing.T, dsn string) {
 	tab1.send(`{"type":"join","boardId":"board-1"}`)
 	tab1.expect("joined")
 	p := tab1.expect("presence")
-	if len(p.Users) != 2 || p.Users[0].ID != taskboard.DemoBob || p.Users[1].ID != taskboard.DemoAlice ||
+	if len(p.Users) != 2 || p.Users[0].ID != demo.Bob || p.Users[1].ID != demo.Alice ||
 		p.Users[1].Name != "Alice" || p.Users[1].Connections != 1 || p.Users[0].Since.After(p.Users[1].Since) {
 		t.Fatalf("presence list: got %s, want Bob then Alice, one connection each", p.raw)
 	}
-	if m := bob.expect(taskboard.EventUserJoined); m.BoardID != "board-1" || m.User == nil || m.User.ID != taskboard.DemoAlice || m.User.Name != "Alice" {
+	if m := bob.expect(taskboard.EventUserJoined); m.BoardID != "board-1" || m.User == nil || m.User.ID != demo.Alice || m.User.Name != "Alice" {
 		t.Fatalf("got %s, want user_joined of Alice", m.raw)
 	}
 	since := p.Users[1].Since
@@ -159,16 +160,16 @@ func testPresence(t *testing.T, dsn string) {
 	// Tab 2: an SSE stream. Present once, with two connections.
 	tab2 := e.openSSE("/boards/board-1/events", "Authorization", "Bearer "+e.alice)
 	tab2.preamble()
-	rtWaitFor(t, "Alice with two connections", func() bool { return e.presence(e.bob)[taskboard.DemoAlice].Connections == 2 })
-	if got := e.presence(e.bob); len(got) != 2 || !got[taskboard.DemoAlice].Since.Equal(since) || got[taskboard.DemoBob].Connections != 1 {
+	rtWaitFor(t, "Alice with two connections", func() bool { return e.presence(e.bob)[demo.Alice].Connections == 2 })
+	if got := e.presence(e.bob); len(got) != 2 || !got[demo.Alice].Since.Equal(since) || got[demo.Bob].Connections != 1 {
 		t.Errorf("presence with two tabs: %+v", got)
 	}
 
 	tab1.close()
-	rtWaitFor(t, "Alice with one connection", func() bool { return e.presence(e.bob)[taskboard.DemoAlice].Connections == 1 })
+	rtWaitFor(t, "Alice with one connection", func() bool { return e.presence(e.bob)[demo.Alice].Connections == 1 })
 	closed := time.Now()
 	tab2.close()
-	if m := bob.mustNext(); m.Type != taskboard.EventUserLeft || m.User == nil || m.User.ID != taskboard.DemoAlice {
+	if m := bob.mustNext(); m.Type != taskboard.EventUserLeft || m.User == nil || m.User.ID != demo.Alice {
 		t.Fatalf("got %s, want user_left of Alice (and no user_joined for the second tab)", m.raw)
 	}
 	if d := time.Since(closed); d < opts.PresenceGrace {
@@ -182,18 +183,18 @@ func testPresence(t *testing.T, dsn string) {
 	tab3 := e.bearerWS(e.alice)
 	tab3.join("board-1", -1)
 	bob.expect(taskboard.EventUserJoined)
-	since = e.presence(e.bob)[taskboard.DemoAlice].Since
+	since = e.presence(e.bob)[demo.Alice].Since
 	tab4 := e.bearerWS(e.alice) // connected, not following yet
 	pingPong(t, tab4)
 	tab3.close()
 	// Gone, but within the grace period: still listed, without connections.
 	rtWaitFor(t, "Alice in her grace period", func() bool {
-		p, ok := e.presence(e.bob)[taskboard.DemoAlice]
+		p, ok := e.presence(e.bob)[demo.Alice]
 		return ok && p.Connections == 0
 	})
 	tab4.join("board-1", -1)
 	bob.quiet(2*opts.PresenceGrace, taskboard.EventUserLeft, taskboard.EventUserJoined)
-	if got := e.presence(e.bob)[taskboard.DemoAlice]; got.Connections != 1 || !got.Since.Equal(since) {
+	if got := e.presence(e.bob)[demo.Alice]; got.Connections != 1 || !got.Since.Equal(since) {
 		t.Errorf("after a reconnect: %+v, want one connection since %v", got, since)
 	}
 	tab4.close()

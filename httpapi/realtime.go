@@ -24,7 +24,7 @@ var (
 	// streaming requests that arrive after Close.
 	errShuttingDown = errors.New("httpapi: shutting down")
 	// errRevoked ends the streams of a revoked token or ended session.
-	errRevoked = fmt.Errorf("%w: credential revoked", taskboard.ErrUnauthorized)
+	errRevoked = fmt.Errorf("%w: credential revoked", ErrUnauthorized)
 )
 
 // Transport names, as /admin/connections and the metrics label them.

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // rtWait bounds every wait of the real-time tests.
@@ -78,8 +79,8 @@ func newRTEnvServer(t *testing.T, dsn string, opts *httpapi.Options, sopts *task
 		t.Fatalf("taskboard.Open(%q): %v", dsn, err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if ok, err := store.SeedDemo(ctx); err != nil || !ok {
-		t.Fatalf("SeedDemo: got %v, %v, want true, nil", ok, err)
+	if ok, err := demo.Seed(ctx, store); err != nil || !ok {
+		t.Fatalf("demo.Seed: got %v, %v, want true, nil", ok, err)
 	}
 	if opts == nil {
 		opts = rtOptions()
@@ -307,17 +308,17 @@ func (e *rtEnv) write(n int, taskID string) int64 {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		title := fmt.Sprintf("%s edit %d", taskID, i)
-		if _, err := e.store.UpdateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskID, taskboard.TaskUpdate{Title: &title}); err != nil {
+		if _, err := e.store.UpdateTask(ctx, taskboard.Actor{UserID: demo.Alice}, taskID, taskboard.TaskUpdate{Title: &title}); err != nil {
 			e.t.Fatalf("UpdateTask(%s): %v", taskID, err)
 		}
 	}
-	return e.seq(taskboard.DemoBoard)
+	return e.seq(demo.Board)
 }
 
 // seq returns a board's current seq.
 func (e *rtEnv) seq(boardID string) int64 {
 	e.t.Helper()
-	seq, err := e.store.BoardSeq(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID)
+	seq, err := e.store.BoardSeq(context.Background(), taskboard.Actor{UserID: demo.Alice}, boardID)
 	if err != nil {
 		e.t.Fatalf("BoardSeq(%s): %v", boardID, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // taskColumns are the keys of a task row, as the course's schema names them.
@@ -138,8 +139,8 @@ func TestCourseExercises(t *testing.T) {
 		var types []string
 		for _, ev := range e.events("board-1", before) {
 			types = append(types, ev.Type)
-			if ev.ActorID != taskboard.DemoAlice || ev.MutationID != nil {
-				t.Errorf("event %d: got actor %q mutationId %v, want %q and null", ev.Seq, ev.ActorID, ev.MutationID, taskboard.DemoAlice)
+			if ev.ActorID != demo.Alice || ev.MutationID != nil {
+				t.Errorf("event %d: got actor %q mutationId %v, want %q and null", ev.Seq, ev.ActorID, ev.MutationID, demo.Alice)
 			}
 		}
 		if want := []string{"task_created", "task_moved", "task_deleted"}; !slices.Equal(types, want) {
@@ -305,7 +306,7 @@ func mapsEqual(a, b map[string]any) bool {
 // store.
 func (e *restEnv) snapshot(boardID string) *taskboard.Snapshot {
 	e.t.Helper()
-	s, err := e.store.Snapshot(e.t.Context(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID)
+	s, err := e.store.Snapshot(e.t.Context(), taskboard.Actor{UserID: demo.Alice}, boardID)
 	if err != nil {
 		e.t.Fatalf("Snapshot(%s): %v", boardID, err)
 	}

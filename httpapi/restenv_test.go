@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // The golden files under testdata/ are rewritten by go test -update. The
@@ -77,7 +79,9 @@ func (b *restLogBuffer) String() string {
 
 // restEnv is a handler over a demo database behind a real HTTP server,
 // with bearer tokens for Alice and Bob (members of board-1) and Carol (a
-// member of no board).
+// member of no board). Unless its options name another authenticator, the
+// handler's built-in one uses the credentials of testUsers.creds, so that
+// revocations through it take effect at once.
 type restEnv struct {
 	t     testing.TB
 	store *taskboard.Board
@@ -112,8 +116,8 @@ func newRESTEnvWrapped(t testing.TB, dsn string, opts *httpapi.Options, wrap fun
 		t.Fatalf("taskboard.Open(%q): %v", dsn, err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if ok, err := store.SeedDemo(ctx); err != nil || !ok {
-		t.Fatalf("SeedDemo: got %v, %v, want true, nil", ok, err)
+	if ok, err := demo.Seed(ctx, store); err != nil || !ok {
+		t.Fatalf("demo.Seed: got %v, %v, want true, nil", ok, err)
 	}
 	return newRESTEnvWith(t, store, &o, wrap)
 }
@@ -135,6 +139,10 @@ func newRESTEnvWith(t testing.TB, store *taskboard.Board, opts *httpapi.Options,
 	if o.Logger == nil {
 		o.Logger = slogTo(e.logs)
 	}
+	e.testUsers = newTestUsers(t, store)
+	if o.Authenticator == nil {
+		o.Authenticator = httpapi.NewBuiltin(e.creds)
+	}
 	e.api = httpapi.New(store, &o)
 	t.Cleanup(e.api.Close)
 	var h http.Handler = e.api
@@ -143,8 +151,6 @@ func newRESTEnvWith(t testing.TB, store *taskboard.Board, opts *httpapi.Options,
 	}
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
-
-	e.testUsers = newTestUsers(t, store)
 	return e
 }
 
@@ -154,19 +160,20 @@ type testUsers struct {
 	alice, bob, carol string // bearer tokens
 	aliceTokenID      string
 	carolID           string
+	creds             *auth.Store // where the tokens are kept
 }
 
 // newTestUsers creates the tokens of Alice and Bob, and Carol with hers.
 func newTestUsers(t testing.TB, store *taskboard.Board) testUsers {
 	t.Helper()
 	ctx := context.Background()
-	var u testUsers
-	tok, secret, err := store.CreateToken(ctx, taskboard.DemoAlice)
+	u := testUsers{creds: auth.New(store, nil)}
+	tok, secret, err := u.creds.CreateToken(ctx, demo.Alice)
 	if err != nil {
 		t.Fatalf("CreateToken(alice): %v", err)
 	}
 	u.alice, u.aliceTokenID = secret, tok.ID
-	if _, u.bob, err = store.CreateToken(ctx, taskboard.DemoBob); err != nil {
+	if _, u.bob, err = u.creds.CreateToken(ctx, demo.Bob); err != nil {
 		t.Fatalf("CreateToken(bob): %v", err)
 	}
 	carol, err := store.CreateUser(ctx, taskboard.UserCreate{Name: "Carol", Email: "carol@example.com"})
@@ -174,7 +181,7 @@ func newTestUsers(t testing.TB, store *taskboard.Board) testUsers {
 		t.Fatalf("CreateUser(carol): %v", err)
 	}
 	u.carolID = carol.ID
-	if _, u.carol, err = store.CreateToken(ctx, carol.ID); err != nil {
+	if _, u.carol, err = u.creds.CreateToken(ctx, carol.ID); err != nil {
 		t.Fatalf("CreateToken(carol): %v", err)
 	}
 	return u
@@ -325,7 +332,7 @@ func quoteJSON(s string) string {
 // boardSeq returns a board's current seq, straight from the store.
 func (e *restEnv) boardSeq(boardID string) int64 {
 	e.t.Helper()
-	seq, err := e.store.BoardSeq(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID)
+	seq, err := e.store.BoardSeq(context.Background(), taskboard.Actor{UserID: demo.Alice}, boardID)
 	if err != nil {
 		e.t.Fatalf("BoardSeq(%s): %v", boardID, err)
 	}
@@ -335,7 +342,7 @@ func (e *restEnv) boardSeq(boardID string) int64 {
 // events returns board-1's logged events after seq, as Alice sees them.
 func (e *restEnv) events(boardID string, after int64) []taskboard.Envelope {
 	e.t.Helper()
-	page, err := e.store.EventsAfter(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, boardID, after, 0)
+	page, err := e.store.EventsAfter(context.Background(), taskboard.Actor{UserID: demo.Alice}, boardID, after, 0)
 	if err != nil {
 		e.t.Fatalf("EventsAfter(%s, %d): %v", boardID, after, err)
 	}
@@ -351,7 +358,7 @@ func (e *restEnv) events(boardID string, after int64) []taskboard.Envelope {
 // task returns a task straight from the store.
 func (e *restEnv) task(id string) *taskboard.Task {
 	e.t.Helper()
-	task, err := e.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, id)
+	task, err := e.store.Task(context.Background(), taskboard.Actor{UserID: demo.Alice}, id)
 	if err != nil {
 		e.t.Fatalf("Task(%s): %v", id, err)
 	}

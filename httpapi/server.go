@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,14 +14,25 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 )
 
 // Options configures a Handler. A nil *Options means all defaults; every
 // zero field means the default its comment gives.
 type Options struct {
-	// Authenticator turns a request into a user. Nil means the built-in one:
-	// bearer tokens, the session cookie, and tickets on streaming routes.
+	// Authenticator turns a request into a user. Nil means the built-in one
+	// (NewBuiltin over auth.New(store, nil)): bearer tokens, the session
+	// cookie, and tickets on streaming routes. POST and DELETE /sessions,
+	// POST /sessions/demo and POST /realtime/tickets are served only when
+	// the authenticator is a Builtin or a FirstOf that includes one; with
+	// any other they are 404.
 	Authenticator Authenticator
+	// ProvisionUsers creates the user of an identity that is not in the
+	// store yet, from the identity's ID, name and email, on its first
+	// request (taskboard.Board.ProvisionUser). Without it the user must
+	// exist (taskboard.Board.CreateUser, with the program's own IDs), and
+	// requests of an unknown user are answered 401 on every route.
+	ProvisionUsers bool
 	// PublicURL is the server's public address (https://board.example.com).
 	// Its origin is allowed for cookie writes and WebSocket upgrades, and an
 	// https URL makes the session cookie Secure. Empty means the request's
@@ -32,7 +44,8 @@ type Options struct {
 	// AdminToken guards /admin/* and /metrics. Empty means those routes are
 	// 404.
 	AdminToken string
-	// Demo enables POST /sessions/demo on a demo database.
+	// Demo enables POST /sessions/demo on a demo database (one seeded by
+	// the taskboard command), with the built-in authenticator.
 	Demo bool
 	// Logger receives request logs and errors. Nil logs nothing.
 	Logger *slog.Logger
@@ -84,6 +97,11 @@ type Options struct {
 	// token or session that opened them is still valid (revocations made
 	// elsewhere, e.g. by the command line). Zero means 10 s.
 	CredentialCheckInterval time.Duration
+	// MaintenanceInterval is how often the Handler deletes what has
+	// expired: idempotency records, and the ended sessions and expired
+	// tickets of its built-in authenticator (auth.Store.Maintain). Zero
+	// means one hour; negative means never (call Maintain).
+	MaintenanceInterval time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -120,6 +138,9 @@ func (o *Options) withDefaults() Options {
 	def(&opts.PingInterval, 30*time.Second)
 	def(&opts.PongTimeout, 10*time.Second)
 	def(&opts.CredentialCheckInterval, 10*time.Second)
+	if opts.MaintenanceInterval == 0 {
+		opts.MaintenanceInterval = time.Hour
+	}
 	return opts
 }
 
@@ -143,10 +164,20 @@ type Handler struct {
 	// patterns are the registered route patterns, in registration order.
 	patterns []string
 
+	// creds keeps the credentials of the built-in authenticator; nil when
+	// the authenticator does not include it.
+	creds *auth.Store
+	// users are the IDs of users known to be in the store.
+	users knownUsers
+	// idem keeps the responses of idempotent writes.
+	idem *idempotencyStore
+
 	closeOnce sync.Once
 	closing   chan struct{}
 	streams   sync.WaitGroup
 	rt        *realtime
+	// background is the maintenance loop.
+	background sync.WaitGroup
 }
 
 // New returns the HTTP API over store.
@@ -161,8 +192,12 @@ func New(store *taskboard.Board, opts *Options) *Handler {
 		origins: make(map[string]bool),
 	}
 	if h.auth == nil {
-		h.auth = &builtinAuth{store: store}
+		h.auth = NewBuiltin(auth.New(store, &auth.Options{Logger: o.Logger}))
 	}
+	if b := builtinOf(h.auth); b != nil {
+		h.creds = b.creds
+	}
+	h.idem = newIdempotencyStore(store)
 	if u, err := url.Parse(o.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		h.origins[u.Scheme+"://"+u.Host] = true
 	}
@@ -176,6 +211,10 @@ func New(store *taskboard.Board, opts *Options) *Handler {
 	}
 	h.metrics.register(o.Registerer, o.Gatherer, store)
 	h.routes()
+	if o.MaintenanceInterval > 0 {
+		h.background.Add(1)
+		go h.maintainLoop(o.MaintenanceInterval)
+	}
 	return h
 }
 
@@ -212,6 +251,36 @@ func (h *Handler) Close() {
 	h.closeOnce.Do(func() { close(h.closing) })
 	h.closeRealtime()
 	h.streams.Wait()
+	h.background.Wait()
+}
+
+// Maintain deletes expired idempotency records and, with the built-in
+// authenticator, ended sessions and expired tickets. It runs in the
+// background every Options.MaintenanceInterval.
+func (h *Handler) Maintain(ctx context.Context) error {
+	err := h.idem.expire(ctx)
+	if h.creds != nil {
+		err = errors.Join(err, h.creds.Maintain(ctx))
+	}
+	return err
+}
+
+func (h *Handler) maintainLoop(every time.Duration) {
+	defer h.background.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.closing:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			if err := h.Maintain(ctx); err != nil {
+				h.opts.Logger.Warn("httpapi: maintenance failed", "err", err)
+			}
+			cancel()
+		}
+	}
 }
 
 // requestInfo carries what inner handlers learn back to the logger.
@@ -273,17 +342,17 @@ func (h *Handler) Routes() []string { return slices.Clone(h.patterns) }
 // userHandler is a handler for an authenticated user.
 type userHandler func(w http.ResponseWriter, r *http.Request, id *Identity)
 
-// authed wraps a handler that needs a user; cookie-authenticated writes must
-// come from an allowed origin.
+// authed wraps a handler that needs a user; writes authenticated by a
+// credential the browser sends on its own must come from an allowed origin.
 func (h *Handler) authed(fn userHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := h.auth.Authenticate(r)
+		id, err := h.authenticate(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 		infoOf(r).userID = id.User.ID
-		if id.Cookie && isWrite(r.Method) && !h.originAllowed(r) {
+		if id.SentByBrowser && isWrite(r.Method) && !h.originAllowed(r) {
 			h.writeError(w, r, errForbiddenOrig)
 			return
 		}

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // TestSSEOverHTTP2 follows a board over HTTP/2, where the stream cannot
@@ -23,10 +25,10 @@ func TestSSEOverHTTP2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if _, err := store.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, store); err != nil {
 		t.Fatal(err)
 	}
-	_, bob, err := store.CreateToken(ctx, taskboard.DemoBob)
+	_, bob, err := auth.New(store, nil).CreateToken(ctx, demo.Bob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestSSEOverHTTP2(t *testing.T) {
 		}
 	}
 	want(`data: {"type":"connected"`)
-	_, err = store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: "list-done"})
+	_, err = store.MoveTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1", taskboard.TaskMove{ListID: "list-done"})
 	if err != nil {
 		t.Fatal(err)
 	}

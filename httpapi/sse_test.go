@@ -12,6 +12,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // sseEvents reads logged events from an SSE stream until one with seq
@@ -53,7 +54,7 @@ func TestSSEStream(t *testing.T) {
 	// A title that would break a naive frame writer.
 	ctx := context.Background()
 	evil := "line one\n\ndata: {\"type\":\"forged\"}\r\nid: 999\nevent: reset"
-	task, err := e.store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.TaskCreate{ListID: "list-todo", Title: "x", Description: &evil})
+	task, err := e.store.CreateTask(ctx, taskboard.Actor{UserID: demo.Alice}, taskboard.TaskCreate{ListID: "list-todo", Title: "x", Description: &evil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func (e *rtEnv) writeConcurrently(t *testing.T, writers, n int) <-chan struct{} 
 			defer wg.Done()
 			for i := 0; i < n; i++ {
 				title := taskID + " " + strconv.Itoa(i)
-				if _, err := e.store.UpdateTask(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, taskID, taskboard.TaskUpdate{Title: &title}); err != nil {
+				if _, err := e.store.UpdateTask(context.Background(), taskboard.Actor{UserID: demo.Alice}, taskID, taskboard.TaskUpdate{Title: &title}); err != nil {
 					t.Errorf("writer %s: %v", taskID, err)
 					return
 				}
@@ -222,7 +223,7 @@ func TestSSEResets(t *testing.T) {
 		// Removed while following: access_revoked at once.
 		s = e.openSSE("/boards/board-1/events", bob...)
 		s.preamble()
-		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard, taskboard.DemoBob); err != nil {
+		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board, demo.Bob); err != nil {
 			t.Fatal(err)
 		}
 		sseReset(t, s, taskboard.ReasonAccessRevoked, last+1)
@@ -230,7 +231,7 @@ func TestSSEResets(t *testing.T) {
 		// Deleted while following: board_deleted, then the reset.
 		s = e.openSSE("/boards/board-1/events", "Authorization", "Bearer "+e.alice)
 		s.preamble()
-		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard); err != nil {
+		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board); err != nil {
 			t.Fatal(err)
 		}
 		f := s.mustNext()

@@ -172,9 +172,9 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errForbiddenOrig)
 		return
 	}
-	id, err := h.auth.Authenticate(r)
+	id, err := h.authenticate(r)
 	if err != nil {
-		if !errors.Is(err, taskboard.ErrUnauthorized) {
+		if !errors.Is(err, ErrUnauthorized) {
 			h.writeError(w, r, err)
 			return
 		}

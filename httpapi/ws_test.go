@@ -11,6 +11,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // wsEvents reads messages until the logged event with seq upTo and returns
@@ -64,7 +65,7 @@ func TestWSJoin(t *testing.T) {
 		t.Errorf("joined: got %s, want board-1 at seq %d", joined.raw, last)
 	}
 	p := ws.expect("presence")
-	if p.BoardID != "board-1" || len(p.Users) != 1 || p.Users[0].ID != taskboard.DemoBob || p.Users[0].Name != "Bob" ||
+	if p.BoardID != "board-1" || len(p.Users) != 1 || p.Users[0].ID != demo.Bob || p.Users[0].Name != "Bob" ||
 		p.Users[0].Connections != 1 || p.Users[0].Since.IsZero() {
 		t.Errorf("presence: got %s, want Bob alone with one connection", p.raw)
 	}
@@ -242,11 +243,11 @@ func TestWSResets(t *testing.T) {
 			t.Errorf("join after 1: got %s, want a history_truncated reset at %d", m.raw, last)
 		}
 
-		other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "Other")
+		other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: demo.Alice}, "Other")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.store.AddMember(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, other.ID, taskboard.MemberRef{UserID: taskboard.DemoBob}); err != nil {
+		if _, _, err := e.store.AddMember(ctx, taskboard.Actor{UserID: demo.Alice}, other.ID, taskboard.MemberRef{UserID: demo.Bob}); err != nil {
 			t.Fatal(err)
 		}
 		bob.join("board-1", -1)
@@ -257,7 +258,7 @@ func TestWSResets(t *testing.T) {
 
 		// Bob removed from board-1: a reset for board-1 only; the
 		// connection stays open and keeps following the other board.
-		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, taskboard.DemoBoard, taskboard.DemoBob); err != nil {
+		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board, demo.Bob); err != nil {
 			t.Fatal(err)
 		}
 		removedAt := last + 1
@@ -276,7 +277,7 @@ func TestWSResets(t *testing.T) {
 		pingPong(t, bob)
 		e.write(1, "task-1")
 		title := "still here"
-		if _, err := e.store.UpdateBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, other.ID, taskboard.BoardUpdate{Name: &title}); err != nil {
+		if _, err := e.store.UpdateBoard(ctx, taskboard.Actor{UserID: demo.Alice}, other.ID, taskboard.BoardUpdate{Name: &title}); err != nil {
 			t.Fatal(err)
 		}
 		for {
@@ -291,7 +292,7 @@ func TestWSResets(t *testing.T) {
 
 		// The other board deleted: board_deleted, then a reset; board-1
 		// still flows for Alice.
-		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, other.ID); err != nil {
+		if err := e.store.DeleteBoard(ctx, taskboard.Actor{UserID: demo.Alice}, other.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, ws := range []*rtWS{alice, bob} {

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // TestMain lets the test binary serve as a worker process, as the tool
@@ -69,10 +71,10 @@ func testServer(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, store); err != nil {
 		t.Fatal(err)
 	}
-	_, token, err := store.CreateToken(ctx, taskboard.DemoAlice)
+	_, token, err := auth.New(store, nil).CreateToken(ctx, demo.Alice)
 	if err != nil {
 		t.Fatal(err)
 	}

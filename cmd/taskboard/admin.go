@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 )
 
 // openStore opens the database for a one-off command.
@@ -29,7 +30,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer store.Close()
-	_, secret, err := store.CreateToken(ctx, *user)
+	_, secret, err := auth.New(store, nil).CreateToken(ctx, *user)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer store.Close()
-	tok, err := store.RevokeToken(ctx, fs.Arg(0))
+	tok, err := auth.New(store, nil).RevokeToken(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/demo"
 	"github.com/taskboard/taskboard/web"
 )
 
@@ -110,7 +112,7 @@ func startPageServer(t *testing.T, wrap func(http.Handler) http.Handler) *pageSe
 	t.Helper()
 	s := &pageServer{t: t, dbPath: filepath.Join(t.TempDir(), "taskboard.db"), addr: "127.0.0.1:0", wrap: wrap}
 	s.start()
-	if _, err := s.store.SeedDemo(context.Background()); err != nil {
+	if _, err := demo.Seed(context.Background(), s.store); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.stop)
@@ -376,8 +378,8 @@ func TestBrowserLiveBoard(t *testing.T) {
 	s := startPageServer(t, f.wrap)
 	alice := openPage(t, browser, "alice")
 	bob := openPage(t, browser, "bob")
-	alice.signInDemo(s.url(), taskboard.DemoAlice)
-	bob.signInDemo(s.url(), taskboard.DemoBob)
+	alice.signInDemo(s.url(), demo.Alice)
+	bob.signInDemo(s.url(), demo.Bob)
 	alice.waitLive("ws")
 	bob.waitLive("ws")
 
@@ -397,7 +399,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			chromedp.CSS(`.column[data-list-id="list-done"] .column-foot`)))
 		alice.waitFor("task-1 in Done", cardIn("list-done", "task-1"), 5*time.Second)
 		bob.waitFor("task-1 in Done", cardIn("list-done", "task-1"), 10*time.Second)
-		task, err := s.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1")
+		task, err := s.store.Task(context.Background(), taskboard.Actor{UserID: demo.Alice}, "task-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +531,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 		if keys := f.keys("POST", "/tasks"); len(keys) < 3 || keys[len(keys)-1] != attempts[0] {
 			t.Errorf("the server got POST /tasks with keys %q, want three or more, the last %q", keys, attempts[0])
 		}
-		tasks, _, err := s.store.Tasks(context.Background(), taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.DemoBoard)
+		tasks, _, err := s.store.Tasks(context.Background(), taskboard.Actor{UserID: demo.Bob}, demo.Board)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -593,7 +595,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#confirm-ok`)),
 		)
 		alice.waitFor("task-1 gone", `!document.querySelector('.card[data-task-id="task-1"]')`, 10*time.Second)
-		if _, err := s.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1"); err == nil {
+		if _, err := s.store.Task(context.Background(), taskboard.Actor{UserID: demo.Alice}, "task-1"); err == nil {
 			t.Error("task-1 still exists")
 		}
 	})
@@ -628,7 +630,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 			chromedp.KeyEvent(kb.End+" (draft)"),
 		)
 		title := "Write project brief (final)"
-		if _, err := s.store.UpdateTask(context.Background(), taskboard.Actor{UserID: taskboard.DemoAlice}, "task-4", taskboard.TaskUpdate{Title: &title}); err != nil {
+		if _, err := s.store.UpdateTask(context.Background(), taskboard.Actor{UserID: demo.Alice}, "task-4", taskboard.TaskUpdate{Title: &title}); err != nil {
 			t.Fatal(err)
 		}
 		alice.waitFor("Alice's title", `document.querySelector('.card[data-task-id="task-4"] .card-title').textContent === 'Write project brief (final)'`, 10*time.Second)
@@ -636,7 +638,7 @@ func TestBrowserLiveBoard(t *testing.T) {
 		bob.do(10*time.Second, chromedp.KeyEvent(kb.Enter))
 		bob.waitFor("error toast", `[...document.querySelectorAll('.toast-error')].some((e) => e.textContent.includes('someone else changed it'))`, 10*time.Second)
 		bob.waitFor("title rolled back", `document.querySelector('.card[data-task-id="task-4"] .card-title').textContent === 'Write project brief (final)'`, 5*time.Second)
-		task, err := s.store.Task(context.Background(), taskboard.Actor{UserID: taskboard.DemoBob}, "task-4")
+		task, err := s.store.Task(context.Background(), taskboard.Actor{UserID: demo.Bob}, "task-4")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -657,8 +659,8 @@ func TestBrowserReconnect(t *testing.T) {
 	s := startPageServer(t, f.wrap)
 	alice := openPage(t, browser, "alice")
 	bob := openPage(t, browser, "bob")
-	alice.signInDemo(s.url(), taskboard.DemoAlice)
-	bob.signInDemo(s.url(), taskboard.DemoBob)
+	alice.signInDemo(s.url(), demo.Alice)
+	bob.signInDemo(s.url(), demo.Bob)
 	alice.waitLive("ws")
 	bob.waitLive("ws")
 
@@ -675,10 +677,10 @@ func TestBrowserReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
+	if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.TaskCreate{ListID: "list-progress", Title: "Made while the server was down"})
+	created, err := store.CreateTask(ctx, taskboard.Actor{UserID: demo.Bob}, taskboard.TaskCreate{ListID: "list-progress", Title: "Made while the server was down"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,13 +700,13 @@ func TestBrowserReconnect(t *testing.T) {
 	for _, p := range []*page{alice, bob} {
 		p.waitFor("reconnecting indicator", `document.getElementById('conn').dataset.status === 'reconnecting'`, 15*time.Second)
 	}
-	snapshots := f.count("GET", "/boards/"+taskboard.DemoBoard)
+	snapshots := f.count("GET", "/boards/"+demo.Board)
 	store, err = taskboard.Open(ctx, s.dbPath, &taskboard.Options{HistoryEvents: 1, HistoryAge: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"task-2", "task-3"} {
-		if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, id, taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
+		if _, err := store.MoveTask(ctx, taskboard.Actor{UserID: demo.Alice}, id, taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -719,7 +721,7 @@ func TestBrowserReconnect(t *testing.T) {
 		p.waitFor("task-2 and task-3 in Done after the reset", cardIn("list-done", "task-2")+` && `+cardIn("list-done", "task-3"), 45*time.Second)
 		p.waitLive("ws")
 	}
-	if got := f.count("GET", "/boards/"+taskboard.DemoBoard) - snapshots; got < 2 {
+	if got := f.count("GET", "/boards/"+demo.Board) - snapshots; got < 2 {
 		t.Errorf("after the reset the pages fetched %d snapshots, want one each", got)
 	}
 }
@@ -747,7 +749,7 @@ func TestBrowserFallback(t *testing.T) {
 				})
 			})
 			ctx := context.Background()
-			_, token, err := s.store.CreateToken(ctx, taskboard.DemoAlice)
+			_, token, err := auth.New(s.store, nil).CreateToken(ctx, demo.Alice)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -767,12 +769,12 @@ func TestBrowserFallback(t *testing.T) {
 				t.Errorf("indicator says %q, want %q", label, want)
 			}
 
-			task, err := s.store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, taskboard.TaskCreate{ListID: "list-done", Title: "Arrived over " + tc.transport})
+			task, err := s.store.CreateTask(ctx, taskboard.Actor{UserID: demo.Bob}, taskboard.TaskCreate{ListID: "list-done", Title: "Arrived over " + tc.transport})
 			if err != nil {
 				t.Fatal(err)
 			}
 			alice.waitFor("the new task", cardIn("list-done", task.ID), 15*time.Second)
-			if _, err := s.store.MoveTask(ctx, taskboard.Actor{UserID: taskboard.DemoBob}, "task-2", taskboard.TaskMove{ListID: "list-progress", Position: ptr(0)}); err != nil {
+			if _, err := s.store.MoveTask(ctx, taskboard.Actor{UserID: demo.Bob}, "task-2", taskboard.TaskMove{ListID: "list-progress", Position: ptr(0)}); err != nil {
 				t.Fatal(err)
 			}
 			alice.waitFor("the moved task", cardIn("list-progress", "task-2"), 15*time.Second)
@@ -795,16 +797,16 @@ func TestBrowserScreenshot(t *testing.T) {
 	ctx := context.Background()
 	str := func(s string) *string { return &s }
 	for _, c := range []taskboard.TaskCreate{
-		{ListID: "list-todo", Title: "Password reset flow", Description: str("Email link, 30 minute expiry, rate limited."), AssigneeID: str(taskboard.DemoBob)},
+		{ListID: "list-todo", Title: "Password reset flow", Description: str("Email link, 30 minute expiry, rate limited."), AssigneeID: str(demo.Bob)},
 		{ListID: "list-todo", Title: "Empty states for new boards"},
-		{ListID: "list-progress", Title: "Presence avatars", Description: str("Show who is viewing the board right now."), AssigneeID: str(taskboard.DemoBob)},
-		{ListID: "list-done", Title: "Pick the accent colour", AssigneeID: str(taskboard.DemoAlice)},
+		{ListID: "list-progress", Title: "Presence avatars", Description: str("Show who is viewing the board right now."), AssigneeID: str(demo.Bob)},
+		{ListID: "list-done", Title: "Pick the accent colour", AssigneeID: str(demo.Alice)},
 	} {
-		if _, err := s.store.CreateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, c); err != nil {
+		if _, err := s.store.CreateTask(ctx, taskboard.Actor{UserID: demo.Alice}, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.store.UpdateTask(ctx, taskboard.Actor{UserID: taskboard.DemoAlice}, "task-1", taskboard.TaskUpdate{
+	if _, err := s.store.UpdateTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1", taskboard.TaskUpdate{
 		Description: taskboard.Nullable[string]{Set: true, Value: str("Sign in with a token or as a demo user.")},
 	}); err != nil {
 		t.Fatal(err)
@@ -812,8 +814,8 @@ func TestBrowserScreenshot(t *testing.T) {
 
 	alice := openPage(t, browser, "alice")
 	bob := openPage(t, browser, "bob")
-	alice.signInDemo(s.url(), taskboard.DemoAlice)
-	bob.signInDemo(s.url(), taskboard.DemoBob)
+	alice.signInDemo(s.url(), demo.Alice)
+	bob.signInDemo(s.url(), demo.Bob)
 	alice.waitLive("ws")
 	bob.waitLive("ws")
 	alice.waitFor("Bob's avatar", `!!document.querySelector('#presence [data-user-id="user-bob"]')`, 15*time.Second)
@@ -866,7 +868,7 @@ func TestBrowserUnderPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if _, err := store.SeedDemo(ctx); err != nil {
+	if _, err := demo.Seed(ctx, store); err != nil {
 		t.Fatal(err)
 	}
 	api := httpapi.New(store, &httpapi.Options{Demo: true})

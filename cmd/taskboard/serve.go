@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/internal/demo"
 	"github.com/taskboard/taskboard/web"
 )
 
@@ -201,7 +203,7 @@ func routes(api http.Handler) http.Handler {
 // seedDemo seeds the demo data into a database without users and, when it
 // did, prints a token for each demo user and the page's address.
 func seedDemo(ctx context.Context, store *taskboard.Board, pageURL string, stdout io.Writer) error {
-	seeded, err := store.SeedDemo(ctx)
+	seeded, err := demo.Seed(ctx, store)
 	if err != nil {
 		return err
 	}
@@ -209,8 +211,9 @@ func seedDemo(ctx context.Context, store *taskboard.Board, pageURL string, stdou
 		return nil
 	}
 	fmt.Fprintln(stdout, "Seeded the demo board. Demo users and their API tokens (shown once):")
-	for _, id := range []string{taskboard.DemoAlice, taskboard.DemoBob} {
-		_, secret, err := store.CreateToken(ctx, id)
+	creds := auth.New(store, nil)
+	for _, id := range []string{demo.Alice, demo.Bob} {
+		_, secret, err := creds.CreateToken(ctx, id)
 		if err != nil {
 			return err
 		}

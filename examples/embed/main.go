@@ -1,8 +1,9 @@
 // Command embed shows the taskboard API inside an existing service: the
-// service keeps its own routes and mounts the API under /taskboard/.
+// service keeps its own routes and mounts the API under /taskboard/. On a
+// fresh database it creates a user with a board and prints her token.
 //
 //	go run ./examples/embed -addr :8080 -db embed.db
-//	curl -H 'Authorization: Bearer <token>' localhost:8080/taskboard/boards/board-1/tasks
+//	curl -H 'Authorization: Bearer <token>' localhost:8080/taskboard/boards
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
 )
 
@@ -37,17 +39,13 @@ func run(ctx context.Context, addr, dsn string) error {
 		return err
 	}
 	defer store.Close()
-	if seeded, err := store.SeedDemo(ctx); err != nil {
+	// The API's credentials; revocations through creds take effect at once.
+	creds := auth.New(store, nil)
+	if err := firstRun(ctx, store, creds); err != nil {
 		return err
-	} else if seeded {
-		_, secret, err := store.CreateToken(ctx, taskboard.DemoAlice)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("demo data seeded; Alice's token: %s\n", secret)
 	}
 
-	api := httpapi.New(store, &httpapi.Options{PublicURL: "http://" + addr})
+	api := httpapi.New(store, &httpapi.Options{PublicURL: "http://" + addr, Authenticator: httpapi.NewBuiltin(creds)})
 
 	// The service's own routes, and the API beside them under a prefix.
 	mux := http.NewServeMux()
@@ -81,5 +79,27 @@ func run(ctx context.Context, addr, dsn string) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// firstRun gives a database without users a user, Alice, with a board, and
+// prints her API token.
+func firstRun(ctx context.Context, store *taskboard.Board, creds *auth.Store) error {
+	if has, err := store.HasUsers(ctx); err != nil || has {
+		return err
+	}
+	alice, err := store.CreateUser(ctx, taskboard.UserCreate{ID: "alice", Name: "Alice", Email: "alice@example.com"})
+	if err != nil {
+		return err
+	}
+	board, err := store.CreateBoard(ctx, taskboard.Actor{UserID: alice.ID}, "Alice's board")
+	if err != nil {
+		return err
+	}
+	_, secret, err := creds.CreateToken(ctx, alice.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("created Alice and her board %s; Alice's token: %s\n", board.ID, secret)
 	return nil
 }
