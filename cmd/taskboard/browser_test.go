@@ -940,12 +940,12 @@ func TestBrowserUnderPrefix(t *testing.T) {
 		}
 		return out
 	}
-	call("POST", "/sessions/demo", map[string]string{"userId": taskboard.DemoBob})
+	call("POST", "/sessions/demo", map[string]string{"userId": demo.Bob})
 
 	alice := openPage(t, browser, "alice")
-	alice.signInDemo(base, taskboard.DemoAlice)
+	alice.signInDemo(base, demo.Alice)
 	alice.waitFor("the board's address under the prefix",
-		`location.pathname === '/board/' && new URLSearchParams(location.search).get('board') === '`+taskboard.DemoBoard+`'`, 5*time.Second)
+		`location.pathname === '/board/' && new URLSearchParams(location.search).get('board') === '`+demo.Board+`'`, 5*time.Second)
 	alice.waitLive("ws")
 
 	for i, tc := range []struct {
