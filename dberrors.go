@@ -104,3 +104,11 @@ type unusedDriver struct{}
 func (unusedDriver) Open(string) (driver.Conn, error) {
 	return nil, errors.New("taskboard: unused driver")
 }
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation
+// (SQLSTATE 23505): a concurrent transaction inserted the same key first.
+// On SQLite writers take turns, so a check before the insert settles it.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

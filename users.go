@@ -47,6 +47,9 @@ func (b *Board) CreateUser(ctx context.Context, in UserCreate) (*User, error) {
 			return fmt.Errorf("%w: a user with email %s exists", ErrConflict, u.Email)
 		}
 		_, err := tx.NewInsert().Model(u).Exec(ctx)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: a user with ID %s or email %s exists", ErrConflict, u.ID, u.Email)
+		}
 		return err
 	})
 	if err != nil {
