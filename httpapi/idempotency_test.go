@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -268,4 +269,66 @@ func TestIdempotencyClientGone(t *testing.T) {
 	if tasks != 1 {
 		t.Errorf("got %d tasks titled Impatient, want 1", tasks)
 	}
+}
+
+// TestIdempotencyConcurrentRetries sends one write with one key from many
+// clients at once: it runs once, every answer is its response or 409, and
+// none is a server error (on PostgreSQL the claims race in the database).
+func TestIdempotencyConcurrentRetries(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRESTEnv(t, dsn, nil)
+		const body = `{"title":"Once","listId":"list-todo"}`
+		seq := e.boardSeq("board-1")
+		const clients = 8
+		type answer struct {
+			status int
+			body   string
+			err    error
+		}
+		answers := make(chan answer, clients)
+		start := make(chan struct{})
+		for range clients {
+			go func() {
+				<-start
+				req, err := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/tasks", strings.NewReader(body))
+				if err != nil {
+					answers <- answer{err: err}
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+e.alice)
+				req.Header.Set("Idempotency-Key", "same")
+				res, err := e.srv.Client().Do(req)
+				if err != nil {
+					answers <- answer{err: err}
+					return
+				}
+				b, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				answers <- answer{status: res.StatusCode, body: string(b), err: err}
+			}()
+		}
+		close(start)
+		var created []string
+		for range clients {
+			a := <-answers
+			switch {
+			case a.err != nil:
+				t.Fatalf("POST /tasks: %v", a.err)
+			case a.status == http.StatusCreated:
+				created = append(created, a.body)
+			case a.status != http.StatusConflict:
+				t.Fatalf("POST /tasks with a shared key: got %d %s, want 201 or 409", a.status, a.body)
+			}
+		}
+		for _, b := range created[1:] {
+			if b != created[0] {
+				t.Fatalf("replayed answers differ: %s and %s", created[0], b)
+			}
+		}
+		// Exactly one task was created, whoever answered 201.
+		e.do("POST", "/tasks", body, bearerHdr(e.alice).with("Idempotency-Key", "same")).want(t, http.StatusCreated)
+		if got := e.boardSeq("board-1"); got != seq+1 {
+			t.Fatalf("board-1's seq went from %d to %d; want one event", seq, got)
+		}
+	})
 }

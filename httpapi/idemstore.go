@@ -127,9 +127,28 @@ func (s *idempotencyStore) begin(ctx context.Context, k idempotencyKey) (*stored
 			stored = &storedResponse{status: rec.Status, etag: rec.ETag, body: []byte(rec.Body)}
 			return nil
 		}
-		_, err = tx.NewInsert().Model(&idempotencyRecord{UserID: k.userID, Method: k.method, Path: k.path, Key: k.key,
-			RequestHash: k.requestHash, CreatedAt: t}).Exec(ctx)
-		return err
+		res, err := tx.NewInsert().Model(&idempotencyRecord{UserID: k.userID, Method: k.method, Path: k.path, Key: k.key,
+			RequestHash: k.requestHash, CreatedAt: t}).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			// A concurrent request with the same key claimed it first
+			// (PostgreSQL; on SQLite writers take turns).
+			rec = &idempotencyRecord{UserID: k.userID, Method: k.method, Path: k.path, Key: k.key}
+			if err := tx.NewSelect().Model(rec).WherePK().Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+				return errIdempotencyInFlight // claimed and already abandoned: retry
+			} else if err != nil {
+				return err
+			}
+			if rec.RequestHash != k.requestHash {
+				return errIdempotencyMismatch
+			}
+			return errIdempotencyInFlight
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, errIdempotencyMismatch) || errors.Is(err, errIdempotencyInFlight) {
