@@ -186,7 +186,7 @@ func (n *PostgresNotifier) listenOnce(ctx context.Context, receive func(Signal),
 			}
 			s := Signal{BoardID: m.BoardID, Seq: m.Seq}
 			if m.Type != "" {
-				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, Origin: m.Origin}
+				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, origin: m.Origin}
 			}
 			receive(s)
 		}
@@ -202,7 +202,7 @@ func (n *PostgresNotifier) setConnected(ok bool, err error) {
 func (n *PostgresNotifier) payload(s Signal) (string, error) {
 	m := notifyMessage{Instance: n.instance, BoardID: s.BoardID, Seq: s.Seq, SentAt: time.Now().UnixMicro()}
 	if s.Event != nil {
-		m.Type, m.Data, m.Origin = s.Event.Type, s.Event.Data, s.Event.Origin
+		m.Type, m.Data, m.Origin = s.Event.Type, s.Event.Data, s.Event.origin
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
