@@ -9,6 +9,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // benchEach runs fn as a sub-benchmark on every engine.
@@ -68,26 +69,56 @@ func BenchmarkMoveTask(b *testing.B) {
 
 // BenchmarkFanout1000 publishes one event per iteration to 1,000
 // subscribers of one board and waits until each has received it through
-// Next. ns/op runs from just before the write until the last subscriber
-// has the event; write-ns/op is the write alone and fanout-ns/op the rest.
+// the push reader's Next (as the HTTP transports read them). ns/op runs
+// from just before the write until the last subscriber has the event;
+// write-ns/op is the write alone and fanout-ns/op the rest.
 func BenchmarkFanout1000(b *testing.B) {
+	benchFanout(b, func(ctx context.Context, f *fixture, actor taskboard.Actor) (func() error, error) {
+		var req seam.Push[taskboard.Event]
+		if _, err := f.b.Subscribe(seam.WithPush(ctx, &req), actor, board1, -1); err != nil {
+			return nil, err
+		}
+		return func() error {
+			_, err := req.Reader.Next(ctx)
+			return err
+		}, nil
+	})
+}
+
+// BenchmarkFanout1000Channel is BenchmarkFanout1000 with subscribers that
+// read the channel of Events.
+func BenchmarkFanout1000Channel(b *testing.B) {
+	benchFanout(b, func(ctx context.Context, f *fixture, actor taskboard.Actor) (func() error, error) {
+		sub, err := f.b.Subscribe(ctx, actor, board1, -1)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			if _, ok := <-sub.Events(); !ok {
+				return sub.Err()
+			}
+			return nil
+		}, nil
+	})
+}
+
+// benchFanout runs a fan-out benchmark whose 1,000 subscribers are made
+// by subscribe, which returns the function that receives one event.
+func benchFanout(b *testing.B, subscribe func(ctx context.Context, f *fixture, actor taskboard.Actor) (func() error, error)) {
 	benchEach(b, func(b *testing.B, dsn string) {
 		const subscribers = 1000
 		f := newFixture(b, dsn, benchOptions)
 		ctx, cancel := context.WithCancel(f.ctx)
 		var received, exited sync.WaitGroup
 		for i := range subscribers {
-			sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: []string{alice, bob}[i%2]}, board1, -1, nil)
+			next, err := subscribe(ctx, f, taskboard.Actor{UserID: []string{alice, bob}[i%2]})
 			if err != nil {
 				b.Fatalf("Subscribe %d: %v", i, err)
 			}
 			exited.Add(1)
 			go func() {
 				defer exited.Done()
-				for {
-					if _, err := sub.Next(ctx); err != nil {
-						return
-					}
+				for next() == nil {
 					received.Done()
 				}
 			}()

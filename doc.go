@@ -26,21 +26,45 @@
 // live ones, with no gap, duplicate or reordering, also while writers run
 // during the hand-off from the log to live delivery. Ephemeral events
 // (presence, typing) travel through the same feed with seq 0 and are never
-// logged.
+// logged. A subscription delivers its events on a channel:
+//
+//	sub, err := b.Subscribe(ctx, actor, boardID, after)
+//	if err != nil {
+//		return err
+//	}
+//	defer sub.Close()
+//	for ev := range sub.Events() {
+//		// ev.Seq, ev.Type, ev.Data
+//	}
+//	// sub.Err() says why it ended; resume with Subscribe(..., sub.Last()).
 //
 // # Concurrency
 //
 // A Board is safe for concurrent use. Writes to one board are serialised
 // (in the process by a lock, across processes by the board's row lock), so
 // seqs follow commit order. Publishing never blocks a writer: each
-// subscription has a bounded buffer, and a subscriber that falls behind it
-// is ended with ErrSlowConsumer; it resubscribes after its last seq and
-// loses nothing. A Subscription is read by one goroutine at a time, with
-// Next (or C), or without a goroutine of its own: SubscribeOptions.Ready
-// tells the reader when to take events with TryNext. It ends when its
-// context is done, on Close, on a reset (ErrAccessRevoked, ErrBoardDeleted)
-// or when the Board is closed. Board.Close ends every subscription and
-// waits for the Board's background work.
+// subscription queues at most Options.SubscriberBuffer events for a reader
+// that is behind, and a reader that falls further behind is ended with
+// ErrSlowConsumer; it resubscribes after Last and loses nothing. While the
+// reader keeps up, no event is dropped.
+//
+// A Subscription's channel (Events) is owned by the subscription, which
+// closes it exactly once, when the subscription ends; Err then says why:
+//   - ErrSlowConsumer, after the events it had queued;
+//   - a *ResetError: ErrBoardDeleted after the board_deleted event, or
+//     ErrAccessRevoked, at once, when the actor is removed from the board
+//     (nothing queued is delivered after the removal commits);
+//   - ErrClosed when the Board is closed, after the events queued by then,
+//     or at once on Close;
+//   - the context's error, at once, when the context given to Subscribe is
+//     done.
+//
+// "After the events queued" holds as long as the reader reads them: a
+// goroutine of the subscription offers them one at a time, and runs only
+// while events are pending. It ends once the channel is closed, which Close
+// and the end of the context bring about whether or not the reader still
+// reads; Close returns when the channel is closed. Board.Close ends every
+// subscription and waits for the Board's background work.
 //
 // # Errors
 //

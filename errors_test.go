@@ -44,7 +44,7 @@ func TestErrorPaths(t *testing.T) {
 				_, err := b.ChangesSince(ctx, taskboard.Actor{UserID: carol}, board1, time.Time{})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
-			{"Subscribe by non-member", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: carol}, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe by non-member", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: carol}, board1, 0); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard by non-member", func() error {
 				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: carol}, board1, taskboard.BoardUpdate{Name: ptr("Mine")})
 				return err
@@ -320,8 +320,8 @@ func TestNULCharacter(t *testing.T) {
 				_, err := b.ChangesSince(ctx, taskboard.Actor{UserID: alice}, nul, time.Time{})
 				return err
 			}, taskboard.ErrNotFound, "Board"},
-			{"Subscribe", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice}, nul, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
-			{"Subscribe actor", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: nul}, board1, 0, nil); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice}, nul, 0); return err }, taskboard.ErrNotFound, "Board"},
+			{"Subscribe actor", func() error { _, err := b.Subscribe(ctx, taskboard.Actor{UserID: nul}, board1, 0); return err }, taskboard.ErrNotFound, "Board"},
 			{"UpdateBoard", func() error {
 				_, err := b.UpdateBoard(ctx, taskboard.Actor{UserID: alice}, nul, taskboard.BoardUpdate{Name: ptr("X")})
 				return err

@@ -2,6 +2,7 @@ package taskboard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -45,7 +46,7 @@ func Example() {
 	}
 
 	// Follow the board from now on.
-	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice.ID}, board.ID, -1, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: alice.ID}, board.ID, -1)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,21 +62,29 @@ func Example() {
 	}
 	fmt.Printf("%q is at position %d of %q, version %d\n", task.Title, task.Position, done.Name, task.Version)
 
-	for range 2 {
-		ev, err := sub.Next(ctx)
-		if err != nil {
-			log.Fatal(err)
-		}
+	// Deleting the board ends the feed after its board_deleted event.
+	if err := b.DeleteBoard(ctx, taskboard.Actor{UserID: alice.ID}, board.ID); err != nil {
+		log.Fatal(err)
+	}
+	for ev := range sub.Events() {
 		env, err := ev.Envelope()
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(ev.Seq, ev.Type, env.Task.Title)
+		switch {
+		case env.Task != nil:
+			fmt.Println(ev.Seq, ev.Type, env.Task.Title)
+		default:
+			fmt.Println(ev.Seq, ev.Type)
+		}
 	}
+	fmt.Println("board deleted:", errors.Is(sub.Err(), taskboard.ErrBoardDeleted))
 	// Output:
 	// "Design login page" is at position 0 of "Done", version 2
 	// 3 task_created Design login page
 	// 4 task_moved Design login page
+	// 5 board_deleted
+	// board deleted: true
 }
 
 // ExampleBoard_MoveTask shows that positions stay 0..n-1: a move splices
@@ -146,7 +155,7 @@ func ExampleBoard_Subscribe() {
 	}
 
 	// The client saw seq 1 before it went away.
-	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: demo.Bob}, demo.Board, 1, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: demo.Bob}, demo.Board, 1)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -154,14 +163,15 @@ func ExampleBoard_Subscribe() {
 	if err := b.DeleteTask(ctx, taskboard.Actor{UserID: demo.Alice}, "task-2", taskboard.TaskDelete{IfVersion: 0}); err != nil {
 		log.Fatal(err)
 	}
-	for range 2 {
-		ev, err := sub.Next(ctx)
-		if err != nil {
-			log.Fatal(err)
-		}
+	for ev := range sub.Events() {
 		fmt.Println(ev.Seq, ev.Type)
+		if ev.Seq == 3 {
+			sub.Close() // the channel closes: the loop ends
+		}
 	}
+	fmt.Println("closed:", errors.Is(sub.Err(), taskboard.ErrClosed), "resume after", sub.Last())
 	// Output:
 	// 2 task_moved
 	// 3 task_deleted
+	// closed: true resume after 3
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
 )
 
@@ -66,11 +67,18 @@ type Event struct {
 	Type    string
 	BoardID string
 	Data    json.RawMessage
-	// Origin, on an ephemeral event, is the ID of the subscription that
+	// origin, on an ephemeral event, is the ID of the subscription that
 	// caused it; that subscription never receives it.
-	Origin string
+	origin string
 	// subject is the user a member_removed event removes.
 	subject string
+}
+
+func init() {
+	seam.SetOriginMarker(func(ev Event, origin string) Event {
+		ev.origin = origin
+		return ev
+	})
 }
 
 // Envelope decodes a logged event's Data.
@@ -150,7 +158,7 @@ type feed struct {
 	b        *Board
 	notifier notifier
 	// idPrefix makes subscription IDs unique across instances, as
-	// ephemeral events carry them between instances as their Origin.
+	// ephemeral events carry them between instances as their origin.
 	idPrefix string
 	nextID   atomic.Uint64
 	appended atomic.Int64
@@ -325,7 +333,7 @@ func (f *feed) deliver(boardID string, events []Event) {
 		// not when the fan-out reaches it.
 		if ev.Type == EventMemberRemoved && ev.Seq > h.last {
 			for s := range h.subs {
-				if s.UserID == ev.subject {
+				if s.userID == ev.subject {
 					s.end(&ResetError{BoardID: boardID, Reason: ReasonAccessRevoked, Seq: ev.Seq}, true)
 					revoked = append(revoked, s)
 				}
@@ -348,7 +356,7 @@ func (f *feed) deliver(boardID string, events []Event) {
 
 // fanOutChunk is how many subscriptions one goroutine of a fan-out serves:
 // a hub with more fans out on several goroutines, so that the writes of
-// push subscriptions (see SubscribeOptions.Ready) use every CPU and
+// push subscriptions (see seam.Push) use every CPU and
 // overlap while some wait in the kernel. On 2 cores, 2,000 SSE streams
 // saw a p99 of 68 ms with one goroutine, 42 ms with chunks of 128 and
 // 39 ms with chunks of 64.
@@ -416,7 +424,7 @@ func (f *feed) fanOut(boardID string, events []Event, subs []*Subscription) {
 		ended := false
 		for _, ev := range events {
 			switch {
-			case ev.Type == EventMemberRemoved && s.UserID == ev.subject:
+			case ev.Type == EventMemberRemoved && s.userID == ev.subject:
 				ended = s.end(&ResetError{BoardID: boardID, Reason: ReasonAccessRevoked, Seq: ev.Seq}, true) || ended
 			default:
 				ended = s.push(ev) || ended
@@ -455,10 +463,10 @@ func (f *feed) add(s *Subscription) error {
 	if f.closed {
 		return ErrClosed
 	}
-	h := f.hubs[s.BoardID]
+	h := f.hubs[s.boardID]
 	if h == nil {
-		h = &hub{boardID: s.BoardID, subs: make(map[*Subscription]struct{})}
-		f.hubs[s.BoardID] = h
+		h = &hub{boardID: s.boardID, subs: make(map[*Subscription]struct{})}
+		f.hubs[s.boardID] = h
 	}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
@@ -470,14 +478,14 @@ func (f *feed) add(s *Subscription) error {
 func (f *feed) remove(s *Subscription) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := f.hubs[s.BoardID]
+	h := f.hubs[s.boardID]
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	delete(h.subs, s)
 	if len(h.subs) == 0 {
-		delete(f.hubs, s.BoardID)
+		delete(f.hubs, s.boardID)
 	}
 	h.mu.Unlock()
 }
@@ -504,111 +512,230 @@ func (f *feed) close() {
 	f.wg.Wait()
 }
 
-// Subscription is a live view of one board's feed. Next (or the channel of
-// C) yields every logged event after the subscription's starting point,
-// each once and in seq order, interleaved with ephemeral events; then it
-// returns the error that ended the subscription. A Subscription is used by
-// one reader goroutine; Close may be called from any goroutine.
+// Subscription is a live view of one board's feed, made by Subscribe. Its
+// events come on the channel of Events: every logged event after the
+// starting point, each once and in seq order, interleaved with ephemeral
+// events. When the subscription ends the channel is closed; Err then says
+// why, and Last is the point to resume after. One goroutine, or several,
+// may read the channel; Close may be called from any goroutine.
 type Subscription struct {
-	// ID identifies the subscription; ephemeral events whose Origin is ID are
-	// not delivered to it.
-	ID      string
-	BoardID string
-	UserID  string
+	// id names the subscription for the origin of ephemeral events; empty
+	// for the channel form, which no event names.
+	id      string
+	boardID string
+	userID  string
 
 	feed  *feed
 	limit int
 	stop  func() bool
 	ready func()
+	// c feeds the channel; nil for a push subscription (see seam.Push).
+	c *subChannel
 
-	mu        sync.Mutex
-	inbox     []Event
-	wake      chan struct{}
-	done      chan struct{} // closed when err is set
-	err       error
+	mu    sync.Mutex
+	inbox []Event
+	// wake is made by the first reader that waits for an event.
+	wake chan struct{}
+	err  error
+	// dropped: the subscription delivers nothing more (Close, its
+	// context, a revoked member).
+	dropped   bool
 	replaying bool
-	last      int64 // last seq returned by Next
+	last      int64 // last seq taken by the reader
 	gapSeq    int64 // seq of an event whose gap was read from the log
 	page      []Event
-
-	chOnce sync.Once
-	ch     chan Event
 }
 
-// SubscribeOptions tunes Subscribe.
-type SubscribeOptions struct {
-	// ID names the subscription for Event.Origin. Empty means a new unique ID.
-	ID string
-	// Ready, when set, is called each time the subscription may have
-	// something new for its reader: events were queued for it, or it ended.
-	// It lets a reader go without a goroutine of its own while the board is
-	// quiet: on Ready it takes what TryNext gives, and only when Backlog
-	// reports events to read from the log does it need a goroutine to call
-	// Next. Ready is called from the feed's goroutines, never with a lock
-	// of the feed held, possibly concurrently with itself and with the
-	// reader; it must not block.
-	Ready func()
+// subChannel is the channel form of a subscription. Its channel is fed by
+// a goroutine, the pump, that runs only while the subscription has
+// something for it: whoever moves state from pumpIdle to pumpRunning
+// starts it, and a wake-up during a run sets pumpAgain, so that the pump
+// looks again before it goes idle. Subscribe is the reader until it hands
+// over (pumpRunning is the zero state); pumpDone is final.
+type subChannel struct {
+	ch chan Event
+	// quit is closed when the subscription is dropped: the pump stops
+	// offering the event it holds.
+	quit chan struct{}
+	// ctx bounds the pump's reads of the log; cancel is called by Close
+	// and when the pump ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+	state  atomic.Int32
+	// sent is the seq of the last logged event sent on ch, or the
+	// starting point.
+	sent atomic.Int64
+	// final is Err's answer, set before ch is closed; guarded by the
+	// subscription's mu.
+	final error
 }
 
-// Subscribe follows a board's feed as userID, starting after seq after
-// (negative means from now: only events after the current seq). It returns
-// ErrNotFound unless userID is a member, and a *ResetError when after is
-// older than the retained log (ErrHistoryTruncated) or newer than the
-// board's seq (ErrAhead). The subscription ends when ctx is done, when Close
-// is called, when its reader falls behind by more than
-// Options.SubscriberBuffer events (ErrSlowConsumer), when userID is removed
-// from the board (ErrAccessRevoked), when the board is deleted
-// (ErrBoardDeleted, after the board_deleted event) and when the Board is
-// closed (ErrClosed).
-func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, after int64, opts *SubscribeOptions) (*Subscription, error) {
+const (
+	pumpRunning int32 = iota
+	pumpIdle
+	pumpAgain
+	pumpDone
+)
+
+// Subscribe follows a board's feed as actor, starting after seq after: each
+// logged event after it, once and in seq order, interleaved with the
+// ephemeral events broadcast from then on. A negative after means from
+// now: only events after the board's current seq. Subscribe returns
+// ErrNotFound unless the actor is a member, and a *ResetError when after
+// is older than the retained log (ErrHistoryTruncated) or newer than the
+// board's seq (ErrAhead).
+//
+// The events come on the channel of Events. The channel holds nothing
+// itself: the subscription queues up to Options.SubscriberBuffer events
+// for a reader that is behind, and while the reader keeps within that no
+// event is ever dropped. The subscription ends, and the channel is closed,
+// with Err set to:
+//   - ErrSlowConsumer when the reader falls further behind; the queued
+//     events are delivered first, and a new subscription after Last
+//     loses nothing;
+//   - a *ResetError with ErrBoardDeleted once the board is deleted: the
+//     board_deleted event is the last event delivered (a subscription
+//     still reading the log when the board goes gets the events it holds
+//     already, then board_deleted);
+//   - a *ResetError with ErrAccessRevoked when the actor is removed from
+//     the board: nothing more is delivered, whatever was queued, as the
+//     member loses access the moment the removal commits;
+//   - ErrClosed when the Board is closed: the events queued by then are
+//     delivered first; and ErrClosed on Close, which delivers nothing more;
+//   - ctx's error when ctx is done, which delivers nothing more;
+//   - the error of a read of the log that failed (such as ErrUnavailable),
+//     for a subscription that was catching up from the log.
+//
+// The logged events delivered before the end are a gapless run after the
+// starting point (board_deleted aside, which may follow a gap: the log is
+// gone with the board), so that Last, once the channel is closed, is the
+// point to resume after. A goroutine of the subscription's feeds the
+// channel while events are pending, and none runs while the board is
+// quiet. It ends once the channel is closed: after the reader has taken
+// the queued events, or at once on Close or when ctx is done, read or not.
+func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, after int64) (*Subscription, error) {
 	userID := actor.UserID
 	s := &Subscription{
-		BoardID:   boardID,
-		UserID:    userID,
+		boardID:   boardID,
+		userID:    userID,
 		feed:      b.feed,
 		limit:     b.opts.SubscriberBuffer,
-		wake:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
 		replaying: true,
 	}
-	if opts != nil {
-		s.ready = opts.Ready
-	}
-	if opts != nil && opts.ID != "" {
-		s.ID = opts.ID
+	push := seam.PushFrom[Event](ctx)
+	if push != nil {
+		if push.ID == "" {
+			push.ID = b.feed.idPrefix + strconv.FormatUint(b.feed.nextID.Add(1), 10)
+		}
+		s.id, s.ready = push.ID, push.Ready
+		push.Reader = (*pushReader)(s)
 	} else {
-		s.ID = b.feed.idPrefix + strconv.FormatUint(b.feed.nextID.Add(1), 10)
+		c := &subChannel{ch: make(chan Event), quit: make(chan struct{})}
+		c.ctx, c.cancel = context.WithCancel(ctx)
+		s.c, s.ready = c, s.kick
+	}
+	failed := func() {
+		if s.c != nil {
+			s.c.cancel()
+		}
 	}
 	// Register first: every event published from now on reaches the inbox,
 	// and every event committed before is in the log the replay reads.
 	if err := b.feed.add(s); err != nil {
+		failed()
 		return nil, err
 	}
 	board, err := visibleBoard(ctx, b.db, userID, boardID)
+	if err == nil {
+		switch {
+		case after > board.Seq:
+			err = &ResetError{BoardID: boardID, Reason: ReasonAhead, Seq: board.Seq}
+		case after >= 0 && after < board.TrimmedSeq:
+			err = &ResetError{BoardID: boardID, Reason: ReasonHistoryTruncated, Seq: board.Seq}
+		}
+	} else {
+		err = fmt.Errorf("taskboard: subscribe to board %s: %w", boardID, wrapDBError(err))
+	}
 	if err != nil {
 		b.feed.remove(s)
-		return nil, fmt.Errorf("taskboard: subscribe to board %s: %w", boardID, wrapDBError(err))
+		failed()
+		return nil, err
 	}
-	switch {
-	case after < 0:
+	if after < 0 {
 		after = board.Seq
-	case after > board.Seq:
-		b.feed.remove(s)
-		return nil, &ResetError{BoardID: boardID, Reason: ReasonAhead, Seq: board.Seq}
-	case after < board.TrimmedSeq:
-		b.feed.remove(s)
-		return nil, &ResetError{BoardID: boardID, Reason: ReasonHistoryTruncated, Seq: board.Seq}
 	}
 	b.feed.seen(boardID, board.Seq)
-	stop := context.AfterFunc(ctx, func() { s.Close() })
+	if s.c != nil {
+		s.c.sent.Store(after)
+	}
+	stop := context.AfterFunc(ctx, func() { s.drop(ctx.Err()) })
 	s.mu.Lock()
 	s.last = after
 	// With nothing to replay, every later event reaches the inbox, which
 	// holds at most Options.SubscriberBuffer of them from here on.
 	s.replaying = after < board.Seq
 	s.stop = stop
+	pending := s.replaying || len(s.inbox) > 0 || s.err != nil
 	s.mu.Unlock()
+	if s.c != nil && (pending || !s.c.state.CompareAndSwap(pumpRunning, pumpIdle)) {
+		go s.pump()
+	}
 	return s, nil
+}
+
+// Events returns the channel of the subscription's events, closed when the
+// subscription ends (see Subscribe). It is the same channel at each call.
+func (s *Subscription) Events() <-chan Event {
+	if s.c == nil {
+		return nil
+	}
+	return s.c.ch
+}
+
+// Err returns why the subscription ended, once the channel of Events is
+// closed: ErrSlowConsumer, a *ResetError (ErrBoardDeleted,
+// ErrAccessRevoked, ErrHistoryTruncated), ErrClosed (Close, or the Board
+// closed), ctx's error, or a failed read of the log. It returns nil before.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		return s.err
+	}
+	return s.c.final
+}
+
+// Last returns the seq of the last logged event delivered on the channel
+// of Events, or the starting point (the board's seq when Subscribe, for
+// events from now). Once the channel is closed it is the point to resume
+// after; before, a reader that just received an event may see it lag.
+func (s *Subscription) Last() int64 {
+	if s.c != nil {
+		return s.c.sent.Load()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Close ends the subscription, unless it ended already, with ErrClosed.
+// The events not yet received are dropped, and the channel of Events is
+// closed when Close returns. Close is idempotent.
+func (s *Subscription) Close() {
+	s.drop(ErrClosed)
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if c := s.c; c != nil {
+		c.cancel()
+		for range c.ch {
+			// What the pump still offers is dropped: wait for it to close
+			// the channel.
+		}
+	}
 }
 
 // push appends an event to the inbox. It reports whether the push ended
@@ -616,13 +743,12 @@ func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, afte
 func (s *Subscription) push(ev Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil || (ev.Seq == 0 && ev.Origin == s.ID) || (ev.Seq != 0 && ev.Seq <= s.last) {
+	if s.err != nil || (ev.Seq == 0 && ev.origin == s.id && s.id != "") || (ev.Seq != 0 && ev.Seq <= s.last) {
 		return false
 	}
 	if len(s.inbox) >= s.limit {
 		if !s.replaying {
 			s.err = ErrSlowConsumer
-			close(s.done)
 			s.signal()
 			return true
 		}
@@ -634,6 +760,7 @@ func (s *Subscription) push(ev Event) bool {
 	return false
 }
 
+// signal wakes a reader waiting in next; called with s.mu held.
 func (s *Subscription) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -648,9 +775,9 @@ func (s *Subscription) notify() {
 	}
 }
 
-// end stops the subscription with err; discard drops undelivered events.
-// It reports whether this call ended it. The caller calls notify once it
-// holds no lock.
+// end stops the subscription with err, unless it ended already; discard
+// drops it (see dropLocked). It reports whether this call ended it. The
+// caller calls notify once it holds no lock.
 func (s *Subscription) end(err error, discard bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -658,48 +785,150 @@ func (s *Subscription) end(err error, discard bool) bool {
 		return false
 	}
 	s.err = err
-	close(s.done)
 	if discard {
-		s.inbox = nil
+		s.dropLocked()
 	}
 	s.signal()
 	return true
 }
 
-// Close ends the subscription; Next then returns ErrClosed once buffered
-// events are taken. Close is idempotent.
-func (s *Subscription) Close() {
-	if s.end(ErrClosed, true) {
+// drop ends the subscription with err unless it ended already, and drops
+// it either way, for Close and the end of its context.
+func (s *Subscription) drop(err error) {
+	s.mu.Lock()
+	first := s.err == nil
+	if first {
+		s.err = err
+		s.signal()
+	}
+	s.dropLocked()
+	s.mu.Unlock()
+	if first {
 		s.feed.remove(s)
 		s.notify()
 	}
-	s.mu.Lock()
-	stop := s.stop
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
+}
+
+// dropLocked makes the subscription deliver nothing more: the inbox, the
+// page read from the log and the event the pump holds are dropped.
+func (s *Subscription) dropLocked() {
+	if s.dropped {
+		return
+	}
+	s.dropped = true
+	s.inbox = nil
+	if s.c != nil {
+		close(s.c.quit)
 	}
 }
 
-// Last returns the seq of the last logged event Next returned (or the
-// starting point): the point to resubscribe after.
-func (s *Subscription) Last() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last
+// kick is the Ready function of the channel form: it starts the pump,
+// unless it runs.
+func (s *Subscription) kick() {
+	c := s.c
+	for {
+		switch c.state.Load() {
+		case pumpIdle:
+			if c.state.CompareAndSwap(pumpIdle, pumpRunning) {
+				go s.pump()
+				return
+			}
+		case pumpRunning:
+			if c.state.CompareAndSwap(pumpRunning, pumpAgain) {
+				return
+			}
+		default:
+			return
+		}
+	}
 }
+
+// pump sends the subscription's pending events on its channel, then goes
+// idle; or closes the channel when the subscription ended. The caller is
+// the reader (state pumpRunning or pumpAgain).
+func (s *Subscription) pump() {
+	c := s.c
+	for {
+		ev, err := s.next(c.ctx, false)
+		switch {
+		case err == nil:
+			if s.send(ev) {
+				continue
+			}
+		case err == errPending:
+			if c.state.CompareAndSwap(pumpRunning, pumpIdle) {
+				return
+			}
+			c.state.Store(pumpRunning) // a wake-up came during the run
+			continue
+		default:
+			// The end, or a read of the log that failed: that ends the
+			// subscription (with ctx's error when that is why).
+			if cerr := c.ctx.Err(); cerr != nil {
+				err = cerr
+			}
+			if s.end(err, true) {
+				s.feed.remove(s)
+			}
+		}
+		s.finish()
+		return
+	}
+}
+
+// send offers ev on the channel until the reader takes it or the
+// subscription is dropped.
+func (s *Subscription) send(ev Event) bool {
+	c := s.c
+	select {
+	case <-c.quit:
+		return false
+	default:
+	}
+	select {
+	case c.ch <- ev:
+		if ev.Seq != 0 {
+			c.sent.Store(ev.Seq)
+		}
+		return true
+	case <-c.quit:
+		return false
+	}
+}
+
+// finish closes the channel of an ended subscription and releases what
+// it held; called by the pump.
+func (s *Subscription) finish() {
+	c := s.c
+	s.mu.Lock()
+	c.final = s.err
+	stop := s.stop
+	s.mu.Unlock()
+	c.state.Store(pumpDone)
+	if stop != nil {
+		stop()
+	}
+	c.cancel()
+	close(c.ch)
+}
+
+// errPending is next's answer, when it must not wait, that nothing is at
+// hand yet.
+var errPending = errors.New("taskboard: no event pending")
 
 const replayPage = 500
 
-// Next returns the subscription's next event, waiting for one until ctx is
-// done. After the subscription ends it returns the error that ended it.
-func (s *Subscription) Next(ctx context.Context) (Event, error) {
+// next returns the subscription's next event: from the page read from the
+// log, from the log, or from the inbox. When nothing is at hand it waits
+// until ctx is done, or returns errPending when wait is false. After the
+// subscription ends it returns the error that ended it.
+func (s *Subscription) next(ctx context.Context, wait bool) (Event, error) {
 	for {
 		if ev, ok := s.nextPaged(); ok {
 			return ev, nil
 		}
 		s.mu.Lock()
-		if s.replaying && (s.err == nil || s.err == ErrSlowConsumer) {
+		if s.mustReadLogLocked() {
 			last := s.last
 			s.mu.Unlock()
 			if err := s.readLog(ctx, last); err != nil {
@@ -717,7 +946,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			continue
 		case truncated:
 			s.mu.Unlock()
-			s.end(&ResetError{BoardID: s.BoardID, Reason: ReasonHistoryTruncated, Seq: ev.Seq}, true)
+			s.end(&ResetError{BoardID: s.boardID, Reason: ReasonHistoryTruncated, Seq: ev.Seq}, true)
 			s.feed.remove(s)
 			continue
 		}
@@ -726,50 +955,60 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			s.mu.Unlock()
 			return Event{}, err
 		}
+		if !wait {
+			s.mu.Unlock()
+			return Event{}, errPending
+		}
+		if s.wake == nil {
+			s.wake = make(chan struct{}, 1)
+		}
+		wake := s.wake
 		s.mu.Unlock()
 		select {
-		case <-s.wake:
+		case <-wake:
 		case <-ctx.Done():
 			return Event{}, ctx.Err()
 		}
 	}
 }
 
-// TryNext returns the subscription's next event when it is at hand, without
-// waiting and without reading the log. When it is not, ok is false: then
-// either Backlog reports events that Next must read from the log, or the
-// subscription ended (Err says why), or nothing is pending and Ready (see
-// SubscribeOptions) is called when something is. TryNext and Next share
-// the one reader: call them from one goroutine at a time.
-func (s *Subscription) TryNext() (ev Event, ok bool) {
+// tryNext returns the next event when it is at hand, without waiting and
+// without reading the log (see seam.Reader).
+func (s *Subscription) tryNext() (ev Event, ok bool) {
 	if ev, ok := s.nextPaged(); ok {
 		return ev, true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.replaying && (s.err == nil || s.err == ErrSlowConsumer) {
+	if s.mustReadLogLocked() {
 		return Event{}, false
 	}
 	ev, st := s.takeLocked()
 	if st == truncated {
-		// Next ends the subscription: leave the event for it.
+		// next ends the subscription: leave the event for it.
 		s.inbox = append([]Event{ev}, s.inbox...)
 	}
 	return ev, st == taken
 }
 
-// Backlog reports whether the subscription's next events must be read from
-// the log, which Next does and TryNext does not.
-func (s *Subscription) Backlog() bool {
+// backlog reports whether the next events must be read from the log.
+func (s *Subscription) backlog() bool {
 	if len(s.page) > 0 {
 		return true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.replaying && (s.err == nil || s.err == ErrSlowConsumer) {
+	if s.mustReadLogLocked() {
 		return true
 	}
 	return len(s.inbox) > 0 && s.inbox[0].Seq > s.last+1 && s.err == nil
+}
+
+// mustReadLogLocked reports whether the reader's next events are in the
+// log: it is replaying, and neither dropped nor ended otherwise than as a
+// slow consumer (which still hands over what it buffered).
+func (s *Subscription) mustReadLogLocked() bool {
+	return s.replaying && !s.dropped && (s.err == nil || s.err == ErrSlowConsumer)
 }
 
 // nextPaged returns the next event of the page read from the log.
@@ -777,11 +1016,16 @@ func (s *Subscription) nextPaged() (Event, bool) {
 	if len(s.page) == 0 {
 		return Event{}, false
 	}
-	ev := s.page[0]
-	s.page = s.page[1:]
 	s.mu.Lock()
+	if s.dropped {
+		s.mu.Unlock()
+		s.page = nil
+		return Event{}, false
+	}
+	ev := s.page[0]
 	s.last = ev.Seq
 	s.mu.Unlock()
+	s.page = s.page[1:]
 	return ev, true
 }
 
@@ -832,15 +1076,17 @@ func (s *Subscription) takeLocked() (Event, takeState) {
 // readLog reads the next page of the log into s.page, leaving replay mode
 // when the log has nothing more.
 func (s *Subscription) readLog(ctx context.Context, last int64) error {
-	events, err := s.feed.b.readLog(ctx, s.BoardID, last, replayPage)
+	events, err := s.feed.b.readLog(ctx, s.boardID, last, replayPage)
 	if err != nil {
-		return fmt.Errorf("taskboard: replay board %s: %w", s.BoardID, err)
+		return fmt.Errorf("taskboard: replay board %s: %w", s.boardID, err)
 	}
 	if len(events) > 0 && events[0].Seq != last+1 {
 		seq := events[len(events)-1].Seq
-		s.end(&ResetError{BoardID: s.BoardID, Reason: ReasonHistoryTruncated, Seq: seq}, true)
+		s.end(&ResetError{BoardID: s.boardID, Reason: ReasonHistoryTruncated, Seq: seq}, true)
 		s.feed.remove(s)
-		return s.Err()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.err
 	}
 	s.page = events
 	if len(events) < replayPage {
@@ -851,45 +1097,36 @@ func (s *Subscription) readLog(ctx context.Context, last int64) error {
 	return nil
 }
 
-// Err returns the error that ended the subscription, or nil while it runs.
-func (s *Subscription) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+// pushReader is a push subscription's seam.Reader.
+type pushReader Subscription
+
+func (r *pushReader) sub() *Subscription { return (*Subscription)(r) }
+
+// Next implements seam.Reader.
+func (r *pushReader) Next(ctx context.Context) (Event, error) { return r.sub().next(ctx, true) }
+
+// TryNext implements seam.Reader.
+func (r *pushReader) TryNext() (Event, bool) { return r.sub().tryNext() }
+
+// Backlog implements seam.Reader.
+func (r *pushReader) Backlog() bool { return r.sub().backlog() }
+
+// Err implements seam.Reader.
+func (r *pushReader) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
-// C returns a channel of the subscription's events, fed by a goroutine that
-// calls Next until the subscription ends; the channel is then closed and
-// Err returns why. Events still buffered when the subscription ends may be
-// dropped: resubscribe after the seq of the last event received. Use either
-// C or Next, not both.
-func (s *Subscription) C() <-chan Event {
-	s.chOnce.Do(func() {
-		s.ch = make(chan Event)
-		go func() {
-			defer close(s.ch)
-			for {
-				ev, err := s.Next(context.Background())
-				if err != nil {
-					return
-				}
-				select {
-				case s.ch <- ev:
-				case <-s.done:
-					return
-				}
-			}
-		}()
-	})
-	return s.ch
+// Last implements seam.Reader.
+func (r *pushReader) Last() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
-
-// Done returns a channel closed when the subscription ends.
-func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Broadcast sends an ephemeral event (presence, typing) to the board's
-// subscribers on every instance, except the subscription named by its
-// Origin. Its Seq must be 0.
+// subscribers on every instance. Its Seq must be 0.
 func (b *Board) Broadcast(ev Event) error {
 	if ev.Seq != 0 {
 		return errors.New("taskboard: broadcast: ephemeral events have no seq")

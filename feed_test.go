@@ -54,14 +54,18 @@ func TestSubscribeReplaysThenFollows(t *testing.T) {
 				for want := tc.first; want <= 4; want++ {
 					ev := nextEvent(t, sub)
 					if ev.Seq != want || ev.BoardID != board1 {
-						t.Fatalf("Next: got seq %d of %s, want %d of board-1", ev.Seq, ev.BoardID, want)
-					}
-					if sub.Last() != want {
-						t.Fatalf("Last after seq %d: got %d", want, sub.Last())
+						t.Fatalf("Events: got seq %d of %s, want %d of board-1", ev.Seq, ev.BoardID, want)
 					}
 				}
 				if err := sub.Err(); err != nil {
 					t.Fatalf("Err of a live subscription: got %v, want nil", err)
+				}
+				sub.Close()
+				if err := nextErr(t, sub); !errors.Is(err, taskboard.ErrClosed) {
+					t.Fatalf("Err after Close: got %v, want ErrClosed", err)
+				}
+				if sub.Last() != 4 {
+					t.Fatalf("Last after seq 4 and Close: got %d, want 4", sub.Last())
 				}
 			})
 		}
@@ -218,27 +222,33 @@ func follow(f *fixture, j int, start <-chan struct{}, rng *rand.Rand) (int64, er
 		return 0, err
 	}
 	after := rng.Int63n(seq + 1)
-	sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: user}, board1, after, nil)
+	// Half of them read the channel, the others the push reader's Next.
+	useChannel := j%2 == 0
+	var req seam.Push[taskboard.Event]
+	subCtx := ctx
+	if !useChannel {
+		subCtx = seam.WithPush(ctx, &req)
+	}
+	sub, err := f.b.Subscribe(subCtx, taskboard.Actor{UserID: user}, board1, after)
 	if err != nil {
 		return 0, fmt.Errorf("Subscribe(after %d): %w", after, err)
 	}
 	defer sub.Close()
-	useChannel := j%3 == 0
 	want := after + 1
 	for {
 		var ev taskboard.Event
 		if useChannel {
 			select {
-			case e, ok := <-sub.C():
+			case e, ok := <-sub.Events():
 				if !ok {
-					return want - 1, fmt.Errorf("C closed at seq %d: %v", want-1, sub.Err())
+					return want - 1, fmt.Errorf("Events closed at seq %d: %v", want-1, sub.Err())
 				}
 				ev = e
 			case <-ctx.Done():
-				return want - 1, fmt.Errorf("C: nothing after seq %d within %v", want-1, waitFor)
+				return want - 1, fmt.Errorf("Events: nothing after seq %d within %v", want-1, waitFor)
 			}
 		} else {
-			e, err := sub.Next(ctx)
+			e, err := req.Reader.Next(ctx)
 			if err != nil {
 				return want - 1, fmt.Errorf("Next after seq %d: %w", want-1, err)
 			}
@@ -256,7 +266,8 @@ func follow(f *fixture, j int, start <-chan struct{}, rng *rand.Rand) (int64, er
 
 // TestSlowConsumer has one subscriber that never reads while 1,000 writes
 // go through: the writes all complete, that subscription alone ends with
-// ErrSlowConsumer, and resubscribing after its Last loses nothing.
+// ErrSlowConsumer, it hands over what it had queued, and resubscribing
+// after its Last loses nothing.
 func TestSlowConsumer(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		const buffer, writes, readers = 64, 1000, 3
@@ -272,27 +283,27 @@ func TestSlowConsumer(t *testing.T) {
 		errs := make(chan error, readers)
 		var wg sync.WaitGroup
 		for r := range readers {
-			sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: []string{alice, bob}[r%2]}, board1, -1, nil)
-			if err != nil {
-				t.Fatalf("Subscribe(reader %d): %v", r, err)
-			}
-			defer sub.Close()
+			sub := f.subscribe(t, []string{alice, bob}[r%2], board1, -1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-				defer cancel()
+				deadline := time.After(2 * waitFor)
 				for want := start + 1; want <= start+writes; want++ {
-					ev, err := sub.Next(ctx)
-					if err != nil {
-						errs <- fmt.Errorf("reader %d: Next after seq %d: %w", r, want-1, err)
+					select {
+					case ev, ok := <-sub.Events():
+						if !ok {
+							errs <- fmt.Errorf("reader %d: Events closed after seq %d: %v", r, want-1, sub.Err())
+							return
+						}
+						if ev.Seq != want {
+							errs <- fmt.Errorf("reader %d: got seq %d, want %d", r, ev.Seq, want)
+							return
+						}
+						progressc <- progress{r, ev.Seq}
+					case <-deadline:
+						errs <- fmt.Errorf("reader %d: nothing after seq %d within %v", r, want-1, 2*waitFor)
 						return
 					}
-					if ev.Seq != want {
-						errs <- fmt.Errorf("reader %d: got seq %d, want %d", r, ev.Seq, want)
-						return
-					}
-					progressc <- progress{r, ev.Seq}
 				}
 			}()
 		}
@@ -325,38 +336,29 @@ func TestSlowConsumer(t *testing.T) {
 			t.Error(err)
 		}
 
-		select {
-		case <-slow.Done():
-		default:
-			t.Fatalf("slow subscription still open after %d writes with a buffer of %d", writes, buffer)
+		// The slow subscription ended, and it alone: it left the board.
+		waitUntil(t, "the slow subscription to end", func() bool { return f.b.Stats().Subscriptions == readers })
+		// It hands over what it queued, then says why it ended.
+		events := drain(t, slow)
+		for i, ev := range events {
+			if want := start + 1 + int64(i); ev.Seq != want {
+				t.Fatalf("slow subscription: event %d has seq %d, want %d", i, ev.Seq, want)
+			}
+		}
+		if n := len(events); n < buffer || n > buffer+1 {
+			t.Errorf("slow subscription: %d events queued, want %d or %d", n, buffer, buffer+1)
 		}
 		if err := slow.Err(); !errors.Is(err, taskboard.ErrSlowConsumer) {
 			t.Fatalf("slow subscription: Err() = %v, want ErrSlowConsumer", err)
 		}
-		// It hands over what it buffered, then says why it ended.
-		want := start + 1
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-			ev, err := slow.Next(ctx)
-			cancel()
-			if err != nil {
-				if !errors.Is(err, taskboard.ErrSlowConsumer) {
-					t.Fatalf("slow Next after seq %d: got %v, want ErrSlowConsumer", want-1, err)
-				}
-				break
-			}
-			if ev.Seq != want {
-				t.Fatalf("slow Next: got seq %d, want %d", ev.Seq, want)
-			}
-			want++
-		}
+		want := start + 1 + int64(len(events))
 		if slow.Last() != want-1 {
 			t.Fatalf("slow Last: got %d, want %d", slow.Last(), want-1)
 		}
 		resumed := f.subscribe(t, alice, board1, slow.Last())
 		for ; want <= start+writes; want++ {
 			if ev := nextEvent(t, resumed); ev.Seq != want {
-				t.Fatalf("resumed Next: got seq %d, want %d", ev.Seq, want)
+				t.Fatalf("resumed: got seq %d, want %d", ev.Seq, want)
 			}
 		}
 	})
@@ -441,20 +443,21 @@ func TestResetHistoryTruncated(t *testing.T) {
 				t.Fatalf("UpdateTask: %v", err)
 			}
 		}
-		behind := f.subscribe(t, bob, board1, 2)
+		// Read by Next, it reads nothing of the log before asked to.
+		_, behind := f.subscribePush(t, bob, board1, 2)
 		if err := f.b.Maintain(f.ctx); err != nil {
 			t.Fatalf("Maintain: %v", err)
 		}
 
-		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0)
 		wantReset(t, "Subscribe(after 0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
-		_, err = f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 4, nil)
+		_, err = f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 4)
 		wantReset(t, "Subscribe(after 4)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
 		_, err = f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, 0)
 		wantReset(t, "EventsAfter(0)", err, taskboard.ErrHistoryTruncated, taskboard.ReasonHistoryTruncated, 10)
 
 		// A subscription that had yet to read the trimmed events ends.
-		err = nextErr(t, behind)
+		err = pushErr(t, behind)
 		var re *taskboard.ResetError
 		if !errors.Is(err, taskboard.ErrHistoryTruncated) || !errors.As(err, &re) || re.Reason != taskboard.ReasonHistoryTruncated {
 			t.Fatalf("Next of a subscription behind the trimmed log: got %v, want a history_truncated reset", err)
@@ -497,7 +500,7 @@ func TestResetAhead(t *testing.T) {
 		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 2, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 2)
 		wantReset(t, "Subscribe(after 2) at seq 1", err, taskboard.ErrAhead, taskboard.ReasonAhead, 1)
 		_, err = f.b.EventsAfter(f.ctx, taskboard.Actor{UserID: bob}, board1, 7, 0)
 		wantReset(t, "EventsAfter(7) at seq 1", err, taskboard.ErrAhead, taskboard.ReasonAhead, 1)
@@ -555,6 +558,7 @@ func TestAccessRevoked(t *testing.T) {
 			t.Fatalf("AddMember: %v", err)
 		}
 		seq := f.seq(t, board1)
+		_, bobPush := f.subscribePush(t, bob, board1, 0)
 		bobSub := f.subscribe(t, bob, board1, -1)
 		bobSub2 := f.subscribe(t, bob, board1, 0)
 		var others []*taskboard.Subscription
@@ -566,17 +570,20 @@ func TestAccessRevoked(t *testing.T) {
 		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: f.carol}, board1, bob); err != nil {
 			t.Fatalf("RemoveMember(bob): %v", err)
 		}
-		// Bob's subscriptions ended when RemoveMember returned.
-		for i, sub := range []*taskboard.Subscription{bobSub, bobSub2} {
-			select {
-			case <-sub.Done():
-			default:
-				t.Fatalf("Bob's subscription %d still open after RemoveMember returned", i)
+		// Bob's subscriptions ended when RemoveMember returned, and
+		// deliver nothing more.
+		wantReset(t, "Err of Bob's push subscription", bobPush.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
+		wantReset(t, "Next of Bob's push subscription", pushErr(t, bobPush), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
+		wantReset(t, "Err of Bob's subscription from now", nextErr(t, bobSub), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
+		// The one catching up may have handed over an event of the log
+		// before the removal, never one after.
+		for _, ev := range drain(t, bobSub2) {
+			if ev.Seq > seq {
+				t.Errorf("Bob's subscription from 0 got seq %d %s, want none after %d", ev.Seq, ev.Type, seq)
 			}
-			wantReset(t, fmt.Sprintf("Err of Bob's subscription %d", i), sub.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
-			wantReset(t, fmt.Sprintf("Next of Bob's subscription %d", i), nextErr(t, sub), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
 		}
-		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, seq, nil)
+		wantReset(t, "Err of Bob's subscription from 0", bobSub2.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, seq+1)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, seq)
 		wantErr(t, "Subscribe by the removed member", err, taskboard.ErrNotFound, "Board")
 
 		// The others see member_removed and go on.
@@ -602,13 +609,14 @@ func TestBoardDeleted(t *testing.T) {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		live := f.subscribe(t, bob, board1, -1)
-		// This one has not read the logged event yet when the board goes.
+		// These have not read the logged event yet when the board goes.
 		behind := f.subscribe(t, bob, board1, 0)
+		_, behindPush := f.subscribePush(t, bob, board1, 0)
 		if _, err := f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{Title: ptr("last")}); err != nil {
 			t.Fatalf("UpdateTask: %v", err)
 		}
 		if ev := nextEvent(t, live); ev.Seq != 2 {
-			t.Fatalf("Next: got seq %d, want 2", ev.Seq)
+			t.Fatalf("Events: got seq %d, want 2", ev.Seq)
 		}
 		if err := f.b.DeleteBoard(f.ctx, taskboard.Actor{UserID: alice}, board1); err != nil {
 			t.Fatalf("DeleteBoard: %v", err)
@@ -618,28 +626,38 @@ func TestBoardDeleted(t *testing.T) {
 		if env := envelope(t, ev); ev.Seq != 3 || ev.Type != taskboard.EventBoardDeleted || env.Board == nil || env.Board.ID != board1 {
 			t.Fatalf("Next: got %d %s, want 3 board_deleted", ev.Seq, ev.Data)
 		}
-		wantReset(t, "Next after board_deleted", nextErr(t, live), taskboard.ErrBoardDeleted, taskboard.ReasonBoardDeleted, 3)
+		wantReset(t, "Err after board_deleted", nextErr(t, live), taskboard.ErrBoardDeleted, taskboard.ReasonBoardDeleted, 3)
 
-		// The subscription that was behind ends too, in order and without
-		// spinning, whatever it could still deliver.
+		// The subscriptions that were behind end too, in order and without
+		// spinning, whatever they could still deliver.
+		var last int64
+		for _, ev := range drain(t, behind) {
+			if ev.Seq <= last {
+				t.Fatalf("Events of the subscription behind: got seq %d after %d", ev.Seq, last)
+			}
+			last = ev.Seq
+		}
+		if err := behind.Err(); !errors.Is(err, taskboard.ErrBoardDeleted) {
+			t.Fatalf("Err of the subscription behind: got %v after seq %d, want ErrBoardDeleted", err, last)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
-		var last int64
+		last = 0
 		for {
-			ev, err := behind.Next(ctx)
+			ev, err := behindPush.Next(ctx)
 			if err != nil {
 				if !errors.Is(err, taskboard.ErrBoardDeleted) {
-					t.Fatalf("Next of the subscription behind: got %v after seq %d, want ErrBoardDeleted", err, last)
+					t.Fatalf("Next of the push subscription behind: got %v after seq %d, want ErrBoardDeleted", err, last)
 				}
 				break
 			}
 			if ev.Seq <= last {
-				t.Fatalf("Next of the subscription behind: got seq %d after %d", ev.Seq, last)
+				t.Fatalf("Next of the push subscription behind: got seq %d after %d", ev.Seq, last)
 			}
 			last = ev.Seq
 		}
 
-		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, nil)
+		_, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0)
 		wantErr(t, "Subscribe to a deleted board", err, taskboard.ErrNotFound, "Board")
 	})
 }
@@ -658,24 +676,28 @@ func TestClose(t *testing.T) {
 		if _, err := b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		live, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
+		live, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
-		behind, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, 0, nil)
+		defer live.Close()
+		var req seam.Push[taskboard.Event]
+		pushed, err := b.Subscribe(seam.WithPush(f.ctx, &req), taskboard.Actor{UserID: bob}, board1, 0)
+		if err != nil {
+			t.Fatalf("Subscribe(after 0) for push: %v", err)
+		}
+		defer pushed.Close()
+		behind := req.Reader
+		unread, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board1, 0)
 		if err != nil {
 			t.Fatalf("Subscribe(after 0): %v", err)
 		}
-		viaC, err := b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		c := viaC.C()
+		defer unread.Close()
 		if _, err := b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listTodo}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
 		if ev := nextEvent(t, live); ev.Seq != 2 {
-			t.Fatalf("Next: got seq %d, want 2", ev.Seq)
+			t.Fatalf("Events: got seq %d, want 2", ev.Seq)
 		}
 
 		if err := b.Close(); err != nil {
@@ -685,7 +707,7 @@ func TestClose(t *testing.T) {
 			t.Fatalf("second Close: %v", err)
 		}
 		if err := nextErr(t, live); !errors.Is(err, taskboard.ErrClosed) {
-			t.Errorf("Next after Close: got %v, want ErrClosed", err)
+			t.Errorf("Err after Close: got %v, want ErrClosed", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
@@ -702,19 +724,18 @@ func TestClose(t *testing.T) {
 			}
 			last = ev.Seq
 		}
-		// The channel form delivers what it can, then closes.
-		for open := true; open; {
-			select {
-			case _, open = <-c:
-			case <-ctx.Done():
-				t.Fatal("C() not closed after Close")
+		// The channel that was not read delivers what it holds, in order,
+		// then closes.
+		for i, ev := range drain(t, unread) {
+			if ev.Seq != int64(i+1) {
+				t.Fatalf("Events of a subscription not read after Close: event %d has seq %d", i, ev.Seq)
 			}
 		}
-		if !errors.Is(viaC.Err(), taskboard.ErrClosed) {
-			t.Errorf("Err after Close: got %v, want ErrClosed", viaC.Err())
+		if !errors.Is(unread.Err(), taskboard.ErrClosed) {
+			t.Errorf("Err after Close: got %v, want ErrClosed", unread.Err())
 		}
 
-		_, err = b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
+		_, err = b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1)
 		if !errors.Is(err, taskboard.ErrClosed) {
 			t.Errorf("Subscribe after Close: got %v, want ErrClosed", err)
 		}
@@ -750,38 +771,45 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
 		ctx, cancel := context.WithCancel(f.ctx)
-		sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
+		sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: bob}, board1, -1)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
 		cancel()
-		select {
-		case <-sub.Done():
-		case <-time.After(waitFor):
-			t.Fatal("subscription still open after its context was cancelled")
+		if err := nextErr(t, sub); !errors.Is(err, context.Canceled) {
+			t.Errorf("Err after cancel: got %v, want context.Canceled", err)
 		}
-		if err := nextErr(t, sub); !errors.Is(err, taskboard.ErrClosed) {
-			t.Errorf("Next after cancel: got %v, want ErrClosed", err)
-		}
-		// Closing twice is harmless.
+		// Closing twice is harmless, and the reason stays.
 		sub.Close()
 		sub.Close()
+		if err := sub.Err(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Err after cancel and Close: got %v, want context.Canceled", err)
+		}
+
+		// A push subscription ends with its context too.
+		ctx, cancel = context.WithCancel(f.ctx)
+		var req seam.Push[taskboard.Event]
+		pushed, err := f.b.Subscribe(seam.WithPush(ctx, &req), taskboard.Actor{UserID: bob}, board1, -1)
+		if err != nil {
+			t.Fatalf("Subscribe for push: %v", err)
+		}
+		defer pushed.Close()
+		cancel()
+		if err := pushErr(t, req.Reader); !errors.Is(err, context.Canceled) {
+			t.Errorf("Next after cancel: got %v, want context.Canceled", err)
+		}
 
 		// Next's own context bounds only the wait.
-		sub, err = f.b.Subscribe(f.ctx, taskboard.Actor{UserID: bob}, board1, -1, nil)
-		if err != nil {
-			t.Fatalf("Subscribe: %v", err)
-		}
-		defer sub.Close()
+		_, r := f.subscribePush(t, bob, board1, -1)
 		short, cancelShort := context.WithCancel(f.ctx)
 		cancelShort()
-		if _, err := sub.Next(short); !errors.Is(err, context.Canceled) {
+		if _, err := r.Next(short); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Next with a cancelled context: got %v, want context.Canceled", err)
 		}
 		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		if ev := nextEvent(t, sub); ev.Seq != 1 {
+		if ev := pushNext(t, r); ev.Seq != 1 {
 			t.Fatalf("Next after a cancelled Next: got seq %d, want 1", ev.Seq)
 		}
 	})
@@ -790,21 +818,29 @@ func TestSubscriptionEndsWithItsContext(t *testing.T) {
 func TestBroadcastEphemeral(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		sender, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board1, -1, &taskboard.SubscribeOptions{ID: "tab-1"})
+		req := seam.Push[taskboard.Event]{ID: "tab-1"}
+		sender, err := f.b.Subscribe(seam.WithPush(f.ctx, &req), taskboard.Actor{UserID: alice}, board1, -1)
 		if err != nil {
 			t.Fatalf("Subscribe: %v", err)
 		}
 		defer sender.Close()
-		if sender.ID != "tab-1" || sender.UserID != alice || sender.BoardID != board1 {
-			t.Fatalf("Subscribe: got ID %q user %q board %q, want tab-1, Alice, board-1", sender.ID, sender.UserID, sender.BoardID)
+		if req.ID != "tab-1" {
+			t.Fatalf("Subscribe: got ID %q, want tab-1", req.ID)
 		}
-		other := f.subscribe(t, bob, board1, -1)
-		if other.ID == "" || other.ID == sender.ID {
-			t.Fatalf("Subscribe: got ID %q, want a fresh unique one", other.ID)
+		var otherReq seam.Push[taskboard.Event]
+		otherSub, err := f.b.Subscribe(seam.WithPush(f.ctx, &otherReq), taskboard.Actor{UserID: bob}, board1, -1)
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
 		}
+		defer otherSub.Close()
+		if otherReq.ID == "" || otherReq.ID == req.ID {
+			t.Fatalf("Subscribe: got ID %q, want a fresh unique one", otherReq.ID)
+		}
+		other := otherReq.Reader
+		viaChannel := f.subscribe(t, bob, board1, -1)
 
-		typing := taskboard.Event{Type: taskboard.EventUserTyping, BoardID: board1, Data: []byte(`{"type":"user_typing"}`), Origin: sender.ID}
-		if err := f.b.Broadcast(typing); err != nil {
+		typing := taskboard.Event{Type: taskboard.EventUserTyping, BoardID: board1, Data: []byte(`{"type":"user_typing"}`)}
+		if err := f.b.Broadcast(seam.MarkOrigin(typing, req.ID)); err != nil {
 			t.Fatalf("Broadcast: %v", err)
 		}
 		if err := f.b.Broadcast(taskboard.Event{Type: taskboard.EventUserTyping, BoardID: board1, Seq: 3}); err == nil {
@@ -813,18 +849,28 @@ func TestBroadcastEphemeral(t *testing.T) {
 		if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		if ev := nextEvent(t, other); ev.Seq != 0 || ev.Type != taskboard.EventUserTyping || string(ev.Data) != `{"type":"user_typing"}` {
+		if ev := pushNext(t, other); ev.Seq != 0 || ev.Type != taskboard.EventUserTyping || string(ev.Data) != `{"type":"user_typing"}` {
 			t.Errorf("other Next: got %d %s %s, want the ephemeral user_typing", ev.Seq, ev.Type, ev.Data)
 		}
-		if ev := nextEvent(t, other); ev.Seq != 1 {
+		if ev := pushNext(t, other); ev.Seq != 1 {
 			t.Errorf("other Next: got seq %d, want 1", ev.Seq)
 		}
+		if ev := nextEvent(t, viaChannel); ev.Seq != 0 || ev.Type != taskboard.EventUserTyping {
+			t.Errorf("Events: got %d %s, want the ephemeral user_typing", ev.Seq, ev.Type)
+		}
+		if ev := nextEvent(t, viaChannel); ev.Seq != 1 {
+			t.Errorf("Events: got seq %d, want 1", ev.Seq)
+		}
 		// The sender never sees its own ephemeral event.
-		if ev := nextEvent(t, sender); ev.Seq != 1 {
+		if ev := pushNext(t, req.Reader); ev.Seq != 1 {
 			t.Errorf("sender Next: got %d %s, want seq 1", ev.Seq, ev.Type)
 		}
-		if sender.Last() != 1 {
-			t.Errorf("Last: got %d, want 1 (ephemeral events do not move it)", sender.Last())
+		if req.Reader.Last() != 1 {
+			t.Errorf("Last: got %d, want 1 (ephemeral events do not move it)", req.Reader.Last())
+		}
+		viaChannel.Close()
+		if viaChannel.Last() != 1 {
+			t.Errorf("Last of the channel: got %d, want 1 (ephemeral events do not move it)", viaChannel.Last())
 		}
 	})
 }
@@ -904,8 +950,10 @@ func TestConcurrentWritersSucceed(t *testing.T) {
 	})
 }
 
-// TestSubscriptionsReleaseGoroutines checks that the goroutine count
-// returns to where it was once every subscription has ended.
+// TestSubscriptionsReleaseGoroutines checks that a channel subscription
+// holds a goroutine only while it has events for its reader, that it
+// releases it when it ends (by its context or Close, read or not, or with
+// the Board), and that the goroutine count returns to where it was.
 func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		base := runtime.NumGoroutine()
@@ -918,64 +966,79 @@ func TestSubscriptionsReleaseGoroutines(t *testing.T) {
 		if _, err := demo.Seed(ctx, b); err != nil {
 			t.Fatalf("demo.Seed: %v", err)
 		}
+		// What the open Board itself runs.
+		open := runtime.NumGoroutine()
 		const n = 10
 		var cancels []context.CancelFunc
-		var closers []*taskboard.Subscription
-		var channels []<-chan taskboard.Event
+		var subs []*taskboard.Subscription
 		for i := range 3 * n {
 			sctx, cancel := context.WithCancel(ctx)
 			cancels = append(cancels, cancel)
-			sub, err := b.Subscribe(sctx, taskboard.Actor{UserID: []string{alice, bob}[i%2]}, board1, -1, nil)
+			sub, err := b.Subscribe(sctx, taskboard.Actor{UserID: []string{alice, bob}[i%2]}, board1, -1)
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
-			switch i % 3 {
-			case 0: // ended by its context
-			case 1:
-				closers = append(closers, sub)
-			case 2:
-				channels = append(channels, sub.C())
-			}
+			subs = append(subs, sub)
+		}
+		if got, stacks := settleGoroutines(open, waitFor); got > open {
+			t.Fatalf("NumGoroutine with %d idle subscriptions: got %d, want at most %d\n%s", 3*n, got, open, stacks)
 		}
 		if _, err := b.MoveTask(ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskMove{ListID: listDone}); err != nil {
 			t.Fatalf("MoveTask: %v", err)
 		}
-		for i, c := range channels {
+		// A third read their event; the others hold theirs, unread.
+		for i := 2; i < 3*n; i += 3 {
+			if ev := nextEvent(t, subs[i]); ev.Seq != 1 {
+				t.Fatalf("subscription %d: got seq %d, want 1", i, ev.Seq)
+			}
+		}
+		if got, stacks := settleGoroutines(open+2*n, waitFor); got > open+2*n {
+			t.Fatalf("NumGoroutine with %d subscriptions holding an event: got %d, want at most %d\n%s", 2*n, got, open+2*n, stacks)
+		}
+		// Ended by their context, unread: the goroutine ends and the
+		// channel closes all the same.
+		for i := 0; i < 3*n; i += 3 {
+			cancels[i]()
+		}
+		for i := 0; i < 3*n; i += 3 {
+			// Err is set just before the channel closes, by a goroutine
+			// that offers nothing more.
+			waitUntil(t, fmt.Sprintf("subscription %d to end", i), func() bool { return subs[i].Err() != nil })
+			if err := nextErr(t, subs[i]); !errors.Is(err, context.Canceled) {
+				t.Fatalf("subscription %d: Err after cancel: got %v, want context.Canceled", i, err)
+			}
+		}
+		if got, stacks := settleGoroutines(open+n, waitFor); got > open+n {
+			t.Fatalf("NumGoroutine after %d subscriptions holding an event were cancelled: got %d, want at most %d\n%s", n, got, open+n, stacks)
+		}
+		// Closed, unread: the channel is closed when Close returns.
+		for i := 1; i < 3*n; i += 3 {
+			subs[i].Close()
 			select {
-			case ev := <-c:
-				if ev.Seq != 1 {
-					t.Fatalf("C() %d: got seq %d, want 1", i, ev.Seq)
+			case ev, ok := <-subs[i].Events():
+				if ok {
+					t.Fatalf("subscription %d: got seq %d after Close, want the channel closed", i, ev.Seq)
 				}
-			case <-time.After(waitFor):
-				t.Fatalf("C() %d: nothing within %v", i, waitFor)
+			default:
+				t.Fatalf("subscription %d: channel still open when Close returned", i)
+			}
+			if err := subs[i].Err(); !errors.Is(err, taskboard.ErrClosed) {
+				t.Fatalf("subscription %d: Err after Close: got %v, want ErrClosed", i, err)
 			}
 		}
-		if got := runtime.NumGoroutine(); got < base+n {
-			t.Fatalf("NumGoroutine with %d channel readers: got %d, want at least %d", n, got, base+n)
+		if got, stacks := settleGoroutines(open, waitFor); got > open {
+			t.Fatalf("NumGoroutine with %d idle subscriptions left: got %d, want at most %d\n%s", n, got, open, stacks)
 		}
-		for i, cancel := range cancels {
-			if i%3 == 0 {
-				cancel()
-			}
-		}
-		for _, sub := range closers {
-			sub.Close()
-		}
-		if err := b.Close(); err != nil { // ends the channel readers
+		if err := b.Close(); err != nil { // ends the idle ones
 			t.Fatalf("Close: %v", err)
+		}
+		for i := 2; i < 3*n; i += 3 {
+			if err := nextErr(t, subs[i]); !errors.Is(err, taskboard.ErrClosed) {
+				t.Fatalf("subscription %d: Err after the Board's Close: got %v, want ErrClosed", i, err)
+			}
 		}
 		for _, cancel := range cancels {
 			cancel()
-		}
-		for i, c := range channels {
-			select {
-			case _, ok := <-c:
-				if ok {
-					t.Fatalf("C() %d: got an event after Close, want the channel closed", i)
-				}
-			case <-time.After(waitFor):
-				t.Fatalf("C() %d: not closed within %v of Close", i, waitFor)
-			}
 		}
 		if got, stacks := settleGoroutines(base, waitFor); got > base {
 			t.Fatalf("NumGoroutine after every subscription ended: got %d, want at most %d\n%s", got, base, stacks)
@@ -991,7 +1054,7 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
 		sub := f.subscribe(t, bob, board1, -1)
-		events := sub.C()
+		events := sub.Events()
 		last := f.seq(t, board1)
 		rng := rand.New(rand.NewSource(42))
 		failed, committedAnyway := 0, 0
@@ -1030,7 +1093,7 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 		deleted := 0
 		for i := 0; i < 200 && deleted < 3; i++ {
 			board, _ := f.newBoard(t, fmt.Sprint("Doomed ", i))
-			sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board, -1, nil)
+			sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: alice}, board, -1)
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
@@ -1050,14 +1113,9 @@ func TestWritesCancelledDuringCommit(t *testing.T) {
 				continue
 			}
 			deleted++
-			next, cancelNext := context.WithTimeout(f.ctx, 10*time.Second)
-			ev, err := sub.Next(next)
-			if err == nil && ev.Type == taskboard.EventBoardDeleted {
-				_, err = sub.Next(next)
-			}
-			cancelNext()
-			if !errors.Is(err, taskboard.ErrBoardDeleted) {
-				t.Fatalf("deletion %d reported failed but done: the subscription got %v, want board_deleted then ErrBoardDeleted", i, err)
+			got := drain(t, sub)
+			if len(got) != 1 || got[0].Type != taskboard.EventBoardDeleted || !errors.Is(sub.Err(), taskboard.ErrBoardDeleted) {
+				t.Fatalf("deletion %d reported failed but done: the subscription got %d events and %v, want board_deleted then ErrBoardDeleted", i, len(got), sub.Err())
 			}
 		}
 		t.Logf("%d deletions reported failed but done", deleted)

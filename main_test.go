@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/demo"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // TestMain fails the run when goroutines started by the tests outlive them.
@@ -163,7 +164,7 @@ func (f *fixture) taskIDs(t testing.TB, board, list string) []string {
 // failing t on an error; the subscription is closed when t ends.
 func (f *fixture) subscribe(t testing.TB, user, board string, after int64) *taskboard.Subscription {
 	t.Helper()
-	sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: user}, board, after, nil)
+	sub, err := f.b.Subscribe(f.ctx, taskboard.Actor{UserID: user}, board, after)
 	if err != nil {
 		t.Fatalf("Subscribe(%s, %s, %d): %v", user, board, after, err)
 	}
@@ -171,25 +172,105 @@ func (f *fixture) subscribe(t testing.TB, user, board string, after int64) *task
 	return sub
 }
 
-// nextEvent returns sub's next event, failing t when none comes in time.
+// subscribePush subscribes user to board after seq after (-1: from now)
+// as a push subscription without Ready, read with Next; it is closed when
+// t ends.
+func (f *fixture) subscribePush(t testing.TB, user, board string, after int64) (*taskboard.Subscription, seam.Reader[taskboard.Event]) {
+	t.Helper()
+	var req seam.Push[taskboard.Event]
+	sub, err := f.b.Subscribe(seam.WithPush(f.ctx, &req), taskboard.Actor{UserID: user}, board, after)
+	if err != nil {
+		t.Fatalf("Subscribe(%s, %s, %d) for push: %v", user, board, after, err)
+	}
+	t.Cleanup(sub.Close)
+	return sub, req.Reader
+}
+
+// nextEvent returns the next event of sub's channel, failing t when none
+// comes in time or the channel closes.
 func nextEvent(t testing.TB, sub *taskboard.Subscription) taskboard.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-sub.Events():
+		if !ok {
+			t.Fatalf("Events: closed (Err %v), want an event", sub.Err())
+		}
+		return ev
+	case <-time.After(waitFor):
+		t.Fatalf("Events: nothing within %v", waitFor)
+	}
+	panic("unreachable")
+}
+
+// nextErr waits for sub's channel to close and returns Err, failing t
+// when an event comes first or nothing comes in time.
+func nextErr(t testing.TB, sub *taskboard.Subscription) error {
+	t.Helper()
+	select {
+	case ev, ok := <-sub.Events():
+		if ok {
+			t.Fatalf("Events: got event %d %s, want the channel closed", ev.Seq, ev.Type)
+		}
+		return sub.Err()
+	case <-time.After(waitFor):
+		t.Fatalf("Events: neither an event nor the end within %v", waitFor)
+	}
+	panic("unreachable")
+}
+
+// drain returns the events of sub's channel until it closes, failing t
+// when that takes longer than waitFor.
+func drain(t testing.TB, sub *taskboard.Subscription) []taskboard.Event {
+	t.Helper()
+	deadline := time.After(waitFor)
+	var events []taskboard.Event
+	for {
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return events
+			}
+			events = append(events, ev)
+		case <-deadline:
+			t.Fatalf("Events: not closed within %v (%d events received)", waitFor, len(events))
+		}
+	}
+}
+
+// waitUntil waits until cond holds, failing t when it does not within
+// waitFor; what names the condition.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", waitFor, what)
+		}
+		<-tick.C
+	}
+}
+
+// pushNext returns r's next event, failing t when none comes in time.
+func pushNext(t testing.TB, r seam.Reader[taskboard.Event]) taskboard.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	ev, err := sub.Next(ctx)
+	ev, err := r.Next(ctx)
 	if err != nil {
 		t.Fatalf("Next: got error %v, want an event", err)
 	}
 	return ev
 }
 
-// nextErr returns the error that ends sub, failing t when an event comes
+// pushErr returns the error that ends r, failing t when an event comes
 // first or nothing comes in time.
-func nextErr(t testing.TB, sub *taskboard.Subscription) error {
+func pushErr(t testing.TB, r seam.Reader[taskboard.Event]) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	ev, err := sub.Next(ctx)
+	ev, err := r.Next(ctx)
 	if err == nil {
 		t.Fatalf("Next: got event %d %s, want the subscription to end", ev.Seq, ev.Type)
 	}

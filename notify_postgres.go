@@ -198,7 +198,7 @@ func (n *pgNotifier) listenOnce(ctx context.Context, receive func(feedSignal), o
 			}
 			s := feedSignal{BoardID: m.BoardID, Seq: m.Seq}
 			if m.Type != "" {
-				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, Origin: m.Origin}
+				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, origin: m.Origin}
 			}
 			receive(s)
 		}
@@ -214,7 +214,7 @@ func (n *pgNotifier) setConnected(ok bool, err error) {
 func (n *pgNotifier) payload(s feedSignal) (string, error) {
 	m := notifyMessage{Instance: n.instance, BoardID: s.BoardID, Seq: s.Seq, SentAt: time.Now().UnixMicro()}
 	if s.Event != nil {
-		m.Type, m.Data, m.Origin = s.Event.Type, s.Event.Data, s.Event.Origin
+		m.Type, m.Data, m.Origin = s.Event.Type, s.Event.Data, s.Event.origin
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

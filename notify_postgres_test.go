@@ -13,6 +13,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
 	"github.com/taskboard/taskboard/internal/demo"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // openPair opens two stores over one PostgreSQL schema, as two instances.
@@ -38,16 +39,19 @@ func openPair(t *testing.T) (a, b *taskboard.Board, dsn string) {
 // collect reads n events from sub and returns their seqs.
 func collect(t *testing.T, sub *taskboard.Subscription, n int, timeout time.Duration) []int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	deadline := time.After(timeout)
 	var seqs []int64
 	for len(seqs) < n {
-		ev, err := sub.Next(ctx)
-		if err != nil {
-			t.Fatalf("Next after %d of %d events: %v", len(seqs), n, err)
-		}
-		if ev.Seq != 0 {
-			seqs = append(seqs, ev.Seq)
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				t.Fatalf("Events closed after %d of %d events: %v", len(seqs), n, sub.Err())
+			}
+			if ev.Seq != 0 {
+				seqs = append(seqs, ev.Seq)
+			}
+		case <-deadline:
+			t.Fatalf("Events: %d of %d events within %v", len(seqs), n, timeout)
 		}
 	}
 	return seqs
@@ -65,11 +69,17 @@ func wantContiguous(t *testing.T, seqs []int64, from int64) {
 func TestPostgresNotifierAcrossInstances(t *testing.T) {
 	a, b, _ := openPair(t)
 	ctx := context.Background()
-	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0)
 	if err != nil {
 		t.Fatalf("Subscribe on B: %v", err)
 	}
 	defer sub.Close()
+	req := seam.Push[taskboard.Event]{ID: "tab-x"}
+	origin, err := b.Subscribe(seam.WithPush(ctx, &req), taskboard.Actor{UserID: "user-alice"}, "board-1", 0)
+	if err != nil {
+		t.Fatalf("Subscribe on B for push: %v", err)
+	}
+	defer origin.Close()
 	if _, err := a.MoveTask(ctx, taskboard.Actor{UserID: "user-alice"}, "task-1", taskboard.TaskMove{ListID: "list-done", Position: ptr(0)}); err != nil {
 		t.Fatalf("MoveTask on A: %v", err)
 	}
@@ -79,39 +89,42 @@ func TestPostgresNotifierAcrossInstances(t *testing.T) {
 		t.Errorf("B's listener counters after A's write: %+v, want a notification received", st)
 	}
 
-	// Ephemeral events travel in the payload.
-	if err := a.Broadcast(taskboard.Event{Type: taskboard.EventUserTyping, BoardID: "board-1", Data: []byte(`{"type":"user_typing"}`), Origin: "x"}); err != nil {
+	// Ephemeral events travel in the payload, with their origin: the
+	// subscription that caused one does not get it, on any instance.
+	typing := taskboard.Event{Type: taskboard.EventUserTyping, BoardID: "board-1", Data: []byte(`{"type":"user_typing"}`)}
+	if err := a.Broadcast(seam.MarkOrigin(typing, req.ID)); err != nil {
 		t.Fatalf("Broadcast: %v", err)
 	}
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	ev, err := sub.Next(c)
-	if err != nil || ev.Type != taskboard.EventUserTyping || ev.Seq != 0 {
-		t.Fatalf("Next = %v %q seq %d, want the ephemeral user_typing", err, ev.Type, ev.Seq)
+	if ev := nextEvent(t, sub); ev.Type != taskboard.EventUserTyping || ev.Seq != 0 {
+		t.Fatalf("Events: got %q seq %d, want the ephemeral user_typing", ev.Type, ev.Seq)
 	}
 
 	// Deleting the board reaches B even though its log is gone.
 	if err := a.DeleteBoard(ctx, taskboard.Actor{UserID: "user-alice"}, "board-1"); err != nil {
 		t.Fatalf("DeleteBoard: %v", err)
 	}
-	ev, err = sub.Next(c)
-	if err != nil || ev.Type != taskboard.EventBoardDeleted || ev.Seq != 2 {
-		t.Fatalf("Next = %v %q seq %d, want board_deleted seq 2", err, ev.Type, ev.Seq)
+	if ev := nextEvent(t, sub); ev.Type != taskboard.EventBoardDeleted || ev.Seq != 2 {
+		t.Fatalf("Events: got %q seq %d, want board_deleted seq 2", ev.Type, ev.Seq)
 	}
-	if _, err := sub.Next(c); !errors.Is(err, taskboard.ErrBoardDeleted) {
-		t.Fatalf("Next after board_deleted = %v, want ErrBoardDeleted", err)
+	if err := nextErr(t, sub); !errors.Is(err, taskboard.ErrBoardDeleted) {
+		t.Fatalf("Err after board_deleted = %v, want ErrBoardDeleted", err)
+	}
+	for _, want := range []int64{1, 2} {
+		if ev := pushNext(t, req.Reader); ev.Seq != want {
+			t.Fatalf("Next of the typing subscription: got %q seq %d, want seq %d (not its own typing)", ev.Type, ev.Seq, want)
+		}
 	}
 }
 
 func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
 	a, b, _ := openPair(t)
 	ctx := context.Background()
-	subA, err := a.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0, nil)
+	subA, err := a.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer subA.Close()
-	subB, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-alice"}, "board-1", 0, nil)
+	subB, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-alice"}, "board-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +165,7 @@ func TestPostgresNotifierConcurrentWritersOnTwoInstances(t *testing.T) {
 func TestPostgresNotifierListenerKilled(t *testing.T) {
 	a, b, dsn := openPair(t)
 	ctx := context.Background()
-	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0, nil)
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,17 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
-// pushReader reads a subscription the way a push transport does: on
-// Ready it takes what TryNext gives on the caller's goroutine, and starts
-// a goroutine that calls Next only while Backlog reports events to read
-// from the log.
+// pushReader reads a push subscription (see seam.Push) the way the HTTP
+// transports do: on Ready it takes what TryNext gives on the caller's
+// goroutine, and starts a goroutine that calls Next only while Backlog
+// reports events to read from the log.
 type pushReader struct {
-	sub     *taskboard.Subscription
+	sub     seam.Reader[taskboard.Event]
 	running atomic.Int32 // 0 idle, 1 running, 2 running and asked again
+	closer  *taskboard.Subscription
 	ctx     context.Context
 	wg      sync.WaitGroup
 
@@ -117,11 +119,12 @@ func TestPushSubscribers(t *testing.T) {
 		for i, after := range starts {
 			p := &pushReader{ctx: ctx, final: final, done: make(chan struct{})}
 			p.running.Store(1) // the subscriber reads first
-			sub, err := f.b.Subscribe(ctx, taskboard.Actor{UserID: bob}, board1, after, &taskboard.SubscribeOptions{Ready: p.ready})
+			req := seam.Push[taskboard.Event]{Ready: p.ready}
+			sub, err := f.b.Subscribe(seam.WithPush(ctx, &req), taskboard.Actor{UserID: bob}, board1, after)
 			if err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}
-			p.sub = sub
+			p.sub, p.closer = req.Reader, sub
 			readers[i] = p
 			p.run(false)
 		}
@@ -152,7 +155,7 @@ func TestPushSubscribers(t *testing.T) {
 			case <-time.After(waitFor):
 				t.Fatalf("subscriber %d (after %d) did not get seq %d", i, starts[i], final)
 			}
-			p.sub.Close()
+			p.closer.Close()
 			p.wg.Wait()
 			from := starts[i]
 			if from < 0 {

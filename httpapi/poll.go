@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // Long polling limits, in seconds.
@@ -124,7 +125,8 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, id *Identity
 	}
 	defer h.rt.close(st)
 
-	sub, err := h.store.Subscribe(ctx, id.actor(), boardID, after, nil)
+	var req seam.Push[taskboard.Event]
+	sub, err := h.store.Subscribe(seam.WithPush(ctx, &req), id.actor(), boardID, after)
 	if err != nil {
 		h.countResetErr(err)
 		h.writeError(w, r, err)
@@ -134,7 +136,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, id *Identity
 	h.rt.follow(st, boardID)
 	defer h.rt.unfollow(st, boardID)
 	if after < 0 {
-		after = sub.Last()
+		after = req.Reader.Last()
 	}
 
 	// The server's read and write timeouts must not cut a held poll.
@@ -158,7 +160,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, id *Identity
 		if len(events) > 0 {
 			next = drained
 		}
-		ev, err := sub.Next(next)
+		ev, err := req.Reader.Next(next)
 		if err != nil {
 			var reset *taskboard.ResetError
 			switch {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // A pusher delivers a subscription's events to a connection without a
@@ -22,7 +23,7 @@ import (
 // its own reading is done. A ready call during a run sets pushAgain, so
 // the run looks again before it goes idle.
 type pusher struct {
-	sub *taskboard.Subscription
+	sub seam.Reader[taskboard.Event]
 	// ctx bounds the reads of the log.
 	ctx context.Context
 	// emit writes one event's frame; flush sends what emit buffered. flush
@@ -49,7 +50,7 @@ const (
 // pushMaxBatch bounds how many events one write carries.
 const pushMaxBatch = 256
 
-// ready is the subscription's Ready function.
+// ready is the subscription's Ready function (see seam.Push).
 func (p *pusher) ready() {
 	for {
 		switch p.state.Load() {

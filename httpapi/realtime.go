@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // The real-time routes are consumers of the store's feed: each long poll,
@@ -119,7 +120,7 @@ func (rt *realtime) broadcast(typ, boardID, origin string, v any) {
 		rt.h.opts.Logger.Error("encode ephemeral event", "board", boardID, "type", typ, "err", err)
 		return
 	}
-	ev := taskboard.Event{Type: typ, BoardID: boardID, Data: data, Origin: origin}
+	ev := seam.MarkOrigin(taskboard.Event{Type: typ, BoardID: boardID, Data: data}, origin)
 	if err := rt.h.store.Broadcast(ev); err != nil {
 		rt.h.opts.Logger.Warn("broadcast ephemeral event", "board", boardID, "type", typ, "err", err)
 	}

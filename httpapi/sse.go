@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 const (
@@ -109,7 +110,8 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 		}
 	}()
 
-	sub, err := h.store.Subscribe(ctx, id.actor(), boardID, after, &taskboard.SubscribeOptions{Ready: s.ready})
+	s.req.Ready = s.ready
+	sub, err := h.store.Subscribe(seam.WithPush(ctx, &s.req), id.actor(), boardID, after)
 	var reset *taskboard.ResetError
 	if err != nil && !errors.As(err, &reset) {
 		h.writeError(w, r, err)
@@ -134,7 +136,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 
 	// From now, the starting point is the current seq; resuming, the board
 	// may be further on.
-	seq := sub.Last()
+	seq := s.req.Reader.Last()
 	if after >= 0 {
 		if cur, err := h.store.BoardSeq(ctx, id.actor(), boardID); err == nil && cur > seq {
 			seq = cur
@@ -156,10 +158,10 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request, id *Identi
 	if !s.flush() {
 		return
 	}
-	if h.rt.join(ctx, boardID, id.User, sub.ID, sub.ID) {
-		defer h.rt.leave(boardID, id.User.ID, sub.ID)
+	if h.rt.join(ctx, boardID, id.User, s.req.ID, s.req.ID) {
+		defer h.rt.leave(boardID, id.User.ID, s.req.ID)
 	}
-	s.run(ctx, sub)
+	s.run(ctx, s.req.Reader)
 }
 
 // sseResumePoint returns the seq to resume after: Last-Event-ID, else
@@ -178,6 +180,8 @@ type sseStream struct {
 	boardID string
 	user    taskboard.User
 	sub     *taskboard.Subscription
+	// req makes sub a push subscription: its ID, Ready and Reader.
+	req seam.Push[taskboard.Event]
 	// ctx is cancelled when the stream ends.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -205,7 +209,7 @@ type sseStream struct {
 
 // run sends the subscription's events until it ends or ctx is done. Events
 // that are due at once go out in one write.
-func (s *sseStream) run(ctx context.Context, sub *taskboard.Subscription) {
+func (s *sseStream) run(ctx context.Context, sub seam.Reader[taskboard.Event]) {
 	interval := s.h.opts.HeartbeatInterval
 	beat := time.Now().Add(interval)
 	// drained is a done context: Next with it returns only what is

@@ -38,7 +38,7 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 	s.conn = conn
 	s.cw = newConnWriter(conn, sseWriteTimeout, h.store.Options().SubscriberBuffer, s.finish)
 	p := &pusher{
-		sub:   s.sub,
+		sub:   s.req.Reader,
 		ctx:   s.ctx,
 		emit:  s.emit,
 		flush: s.flushBatch,
@@ -60,7 +60,7 @@ func (s *sseStream) pushSSE(conn net.Conn, seq int64, hd http.Header) {
 	}
 
 	s.group.Go(s.read)
-	if h.rt.join(s.ctx, s.boardID, s.user, s.sub.ID, s.sub.ID) {
+	if h.rt.join(s.ctx, s.boardID, s.user, s.req.ID, s.req.ID) {
 		s.present = true
 	}
 	t := time.AfterFunc(time.Hour, s.heartbeat)
@@ -195,7 +195,7 @@ func (s *sseStream) teardown() {
 		s.beat.Stop()
 	}
 	if s.present {
-		h.rt.leave(s.boardID, s.user.ID, s.sub.ID)
+		h.rt.leave(s.boardID, s.user.ID, s.req.ID)
 	}
 	h.rt.unfollow(s.st, s.boardID)
 	h.rt.close(s.st)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 const (
@@ -143,6 +144,11 @@ type wsBoard struct {
 	cancel context.CancelFunc
 	push   atomic.Pointer[pusher]
 	once   sync.Once
+
+	// req makes the board's subscription a push subscription: its ID,
+	// Ready and Reader. Used by the goroutine that starts it, then by the
+	// pusher.
+	req seam.Push[taskboard.Event]
 
 	// Guarded by wsConn.mu.
 	sub       *taskboard.Subscription
@@ -579,7 +585,8 @@ func (c *wsConn) join(boardID string, after int64) {
 // seq now, joined and the presence list; then the board's pusher takes
 // over.
 func (c *wsConn) start(b *wsBoard, after int64) {
-	sub, err := c.h.store.Subscribe(b.ctx, c.id.actor(), b.id, after, &taskboard.SubscribeOptions{ID: b.subID, Ready: b.ready})
+	b.req.ID, b.req.Ready = b.subID, b.ready
+	sub, err := c.h.store.Subscribe(seam.WithPush(b.ctx, &b.req), c.id.actor(), b.id, after)
 	if err != nil {
 		c.mu.Lock()
 		gone := b.gone
@@ -594,7 +601,8 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 		}
 		return
 	}
-	upTo := sub.Last()
+	r := b.req.Reader
+	upTo := r.Last()
 	if after >= 0 {
 		if seq, err := c.h.store.BoardSeq(b.ctx, c.id.actor(), b.id); err == nil && seq > upTo {
 			upTo = seq
@@ -611,7 +619,7 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 	c.mu.Unlock()
 
 	p := &pusher{
-		sub:   sub,
+		sub:   r,
 		ctx:   b.ctx,
 		emit:  b.emit,
 		flush: b.flush,
@@ -621,8 +629,8 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 	}
 	b.push.Store(p) // this goroutine is its reader, to the catchUp at the end
 
-	for sub.Last() < upTo {
-		ev, err := sub.Next(b.ctx)
+	for r.Last() < upTo {
+		ev, err := r.Next(b.ctx)
 		if err != nil {
 			if b.flush() == nil {
 				b.ended(err)
