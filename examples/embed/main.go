@@ -1,9 +1,19 @@
-// Command embed shows the taskboard API inside an existing service: the
-// service keeps its own routes and mounts the API under /taskboard/. On a
-// fresh database it creates a user with a board and prints her token.
+// Command embed runs task boards inside an existing Go service.
 //
-//	go run ./examples/embed -addr :8080 -db embed.db
-//	curl -H 'Authorization: Bearer <token>' localhost:8080/taskboard/boards
+// The service has users of its own: a sign-in proxy in front of it (such
+// as oauth2-proxy) authenticates them and passes who they are in the
+// X-Forwarded-User, X-Forwarded-Email and X-Forwarded-Preferred-Username
+// headers. The service mounts the board API and the web page under /board/,
+// creates each user in the board store on their first request, and runs a
+// forwarder that posts every change of one board to a chat webhook. The
+// forwarder saves the seq of the last event it posted, so after a restart
+// it goes on exactly where it stopped.
+//
+//	go run ./examples/embed -addr localhost:8080 -db embed.db
+//	curl -H 'X-Forwarded-User: ann' -H 'X-Forwarded-Email: ann@example.com' localhost:8080/board/boards
+//
+// To forward a board's changes, add the forwarder's user ("chat-bot") to the
+// board and start the service with -follow BOARD_ID -chat URL.
 package main
 
 import (
@@ -12,94 +22,148 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"time"
 
 	"github.com/taskboard/taskboard"
-	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
+	"github.com/taskboard/taskboard/web"
 )
 
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on")
 	dsn := flag.String("db", "embed.db", "SQLite file or postgres:// URL")
+	follow := flag.String("follow", "", "the board whose changes go to the chat (the chat-bot user must be a member)")
+	chat := flag.String("chat", "", "the chat webhook URL that receives each change as JSON")
+	cursor := flag.String("cursor", "chat.cursor", "the file that keeps the seq of the last change posted")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *dsn); err != nil {
+	if err := run(ctx, config{addr: *addr, dsn: *dsn, follow: *follow, chat: *chat, cursor: *cursor}); err != nil {
 		log.Fatalf("embed: %v", err)
 	}
 }
 
-func run(ctx context.Context, addr, dsn string) error {
-	store, err := taskboard.Open(ctx, dsn, nil)
+type config struct {
+	addr, dsn            string
+	follow, chat, cursor string
+	// listening, when set, is told the address the service listens on.
+	listening func(addr string)
+}
+
+func run(ctx context.Context, cfg config) error {
+	store, err := taskboard.Open(ctx, cfg.dsn, nil)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	// The API's credentials; revocations through creds take effect at once.
-	creds := auth.New(store, nil)
-	if err := firstRun(ctx, store, creds); err != nil {
-		return err
-	}
 
-	api := httpapi.New(store, &httpapi.Options{PublicURL: "http://" + addr, Authenticator: httpapi.NewBuiltin(creds)})
-
-	// The service's own routes, and the API beside them under a prefix.
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "my service; the task board API is under /taskboard/")
+	api := httpapi.New(store, &httpapi.Options{
+		Authenticator:  httpapi.AuthenticatorFunc(proxyUser),
+		ProvisionUsers: true,
+		Logger:         slog.Default(),
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("/taskboard/", http.StripPrefix("/taskboard", api))
-
 	srv := &http.Server{
-		Addr:              addr,
-		Handler:           mux,
+		Addr:              cfg.addr,
+		Handler:           newMux(api),
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams lift it for themselves
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe() }()
-	log.Printf("listening on http://%s (API under /taskboard/)", addr)
-	select {
-	case err := <-served:
-		api.Close()
+
+	// The forwarder's user exists from the start, so that board members
+	// can add it to their boards.
+	bot, err := store.ProvisionUser(ctx, chatBot)
+	if err != nil {
 		return err
+	}
+	fwdDone := make(chan error, 1)
+	fwdCtx, stopForwarder := context.WithCancel(ctx)
+	defer stopForwarder()
+	if cfg.follow != "" && cfg.chat != "" {
+		f := &forwarder{
+			store:  store,
+			actor:  taskboard.Actor{UserID: bot.ID, ReadOnly: true},
+			board:  cfg.follow,
+			cursor: cfg.cursor,
+			post:   postJSON(http.DefaultClient, cfg.chat),
+			log:    slog.Default(),
+		}
+		go func() { fwdDone <- f.run(fwdCtx) }()
+	} else {
+		fwdDone <- nil
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Printf("listening on http://%s (boards under /board/)", ln.Addr())
+	if cfg.listening != nil {
+		cfg.listening(ln.Addr().String())
+	}
+	select {
+	case err = <-served:
 	case <-ctx.Done():
 	}
 	// End the API's streams first: Shutdown would wait for them forever.
 	api.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
 	}
-	return nil
+	stopForwarder()
+	if ferr := <-fwdDone; ferr != nil && !errors.Is(ferr, context.Canceled) && err == nil {
+		err = ferr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }
 
-// firstRun gives a database without users a user, Alice, with a board, and
-// prints her API token.
-func firstRun(ctx context.Context, store *taskboard.Board, creds *auth.Store) error {
-	if has, err := store.HasUsers(ctx); err != nil || has {
-		return err
+// newMux is the service's own routes, with the board API and page mounted
+// under /board/.
+func newMux(api http.Handler) http.Handler {
+	board := http.NewServeMux()
+	board.Handle("GET /{$}", web.Handler())
+	board.Handle("GET /static/", web.Handler())
+	board.Handle("/", api)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "my service; the task boards are under /board/")
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/board/", http.StripPrefix("/board", board))
+	return mux
+}
+
+// proxyUser authenticates a request by the headers of the sign-in proxy in
+// front of the service. Only the proxy can reach the service, so the
+// headers are trusted; the browser's cookie for the proxy is what really
+// signs the request in, so the identity counts as sent by the browser, and
+// the API accepts its writes only from the service's own origin.
+func proxyUser(r *http.Request) (*httpapi.Identity, error) {
+	id := r.Header.Get("X-Forwarded-User")
+	if id == "" {
+		return nil, httpapi.ErrUnauthorized
 	}
-	alice, err := store.CreateUser(ctx, taskboard.UserCreate{ID: "alice", Name: "Alice", Email: "alice@example.com"})
-	if err != nil {
-		return err
+	email := r.Header.Get("X-Forwarded-Email")
+	name := r.Header.Get("X-Forwarded-Preferred-Username")
+	if name == "" {
+		name = id
 	}
-	board, err := store.CreateBoard(ctx, taskboard.Actor{UserID: alice.ID}, "Alice's board")
-	if err != nil {
-		return err
-	}
-	_, secret, err := creds.CreateToken(ctx, alice.ID)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("created Alice and her board %s; Alice's token: %s\n", board.ID, secret)
-	return nil
+	return &httpapi.Identity{
+		User:          taskboard.User{ID: id, Name: name, Email: email},
+		SentByBrowser: true,
+	}, nil
 }
