@@ -183,3 +183,21 @@ func (b *Board) trim(ctx context.Context, boardID string, maxSeq int64, cutoff t
 	}
 	return nil
 }
+
+func (b *Board) maintainLoop(every time.Duration) {
+	defer b.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.closing:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			if err := b.Maintain(ctx); err != nil {
+				b.opts.Logger.Warn("taskboard: maintenance failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/taskboard/taskboard"
+)
+
+// typingState is the task a connection types in on a board.
+type typingState struct {
+	taskID string
+	timer  *time.Timer
+}
+
+// clientMessage is a decoded client message.
+type clientMessage struct {
+	Type    string
+	BoardID string
+	TaskID  string
+	After   int64 // -1 when absent
+}
+
+// parseClientMessage decodes a client message. It returns the text of the
+// error object to answer with when the message is invalid.
+func parseClientMessage(data []byte) (clientMessage, string) {
+	m := clientMessage{After: -1}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return m, "Invalid JSON"
+	}
+	str := func(field string) (string, string) {
+		v, ok := raw[field]
+		if !ok || string(v) == "null" {
+			return "", "Missing field: " + field
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", "Invalid field: " + field + " must be a string"
+		}
+		if s == "" {
+			return "", "Missing field: " + field
+		}
+		return s, ""
+	}
+	var problem string
+	if m.Type, problem = str("type"); problem != "" {
+		return m, problem
+	}
+	switch m.Type {
+	case "ping":
+		return m, ""
+	case "join", "leave", "typing", "stop_typing":
+	default:
+		t := []rune(m.Type)
+		if len(t) > wsMaxEcho {
+			t = append(t[:wsMaxEcho], '…')
+		}
+		return m, "Unknown message type: " + string(t)
+	}
+	if m.BoardID, problem = str("boardId"); problem != "" {
+		return m, problem
+	}
+	switch m.Type {
+	case "join":
+		if v, ok := raw["after"]; ok && string(v) != "null" {
+			n, ok := nonNegativeInt(v)
+			if !ok {
+				return m, "Invalid field: after must be a non-negative integer"
+			}
+			m.After = n
+		}
+	case "typing", "stop_typing":
+		if m.TaskID, problem = str("taskId"); problem != "" {
+			return m, problem
+		}
+	}
+	return m, ""
+}
+
+// nonNegativeInt decodes a JSON number that is a non-negative integer.
+func nonNegativeInt(v json.RawMessage) (int64, bool) {
+	var num json.Number
+	if len(v) == 0 || v[0] == '"' {
+		return 0, false // json.Number would take a numeric string
+	}
+	if err := json.Unmarshal(v, &num); err != nil {
+		return 0, false
+	}
+	if n, err := num.Int64(); err == nil {
+		return n, n >= 0
+	}
+	f, err := num.Float64()
+	if err != nil || f < 0 || f != math.Trunc(f) || f > math.MaxInt64/2 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// handle handles one client message.
+func (c *wsConn) handle(data []byte) {
+	m, problem := parseClientMessage(data)
+	if problem != "" {
+		c.reply(wsError{Type: "error", Error: problem, BoardID: m.BoardID})
+		return
+	}
+	switch m.Type {
+	case "ping":
+		c.reply(wsPong{Type: "pong"})
+	case "join":
+		c.join(m.BoardID, m.After)
+	case "leave":
+		c.leave(m.BoardID)
+	case "typing":
+		c.typing(m.BoardID, m.TaskID, true)
+	case "stop_typing":
+		c.typing(m.BoardID, m.TaskID, false)
+	}
+}
+
+// typing relays typing (start) or stop_typing to the board's other
+// connections; typing lapses by itself after TypingTimeout.
+func (c *wsConn) typing(boardID, taskID string, start bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.boards[boardID]
+	if b == nil || b.gone {
+		c.reply(wsError{Type: "error", Error: "Not joined", BoardID: boardID})
+		return
+	}
+	t := b.typing
+	if t != nil && (start || t.taskID == taskID) {
+		t.timer.Stop()
+		b.typing = nil
+		b.typingGen++
+		if start && t.taskID != taskID {
+			c.broadcastTyping(b, taskboard.EventUserStoppedTyping, t.taskID)
+		}
+	}
+	if !start {
+		c.broadcastTyping(b, taskboard.EventUserStoppedTyping, taskID)
+		return
+	}
+	b.typingGen++
+	gen := b.typingGen
+	b.typing = &typingState{taskID: taskID, timer: time.AfterFunc(c.h.opts.TypingTimeout, func() { c.typingLapsed(b, gen) })}
+	c.broadcastTyping(b, taskboard.EventUserTyping, taskID)
+}
+
+// typingLapsed ends a typing indicator that was not renewed in time.
+func (c *wsConn) typingLapsed(b *wsBoard, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || b.gone || b.typing == nil || b.typingGen != gen {
+		return
+	}
+	task := b.typing.taskID
+	b.typing = nil
+	c.broadcastTyping(b, taskboard.EventUserStoppedTyping, task)
+}
+
+// broadcastTyping sends user_typing or user_stopped_typing to the board's
+// other connections; called with c.mu held, so that a connection's typing
+// events go out in order.
+func (c *wsConn) broadcastTyping(b *wsBoard, typ, taskID string) {
+	c.h.rt.broadcast(typ, b.id, b.subID, typingEvent{
+		Type: typ, BoardID: b.id, TaskID: taskID, User: userRef{ID: c.id.User.ID, Name: c.id.User.Name}})
+}
