@@ -19,8 +19,8 @@ func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-// OpenDB opens dsn as Open does and returns the *bun.DB, without migrating.
-func OpenDB(dsn string, sqliteSyncFull bool) (*bun.DB, error) {
+// openDB opens dsn as Open does and returns the *bun.DB, without migrating.
+func openDB(dsn string, sqliteSyncFull bool) (*bun.DB, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("taskboard: open: empty DSN")
 	}

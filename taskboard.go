@@ -105,7 +105,7 @@ type Board struct {
 // write transactions and synchronous=NORMAL (FULL with
 // Options.SQLiteSyncFull). Close closes the database.
 func Open(ctx context.Context, dsn string, opts *Options) (*Board, error) {
-	db, err := OpenDB(dsn, opts != nil && opts.SQLiteSyncFull)
+	db, err := openDB(dsn, opts != nil && opts.SQLiteSyncFull)
 	if err != nil {
 		return nil, err
 	}
