@@ -3,20 +3,48 @@
 // appended to that board's event log with a gapless sequence number, so
 // that any client can follow a board and resume exactly where it stopped.
 //
+// A program opens the store, acts as its users and follows boards:
+//
+//	store, err := taskboard.Open(ctx, "boards.db", nil) // or a postgres:// URL
+//	...
+//	ann, err := store.CreateUser(ctx, taskboard.UserCreate{ID: "ann", Name: "Ann", Email: "ann@example.com"})
+//	as := taskboard.Actor{UserID: ann.ID}
+//	board, err := store.CreateBoard(ctx, as, "Sprint 12")
+//	todo, err := store.CreateList(ctx, as, board.ID, taskboard.ListCreate{Name: "To Do"})
+//	task, err := store.CreateTask(ctx, as, taskboard.TaskCreate{ListID: todo.ID, Title: "Write the docs"})
+//
+// The HTTP API, with its credentials (package auth) and the web page
+// (package web), is package httpapi: a thin layer over this one.
+//
+// # Users and actors
+//
+// Users are people who can be members of boards. A program with users of
+// its own creates them here with its own IDs (CreateUser), or as they first
+// come by (ProvisionUser), and finds them by email (UserByEmail). Every
+// method that reads or changes a board takes the Actor it acts for: the
+// user, who must be a member of the board, and what the credential they
+// used allows (a ReadOnly actor's writes fail with ErrForbidden).
+//
 // # Storage
 //
 // A Board (the store) runs on bun over SQLite (the embedded default, through
 // sqliteshim) or PostgreSQL (pgdialect with pgx). Open takes a DSN; New wraps
 // a *bun.DB that a program already has. The schema comes from bun's migrate
-// package and is the same on both engines.
+// package and is the same on both engines; it also holds the tables of the
+// HTTP API's credentials and idempotency records, which belong to packages
+// auth and httpapi. Several processes may serve one PostgreSQL database:
+// the store tells the others of each change through LISTEN/NOTIFY, and
+// their subscribers get it from the log.
 //
 // # Positions and versions
 //
 // Positions are 0-based and contiguous: after every operation the tasks of a
 // list, and the lists of a board, are at 0..n-1. Inserting or moving to p is
-// an array splice; p past the end means at the end. Tasks and lists carry a
-// version (1, then +1 per change to that entity), usable as a
-// compare-and-set precondition.
+// an array splice; p past the end, or a nil position, means at the end.
+// Tasks and lists carry a version (1, then +1 per change to that entity);
+// every update, move and deletion of a task or list takes an IfVersion in
+// its input (TaskUpdate, TaskMove, TaskDelete, ListUpdate, ListMove,
+// ListDelete), a compare-and-set precondition when it is not zero.
 //
 // # Events
 //
@@ -71,9 +99,10 @@
 // Errors match the package's sentinels with errors.Is: ErrNotFound (also for
 // boards the user is not a member of), ErrInvalid (a *ValidationError naming
 // each field), ErrPreconditionFailed, ErrConflict, ErrForbidden (a write by
-// a read-only Actor), ErrUnavailable, and for subscriptions ErrSlowConsumer and the reset
-// reasons ErrHistoryTruncated, ErrAhead, ErrAccessRevoked and
-// ErrBoardDeleted (as a *ResetError with the board's current seq).
+// a read-only Actor), ErrUnavailable, ErrClosed, and for subscriptions
+// ErrSlowConsumer and the reset reasons ErrHistoryTruncated, ErrAhead,
+// ErrAccessRevoked and ErrBoardDeleted (as a *ResetError with the board's
+// current seq).
 //
 // Neither database can store the NUL character (U+0000): a text that
 // contains it is ErrInvalid, and an ID that contains it names nothing, so
@@ -86,7 +115,7 @@
 // returns, the write waits until the database has settled the transaction
 // (on PostgreSQL, by its transaction ID), so what the caller reads next is
 // final. Its events still reach every subscriber: the board's feed reads
-// them back from the log, and delivers nothing if the write did not commit. A writer that must
-// know looks for its mutation id (WithMutationID) among the board's events,
-// or reads the entity back.
+// them back from the log, and delivers nothing if the write did not commit.
+// A writer that must know looks for its mutation id (WithMutationID) among
+// the board's events, or reads the entity back.
 package taskboard

@@ -16,7 +16,8 @@ type User struct {
 	CreatedAt time.Time `bun:"created_at,notnull" json:"-"`
 }
 
-// BoardInfo is a board's row. Seq is the seq of the board's newest event.
+// BoardInfo is a board's row: its name and where its event log stands.
+// Seq is the seq of the board's newest event.
 type BoardInfo struct {
 	bun.BaseModel `bun:"table:boards"`
 

@@ -72,8 +72,10 @@ func (o *Options) withDefaults() Options {
 }
 
 // Board is the task board store: users, boards, members, lists, tasks and
-// every board's event feed, over one bun database. It is safe for
-// concurrent use by many goroutines.
+// every board's event feed, over one bun database, with the CRUD methods of
+// them all. One Board serves every board of the database; a single
+// board's row is a BoardInfo. It is safe for concurrent use by many
+// goroutines.
 type Board struct {
 	db     *bun.DB
 	opts   Options

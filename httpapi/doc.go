@@ -7,6 +7,18 @@
 // long-lived streams, which http.Server.Shutdown would otherwise wait for
 // forever (and ignores for the connections streams take over).
 //
+// The web page (package web) is served beside the API, under the same
+// prefix; it finds the API relative to its own address:
+//
+//	board := http.NewServeMux()
+//	board.Handle("GET /{$}", web.Handler())
+//	board.Handle("GET /static/", web.Handler())
+//	board.Handle("/", httpapi.New(store, opts))
+//	mux.Handle("/board/", http.StripPrefix("/board", board))
+//
+// The program in examples/embed does this for a service with users of its
+// own, and forwards a board's events to a chat, resuming after a restart.
+//
 // # Routes
 //
 //	GET    /health                                 liveness (public)
