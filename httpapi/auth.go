@@ -245,7 +245,7 @@ func (h *Handler) setSessionCookie(w http.ResponseWriter, value string) {
 	c := &http.Cookie{
 		Name:     SessionCookie,
 		Value:    value,
-		Path:     "/",
+		Path:     h.opts.CookiePath,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 		Secure:   strings.HasPrefix(h.opts.PublicURL, "https://"),

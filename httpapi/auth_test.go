@@ -144,6 +144,22 @@ func cookieHdr(c *http.Cookie) restHdr {
 
 // TestSessions checks browser sign-in with a token, the cookie's
 // attributes, and sign-out.
+// TestCookiePath checks that the session cookie keeps to the prefix the
+// API is mounted under, and is cleared there.
+func TestCookiePath(t *testing.T) {
+	e := newRESTEnv(t, dbtest.SQLite(t), &httpapi.Options{CookiePath: "/board/"})
+	res := e.do("POST", "/sessions", `{"token":`+quoteJSON(e.alice)+`}`, nil).want(t, http.StatusCreated)
+	cookies := (&http.Response{Header: res.Header}).Cookies()
+	if len(cookies) != 1 || cookies[0].Path != "/board/" {
+		t.Fatalf("POST /sessions with CookiePath /board/: got %q, want Path=/board/", res.Header.Get("Set-Cookie"))
+	}
+	res = e.do("DELETE", "/sessions", "", cookieHdr(cookies[0])).want(t, http.StatusNoContent)
+	cleared := (&http.Response{Header: res.Header}).Cookies()
+	if len(cleared) != 1 || cleared[0].Path != "/board/" || cleared[0].MaxAge >= 0 {
+		t.Fatalf("DELETE /sessions with CookiePath /board/: got %q, want the cookie at /board/ cleared", res.Header.Get("Set-Cookie"))
+	}
+}
+
 func TestSessions(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		e := newRESTEnv(t, dsn, nil)

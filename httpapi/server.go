@@ -34,10 +34,15 @@ type Options struct {
 	// requests of an unknown user are answered 401 on every route.
 	ProvisionUsers bool
 	// PublicURL is the server's public address (https://board.example.com).
-	// Its origin is allowed for cookie writes and WebSocket upgrades, and an
+	// Its origin is allowed for writes and WebSocket upgrades authenticated
+	// by what the browser sends by itself (Identity.SentByBrowser), and an
 	// https URL makes the session cookie Secure. Empty means the request's
 	// own host is the allowed origin.
 	PublicURL string
+	// CookiePath is the Path of the session cookie: the prefix the API is
+	// mounted under, such as "/board/", keeps the cookie to it, apart from
+	// the cookies of the rest of the site. Empty means "/".
+	CookiePath string
 	// AllowedOrigins are further origins allowed for cookie writes and
 	// WebSocket upgrades; CORS headers are sent only for them.
 	AllowedOrigins []string
@@ -111,6 +116,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.CookiePath == "" {
+		opts.CookiePath = "/"
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
