@@ -43,6 +43,9 @@ type Subscription struct {
 	last      int64 // last seq taken by the reader
 	gapSeq    int64 // seq of an event whose gap was read from the log
 	page      []Event
+	// gone: the board was deleted while the subscription read its log;
+	// only its board_deleted is delivered from then on.
+	gone bool
 }
 
 // subChannel is the channel form of a subscription. Its channel is fed by
@@ -444,7 +447,27 @@ func (s *Subscription) next(ctx context.Context, wait bool) (Event, error) {
 			s.mu.Unlock()
 			continue
 		case truncated:
+			ended := s.err != nil
 			s.mu.Unlock()
+			if ended {
+				// Nothing after the gap is delivered any more.
+				continue
+			}
+			// The log no longer has the events before ev: retention
+			// removed them, or the board was deleted with its log, and its
+			// board_deleted, which the fan-out may not have handed over
+			// yet, is the subscription's last event.
+			gone, err := s.boardGone(ctx)
+			if err != nil {
+				return Event{}, err
+			}
+			if gone {
+				s.mu.Lock()
+				s.gone = true
+				s.replaying = false
+				s.mu.Unlock()
+				continue
+			}
 			s.end(&ResetError{BoardID: s.boardID, Reason: ReasonHistoryTruncated, Seq: ev.Seq}, true)
 			s.feed.remove(s)
 			continue
@@ -500,14 +523,14 @@ func (s *Subscription) backlog() bool {
 	if s.mustReadLogLocked() {
 		return true
 	}
-	return len(s.inbox) > 0 && s.inbox[0].Seq > s.last+1 && s.err == nil
+	return len(s.inbox) > 0 && s.inbox[0].Seq > s.last+1 && s.err == nil && !s.gone
 }
 
 // mustReadLogLocked reports whether the reader's next events are in the
 // log: it is replaying, and neither dropped nor ended otherwise than as a
 // slow consumer (which still hands over what it buffered).
 func (s *Subscription) mustReadLogLocked() bool {
-	return s.replaying && !s.dropped && (s.err == nil || s.err == ErrSlowConsumer)
+	return s.replaying && !s.dropped && !s.gone && (s.err == nil || s.err == ErrSlowConsumer)
 }
 
 // nextPaged returns the next event of the page read from the log.
@@ -552,6 +575,12 @@ func (s *Subscription) takeLocked() (Event, takeState) {
 			return ev, taken
 		case ev.Seq <= s.last:
 			continue
+		case s.gone && ev.Type == EventBoardDeleted:
+			s.last = ev.Seq
+			return ev, taken
+		case s.gone:
+			// Its predecessors went with the board's log.
+			continue
 		case ev.Seq == s.last+1:
 			s.last = ev.Seq
 			return ev, taken
@@ -594,6 +623,15 @@ func (s *Subscription) readLog(ctx context.Context, last int64) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// boardGone reports whether the subscription's board no longer exists.
+func (s *Subscription) boardGone(ctx context.Context) (bool, error) {
+	exists, err := s.feed.b.db.NewSelect().Model((*BoardInfo)(nil)).Where("id = ?", s.boardID).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("taskboard: replay board %s: %w", s.boardID, wrapDBError(err))
+	}
+	return !exists, nil
 }
 
 // pushReader is a push subscription's seam.Reader.
