@@ -1,0 +1,205 @@
+package taskboard_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/dbtest"
+)
+
+// BenchmarkPostgresMoves measures aggregate moves per second on PostgreSQL
+// with 1, 16 and 64 boards of 10 tasks each, four writer goroutines per
+// board, in one process. Besides moves/s it reports the CPU time per move
+// of this process (proc-µs/move) and of every PostgreSQL process on the
+// host (pg-µs/move, read from /proc, so it counts whatever else the server
+// does meanwhile), and how many samples of pg_stat_activity, taken every
+// 20 ms, found a backend of the test database waiting on Lock:object
+// (lock-object-waits).
+func BenchmarkPostgresMoves(b *testing.B) {
+	if os.Getenv(dbtest.EnvPostgres) == "" {
+		b.Skip(dbtest.EnvPostgres + " is not set")
+	}
+	for _, boards := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("boards=%d", boards), func(b *testing.B) {
+			benchPostgresMoves(b, boards, 4, 10)
+		})
+	}
+}
+
+func benchPostgresMoves(b *testing.B, boards, writersPerBoard, tasksPerBoard int) {
+	dsn := dbtest.Postgres(b)
+	ctx := context.Background()
+	store, err := taskboard.Open(ctx, dsn, benchOptions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	user, err := store.CreateUser(ctx, taskboard.UserCreate{ID: "bench", Name: "Bench", Email: "bench@example.com"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	as := taskboard.Actor{UserID: user.ID}
+	type boardTasks struct {
+		list  string
+		tasks []string
+	}
+	setup := make([]boardTasks, boards)
+	for i := range setup {
+		board, err := store.CreateBoard(ctx, as, fmt.Sprint("bench ", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		list, err := store.CreateList(ctx, as, board.ID, taskboard.ListCreate{Name: "list"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		setup[i].list = list.ID
+		for j := range tasksPerBoard {
+			task, err := store.CreateTask(ctx, as, taskboard.TaskCreate{ListID: list.ID, Title: fmt.Sprint("task ", j)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			setup[i].tasks = append(setup[i].tasks, task.ID)
+		}
+	}
+
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	var waits sync.Map // "type:event" -> *atomic.Int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+			}
+			rows, err := admin.QueryContext(ctx, `SELECT coalesce(wait_event_type, ''), coalesce(wait_event, ''), count(*)
+				FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()
+				GROUP BY 1, 2`)
+			if err != nil {
+				continue
+			}
+			for rows.Next() {
+				var typ, ev string
+				var n int64
+				if rows.Scan(&typ, &ev, &n) == nil {
+					c, _ := waits.LoadOrStore(typ+":"+ev, new(atomic.Int64))
+					c.(*atomic.Int64).Add(n)
+				}
+			}
+			rows.Close()
+		}
+	}()
+
+	writers := boards * writersPerBoard
+	var next atomic.Int64
+	total := int64(b.N)
+	procStart, pgStart := processCPU(), postgresCPU()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := range writers {
+		bt := setup[w%boards]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				if next.Add(1) > total {
+					return
+				}
+				task := bt.tasks[(w/boards+i*writersPerBoard)%len(bt.tasks)]
+				pos := (i*7 + w) % len(bt.tasks)
+				if _, err := store.MoveTask(ctx, as, task, taskboard.TaskMove{ListID: bt.list, Position: &pos}); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	procUsed, pgUsed := processCPU()-procStart, postgresCPU()-pgStart
+	close(stopSampling)
+	<-sampled
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatalf("MoveTask: %v", err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "moves/s")
+	b.ReportMetric(float64(procUsed.Microseconds())/float64(b.N), "proc-µs/move")
+	b.ReportMetric(float64(pgUsed.Microseconds())/float64(b.N), "pg-µs/move")
+	var lockObject int64
+	var summary []string
+	waits.Range(func(k, v any) bool {
+		n := v.(*atomic.Int64).Load()
+		if k == "Lock:object" {
+			lockObject = n
+		}
+		summary = append(summary, fmt.Sprintf("%s=%d", k, n))
+		return true
+	})
+	b.ReportMetric(float64(lockObject), "lock-object-waits")
+	b.Logf("pg_stat_activity samples (wait_event_type:wait_event=backends): %s", strings.Join(summary, " "))
+}
+
+// processCPU returns the user and system CPU time of this process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU returns the user and system CPU time of every process named
+// postgres on this host, from /proc (0 where /proc is not there). Backends
+// that end between two readings take their time with them; the benchmark's
+// connections stay open throughout.
+func postgresCPU() time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open || s[open+1:close] != "postgres" {
+			continue
+		}
+		f := strings.Fields(s[close+1:])
+		if len(f) < 13 {
+			continue
+		}
+		// Fields 14 and 15 of stat (utime, stime), counted from the state
+		// field, which is field 3.
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
