@@ -206,12 +206,12 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 			return wrapDBError(fmt.Errorf("advance seq: %w", err))
 		}
 	}
-	if tn, ok := b.notifier.(txNotifier); ok && len(c.events) > 0 {
+	// A board's deletion, whose event is not in the log, tells the other
+	// instances inside its transaction; logged changes are announced after
+	// the commit (publish), the receivers reading the log.
+	if tn, ok := b.notifier.(txNotifier); ok && c.notLogged && len(c.events) > 0 {
 		last := c.events[len(c.events)-1]
-		sig := feedSignal{BoardID: boardID, Seq: last.Seq}
-		if c.notLogged {
-			sig.Event = &last
-		}
+		sig := feedSignal{BoardID: boardID, Seq: last.Seq, Event: &last}
 		if err := tn.NotifyTx(ctx, tx, sig); err != nil {
 			return wrapDBError(err)
 		}

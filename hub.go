@@ -18,6 +18,7 @@ type feed struct {
 	idPrefix string
 	nextID   atomic.Uint64
 	appended atomic.Int64
+	checking atomic.Bool // a periodic check runs
 
 	mu     sync.Mutex
 	hubs   map[string]*hub
@@ -31,6 +32,7 @@ type hub struct {
 	mu       sync.Mutex
 	subs     map[*Subscription]struct{}
 	last     int64
+	known    bool // seen has told the hub the board's seq
 	fetching bool
 	wanted   int64
 	queue    []Event // events waiting for the fan-out
@@ -59,8 +61,7 @@ func (f *feed) publish(boardID string, events []Event) {
 // recheck makes the board's hub read its log up to seq, after a commit
 // whose outcome is unknown: the events are delivered if they committed, and
 // nothing is if they did not. The other instances get the same signal and
-// do the same (a notifier that signals inside the transaction has already
-// sent it, or not, and ignores this one).
+// do the same.
 func (f *feed) recheck(boardID string, seq int64) {
 	sig := feedSignal{BoardID: boardID, Seq: seq}
 	if err := f.notifier.Notify(context.Background(), sig); err != nil {
@@ -81,8 +82,19 @@ func (f *feed) broadcast(ev Event) {
 // receive handles a signal from another instance.
 func (f *feed) receive(s feedSignal) {
 	if s.Resync {
+		if s.Check && !f.checking.CompareAndSwap(false, true) {
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.closed {
+			if s.Check {
+				f.checking.Store(false)
+			}
+			return
+		}
 		f.wg.Add(1)
-		go f.resync()
+		go f.resync(s.Check)
 		return
 	}
 	if s.Event != nil {
@@ -112,26 +124,44 @@ func (f *feed) receive(s feedSignal) {
 }
 
 // resync signals every followed board's current seq, so that hubs fetch
-// what they missed.
-func (f *feed) resync() {
+// what they missed. check says it is the periodic check.
+func (f *feed) resync(check bool) {
 	defer f.wg.Done()
+	if check {
+		defer f.checking.Store(false)
+	}
+	// A hub that seen has not reached yet belongs to a subscription still
+	// reading the log; the next check covers it.
 	f.mu.Lock()
 	ids := make([]string, 0, len(f.hubs))
-	for id := range f.hubs {
-		ids = append(ids, id)
+	for id, h := range f.hubs {
+		h.mu.Lock()
+		if h.known {
+			ids = append(ids, id)
+		}
+		h.mu.Unlock()
 	}
 	f.mu.Unlock()
 	if len(ids) == 0 {
 		return
 	}
-	var boards []BoardInfo
 	ctx := context.Background()
-	if err := f.b.db.NewSelect().Model(&boards).Column("id", "seq").Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
-		f.b.opts.Logger.Warn("taskboard: resync after reconnect", "err", err)
-		return
-	}
-	for _, board := range boards {
-		f.receive(feedSignal{BoardID: board.ID, Seq: board.Seq})
+	const chunk = 1000
+	for len(ids) > 0 {
+		part := ids[:min(chunk, len(ids))]
+		ids = ids[len(part):]
+		var boards []BoardInfo
+		if err := f.b.db.NewSelect().Model(&boards).Column("id", "seq").Where("id IN (?)", bun.In(part)).Scan(ctx); err != nil {
+			if !check {
+				f.b.opts.Logger.Warn("taskboard: resync after reconnect", "err", err)
+			} else {
+				f.b.opts.Logger.Debug("taskboard: check followed boards", "err", err)
+			}
+			return
+		}
+		for _, board := range boards {
+			f.receive(feedSignal{BoardID: board.ID, Seq: board.Seq})
+		}
 	}
 }
 
@@ -309,6 +339,7 @@ func (f *feed) seen(boardID string, seq int64) {
 	if h.last == 0 {
 		h.last = seq
 	}
+	h.known = true
 	h.mu.Unlock()
 }
 

@@ -12,6 +12,9 @@ type feedSignal struct {
 	// Resync, from a notifier that may have missed signals (its connection
 	// dropped), asks the feed to catch every followed board up from the log.
 	Resync bool
+	// Check, with Resync, is the periodic comparison of the followed
+	// boards' seqs with the database; one at a time is enough.
+	Check bool
 }
 
 // notifier carries signals between the instances that share one database:
@@ -24,7 +27,8 @@ type notifier interface {
 	// receive does not block.
 	Start(ctx context.Context, receive func(feedSignal)) error
 	// Notify sends a signal to the other instances. It is called after the
-	// change it announces committed, and must not block for long.
+	// change it announces committed, and must not block for long; it may
+	// send the signal later, with others.
 	Notify(ctx context.Context, s feedSignal) error
 	// Close stops the notifier.
 	Close() error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,10 @@ import (
 
 // txNotifier is implemented by notifiers that can send a signal inside the
 // transaction that makes it true, so that it is delivered exactly when the
-// transaction commits and never for one that rolls back.
+// transaction commits and never for one that rolls back. Only a board's
+// deletion, whose event cannot be read back from the log, goes this way:
+// on PostgreSQL a NOTIFY inside a transaction takes the database's global
+// notification lock at commit, which would serialise every write.
 type txNotifier interface {
 	NotifyTx(ctx context.Context, tx bun.Tx, s feedSignal) error
 }
@@ -25,17 +29,42 @@ type txNotifier interface {
 // maxNotifyPayload keeps NOTIFY payloads under PostgreSQL's 8000-byte limit.
 const maxNotifyPayload = 7900
 
+// batchInterval is the shortest time between two batches of signals of
+// logged changes that one instance sends.
+const batchInterval = 2 * time.Millisecond
+
+// checkInterval is how often an instance compares the seq of every board it
+// has subscribers for with the database: the safety net for a signal that
+// never came (its sender died between the commit and the batch, or its
+// batch failed).
+const checkInterval = time.Second
+
 // pgNotifier carries feed signals between instances that share one
 // PostgreSQL database, through LISTEN/NOTIFY on a channel named after the
-// database schema. A logged change notifies only its board and seq (the
-// receivers read the events from the log); ephemeral events travel in the
-// payload. Its listener holds one connection of the pool; when that
-// connection drops it reconnects with backoff and tells the feed to catch up
-// from the log, so nothing logged is lost meanwhile.
+// database schema. Logged changes are announced after their commit, outside
+// any write transaction: each instance queues the highest committed seq of
+// each board it wrote and a single goroutine sends them in batches, one
+// NOTIFY per few milliseconds, so that writers never wait for PostgreSQL's
+// global notification lock. The receivers read the events from the log.
+// Ephemeral events travel in the payload, and a board's deletion in its
+// transaction. Its listener holds one connection of the pool; when that
+// connection drops it reconnects with backoff and tells the feed to catch
+// up from the log, so nothing logged is lost meanwhile; and every
+// checkInterval it has the feed compare its boards' seqs with the database,
+// which catches a signal that was never sent.
 type pgNotifier struct {
 	db       *bun.DB
 	instance string
 	logger   *slog.Logger
+
+	// The batch of logged changes to announce: board ID to highest seq.
+	batchMu sync.Mutex
+	pending map[string]int64
+	kick    chan struct{}
+	// held, a test hook, drops logged changes' signals, as an instance that
+	// dies after its commits would.
+	held          atomic.Bool
+	checkInterval time.Duration
 
 	mu        sync.Mutex
 	channel   string // empty until first read from the database
@@ -47,13 +76,17 @@ type pgNotifier struct {
 	lagMicros  atomic.Int64
 
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // newPGNotifier returns a notifier over db, a PostgreSQL database opened
 // with pgx's database/sql driver.
 func newPGNotifier(db *bun.DB, logger *slog.Logger) *pgNotifier {
-	return &pgNotifier{db: db, instance: newID(), logger: logger}
+	return &pgNotifier{
+		db: db, instance: newID(), logger: logger,
+		pending: make(map[string]int64), kick: make(chan struct{}, 1),
+		checkInterval: checkInterval,
+	}
 }
 
 // notifyMessage is the JSON payload of a notification.
@@ -66,6 +99,8 @@ type notifyMessage struct {
 	Type   string          `json:"y,omitempty"`
 	Data   json.RawMessage `json:"d,omitempty"`
 	Origin string          `json:"o,omitempty"`
+	// A batch of logged changes: board ID to the highest committed seq.
+	Boards map[string]int64 `json:"m,omitempty"`
 }
 
 // channelFor names the notification channel of the current schema.
@@ -100,14 +135,17 @@ func (n *pgNotifier) channelOf(ctx context.Context, db bun.IDB) (string, error) 
 	return ch, nil
 }
 
-// Start runs the listener until Close. It waits briefly for the first
-// attempt to listen, so that a fresh instance is ready at once; a database
-// that is down does not block startup, the listener keeps trying.
+// Start runs the listener, the sender of batches and the periodic check
+// until Close. It waits briefly for the first attempt to listen, so that a
+// fresh instance is ready at once; a database that is down does not block
+// startup, the listener keeps trying.
 func (n *pgNotifier) Start(ctx context.Context, receive func(feedSignal)) error {
 	ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	n.done = make(chan struct{})
 	tried := make(chan struct{})
+	n.wg.Add(3)
 	go n.listen(ctx, receive, tried)
+	go n.sendBatches(ctx)
+	go n.check(ctx, receive)
 	select {
 	case <-tried:
 	case <-time.After(5 * time.Second):
@@ -118,7 +156,7 @@ func (n *pgNotifier) Start(ctx context.Context, receive func(feedSignal)) error 
 // listen keeps a LISTEN connection open, reconnecting with backoff. It
 // closes tried once the first attempt has listened or failed.
 func (n *pgNotifier) listen(ctx context.Context, receive func(feedSignal), tried chan struct{}) {
-	defer close(n.done)
+	defer n.wg.Done()
 	var once sync.Once
 	firstTried := func() { once.Do(func() { close(tried) }) }
 	backoff := 100 * time.Millisecond
@@ -196,6 +234,12 @@ func (n *pgNotifier) listenOnce(ctx context.Context, receive func(feedSignal), o
 				n.lagCount.Add(1)
 				n.lagMicros.Add(max(0, time.Now().UnixMicro()-m.SentAt))
 			}
+			for id, seq := range m.Boards {
+				receive(feedSignal{BoardID: id, Seq: seq})
+			}
+			if m.BoardID == "" {
+				continue
+			}
 			s := feedSignal{BoardID: m.BoardID, Seq: m.Seq}
 			if m.Type != "" {
 				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, origin: m.Origin}
@@ -232,10 +276,15 @@ func (n *pgNotifier) payload(s feedSignal) (string, error) {
 	return string(b), nil
 }
 
-// Notify sends a signal outside a transaction (ephemeral events).
+// Notify sends a signal outside a transaction: an ephemeral event at once;
+// a logged change (its board's highest committed seq) in the next batch.
 func (n *pgNotifier) Notify(ctx context.Context, s feedSignal) error {
-	if s.Event == nil || s.Event.Seq != 0 {
-		// Logged changes were announced by NotifyTx in their transaction.
+	switch {
+	case s.Event == nil:
+		n.enqueue(s.BoardID, s.Seq)
+		return nil
+	case s.Event.Seq != 0:
+		// A board's deletion was announced by NotifyTx in its transaction.
 		return nil
 	}
 	p, err := n.payload(s)
@@ -252,20 +301,191 @@ func (n *pgNotifier) Notify(ctx context.Context, s feedSignal) error {
 	return nil
 }
 
-// NotifyTx sends a logged change's signal inside its transaction.
+// NotifyTx sends a signal inside a transaction: a board's deletion, whose
+// event is not in the log. The board's changes still waiting in the batch
+// go first, in the same transaction, so that the deletion does not
+// overtake them.
 func (n *pgNotifier) NotifyTx(ctx context.Context, tx bun.Tx, s feedSignal) error {
-	p, err := n.payload(s)
-	if err != nil {
-		return err
-	}
 	ch, err := n.channelOf(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
+	}
+	n.batchMu.Lock()
+	seq, ok := n.pending[s.BoardID]
+	n.batchMu.Unlock()
+	if ok {
+		// Left in the batch as well: a duplicate signal costs nothing, and
+		// the transaction may yet roll back.
+		p, err := json.Marshal(notifyMessage{Instance: n.instance, SentAt: time.Now().UnixMicro(), Boards: map[string]int64{s.BoardID: seq}})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, string(p)); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
+	p, err := n.payload(s)
+	if err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, p); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
+}
+
+// enqueue adds a board's committed seq to the next batch.
+func (n *pgNotifier) enqueue(boardID string, seq int64) {
+	if n.held.Load() {
+		return
+	}
+	n.batchMu.Lock()
+	if seq > n.pending[boardID] {
+		n.pending[boardID] = seq
+	}
+	n.batchMu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// sendBatches sends the queued signals of logged changes, at most one batch
+// per batchInterval, until ctx ends; then it sends what is left. A batch
+// that fails is queued again and retried with backoff; the receivers'
+// periodic check covers the signals of an instance that dies meanwhile.
+func (n *pgNotifier) sendBatches(ctx context.Context) {
+	defer n.wg.Done()
+	const minBackoff = 10 * time.Millisecond
+	backoff := minBackoff
+	wait := time.NewTimer(0)
+	<-wait.C
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if err := n.sendBatch(fctx); err != nil {
+				n.logger.Warn("taskboard: notify other instances on close", "err", err)
+			}
+			cancel()
+			return
+		case <-n.kick:
+		}
+		pause := batchInterval
+		if err := n.sendBatch(ctx); err != nil {
+			if ctx.Err() == nil {
+				n.logger.Warn("taskboard: notify other instances", "err", err, "retry_in", backoff)
+			}
+			pause, backoff = backoff, min(2*backoff, time.Second)
+			select {
+			case n.kick <- struct{}{}:
+			default:
+			}
+		} else {
+			backoff = minBackoff
+		}
+		wait.Reset(pause)
+		select {
+		case <-ctx.Done():
+		case <-wait.C:
+		}
+	}
+}
+
+// sendBatch sends the queued signals, in as many notifications as their
+// size needs. What it could not send is queued again.
+func (n *pgNotifier) sendBatch(ctx context.Context) error {
+	n.batchMu.Lock()
+	batch := n.pending
+	if len(batch) == 0 {
+		n.batchMu.Unlock()
+		return nil
+	}
+	n.pending = make(map[string]int64, len(batch))
+	n.batchMu.Unlock()
+
+	payloads := n.batchPayloads(batch)
+	ch, err := n.channelOf(ctx, n.db)
+	for i := 0; err == nil && i < len(payloads); i++ {
+		if _, err = n.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, payloads[i].text); err == nil {
+			for _, id := range payloads[i].boards {
+				delete(batch, id)
+			}
+		}
+	}
+	if err != nil {
+		n.batchMu.Lock()
+		for id, seq := range batch {
+			if seq > n.pending[id] {
+				n.pending[id] = seq
+			}
+		}
+		n.batchMu.Unlock()
+		return wrapDBError(err)
+	}
+	return nil
+}
+
+type batchPayload struct {
+	text   string
+	boards []string
+}
+
+// batchPayloads splits a batch into notification payloads under
+// maxNotifyPayload bytes.
+func (n *pgNotifier) batchPayloads(batch map[string]int64) []batchPayload {
+	var out []batchPayload
+	sentAt := time.Now().UnixMicro()
+	head := len(`{"i":"","t":,"m":{}}`) + len(n.instance) + 20
+	cur := notifyMessage{Instance: n.instance, SentAt: sentAt, Boards: map[string]int64{}}
+	var ids []string
+	size := head
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		b, err := json.Marshal(cur)
+		if err != nil {
+			n.logger.Warn("taskboard: encode notification", "err", err)
+		} else {
+			out = append(out, batchPayload{text: string(b), boards: ids})
+		}
+		cur = notifyMessage{Instance: n.instance, SentAt: sentAt, Boards: map[string]int64{}}
+		ids, size = nil, head
+	}
+	for id, seq := range batch {
+		key, _ := json.Marshal(id)
+		entry := len(key) + 1 + len(strconv.FormatInt(seq, 10)) + 1
+		if head+entry > maxNotifyPayload {
+			// Cannot be announced; the receivers' periodic check finds it.
+			n.logger.Warn("taskboard: board ID too long to notify", "board", id)
+			continue
+		}
+		if size+entry > maxNotifyPayload {
+			flush()
+		}
+		cur.Boards[id] = seq
+		ids = append(ids, id)
+		size += entry
+	}
+	flush()
+	return out
+}
+
+// check has the feed compare the seqs of the boards it follows with the
+// database every checkInterval, until ctx ends.
+func (n *pgNotifier) check(ctx context.Context, receive func(feedSignal)) {
+	defer n.wg.Done()
+	t := time.NewTicker(n.checkInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			receive(feedSignal{Resync: true, Check: true})
+		}
+	}
 }
 
 // ready returns nil while the listener is connected, else an error that
@@ -289,11 +509,12 @@ func (n *pgNotifier) addStats(s *Stats) {
 	s.NotificationLag = time.Duration(n.lagMicros.Load()) * time.Microsecond
 }
 
-// Close stops the listener and returns its connection to the pool.
+// Close stops the listener, returning its connection to the pool, sends
+// the signals still queued and stops the periodic check.
 func (n *pgNotifier) Close() error {
 	if n.cancel != nil {
 		n.cancel()
-		<-n.done
+		n.wg.Wait()
 	}
 	return nil
 }

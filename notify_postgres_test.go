@@ -199,6 +199,150 @@ func TestPostgresNotifierListenerKilled(t *testing.T) {
 	}
 }
 
+// TestPostgresNotifierManyBoards writes to many boards from two instances
+// at once: every subscriber, on either instance, gets each board's events
+// exactly once and in seq order.
+func TestPostgresNotifierManyBoards(t *testing.T) {
+	a, b, _ := openPair(t)
+	ctx := context.Background()
+	alice := taskboard.Actor{UserID: "user-alice"}
+	const boards, tasksPerBoard, movesPerWriter = 12, 4, 15
+	type boardSetup struct {
+		id, list string
+		tasks    []string
+		start    int64
+		subs     map[string]*taskboard.Subscription
+	}
+	setup := make([]*boardSetup, boards)
+	for i := range setup {
+		board, err := a.CreateBoard(ctx, alice, fmt.Sprint("board ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := a.CreateList(ctx, alice, board.ID, taskboard.ListCreate{Name: "list"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs := &boardSetup{id: board.ID, list: list.ID, subs: map[string]*taskboard.Subscription{}}
+		for j := range tasksPerBoard {
+			task, err := a.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: list.ID, Title: fmt.Sprint("task ", j)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs.tasks = append(bs.tasks, task.ID)
+		}
+		if bs.start, err = a.BoardSeq(ctx, alice, board.ID); err != nil {
+			t.Fatal(err)
+		}
+		for name, store := range map[string]*taskboard.Board{"A": a, "B": b} {
+			sub, err := store.Subscribe(ctx, alice, board.ID, bs.start)
+			if err != nil {
+				t.Fatalf("Subscribe on %s: %v", name, err)
+			}
+			t.Cleanup(func() { sub.Close() })
+			bs.subs[name] = sub
+		}
+		setup[i] = bs
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*boards)
+	for _, bs := range setup {
+		for w, store := range []*taskboard.Board{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range movesPerWriter {
+					task := bs.tasks[(w+2*j)%len(bs.tasks)]
+					if _, err := store.MoveTask(ctx, alice, task, taskboard.TaskMove{ListID: bs.list, Position: ptr(j % tasksPerBoard)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("MoveTask: %v", err)
+	}
+	for _, bs := range setup {
+		// A move to where the task already is logs nothing.
+		end, err := a.BoardSeq(ctx, alice, bs.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end < bs.start+movesPerWriter {
+			t.Fatalf("board %s: seq %d after the moves, want at least %d", bs.id, end, bs.start+movesPerWriter)
+		}
+		for _, sub := range bs.subs {
+			seqs := collect(t, sub, int(end-bs.start), 20*time.Second)
+			wantContiguous(t, seqs, bs.start+1)
+		}
+		bs.start = end
+	}
+	// Nothing came twice: the next write of each board is the next event
+	// of every subscriber.
+	for _, bs := range setup {
+		if _, err := b.UpdateTask(ctx, alice, bs.tasks[0], taskboard.TaskUpdate{Title: ptr("renamed")}); err != nil {
+			t.Fatalf("UpdateTask: %v", err)
+		}
+		for name, sub := range bs.subs {
+			if seqs := collect(t, sub, 1, 20*time.Second); seqs[0] != bs.start+1 {
+				t.Fatalf("board %s, subscriber on %s: next event has seq %d, want %d", bs.id, name, seqs[0], bs.start+1)
+			}
+		}
+	}
+}
+
+// TestPostgresNotifierSafetyNet: a change whose instance never announces
+// it (it died right after the commit), or that was written to the database
+// by other means, still reaches the other instances' subscribers, through
+// their periodic check of the followed boards' seqs.
+func TestPostgresNotifierSafetyNet(t *testing.T) {
+	a, b, dsn := openPair(t)
+	ctx := context.Background()
+	alice := taskboard.Actor{UserID: "user-alice"}
+	sub, err := b.Subscribe(ctx, taskboard.Actor{UserID: "user-bob"}, "board-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	taskboard.HoldNotifications(a)
+	for i := range 3 {
+		list := []string{"list-done", "list-todo"}[i%2]
+		if _, err := a.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: list, Position: ptr(0)}); err != nil {
+			t.Fatalf("MoveTask %d: %v", i, err)
+		}
+	}
+	wantContiguous(t, collect(t, sub, 3, 10*time.Second), 1)
+
+	// A row written straight into the log, with the board's seq.
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	tx, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (board_id, seq, type, at, mutation_id, data)
+		SELECT board_id, seq + 1, type, at, mutation_id, data FROM events WHERE board_id = 'board-1' ORDER BY seq DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE boards SET seq = seq + 1 WHERE id = 'board-1'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, sub); ev.Seq != 4 {
+		t.Fatalf("Events: got %q seq %d, want the event written by hand at seq 4", ev.Type, ev.Seq)
+	}
+}
+
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

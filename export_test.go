@@ -1,0 +1,10 @@
+package taskboard
+
+// HoldNotifications makes b stop announcing its logged changes to the other
+// instances, as an instance that dies right after its commits would; the
+// other instances' periodic check must still deliver them.
+func HoldNotifications(b *Board) {
+	if pn, ok := b.notifier.(*pgNotifier); ok {
+		pn.held.Store(true)
+	}
+}
