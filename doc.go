@@ -33,8 +33,14 @@
 // package and is the same on both engines; it also holds the tables of the
 // HTTP API's credentials and idempotency records, which belong to packages
 // auth and httpapi. Several processes may serve one PostgreSQL database:
-// the store tells the others of each change through LISTEN/NOTIFY, and
-// their subscribers get it from the log.
+// the store tells the others of its changes through LISTEN/NOTIFY, and
+// their subscribers get them from the log. The notifications leave after
+// the commit, batched (the highest seq of each board written, one
+// notification per few milliseconds), so that writers never queue for
+// PostgreSQL's global notification lock; and every second each process
+// compares the seq of each board it has subscribers for with the database,
+// which delivers a change whose notification never came (its process
+// stopped right after the commit) within about a second.
 //
 // # Positions and versions
 //

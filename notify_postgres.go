@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // txNotifier is implemented by notifiers that can send a signal inside the
@@ -44,8 +44,8 @@ const checkInterval = time.Second
 // database schema. Logged changes are announced after their commit, outside
 // any write transaction: each instance queues the highest committed seq of
 // each board it wrote and a single goroutine sends them in batches, one
-// NOTIFY per few milliseconds, so that writers never wait for PostgreSQL's
-// global notification lock. The receivers read the events from the log.
+// transaction of notifications per few milliseconds, so that writers never
+// wait for PostgreSQL's global notification lock. The receivers read the events from the log.
 // Ephemeral events travel in the payload, and a board's deletion in its
 // transaction. Its listener holds one connection of the pool; when that
 // connection drops it reconnects with backoff and tells the feed to catch
@@ -99,8 +99,6 @@ type notifyMessage struct {
 	Type   string          `json:"y,omitempty"`
 	Data   json.RawMessage `json:"d,omitempty"`
 	Origin string          `json:"o,omitempty"`
-	// A batch of logged changes: board ID to the highest committed seq.
-	Boards map[string]int64 `json:"m,omitempty"`
 }
 
 // channelFor names the notification channel of the current schema.
@@ -234,12 +232,6 @@ func (n *pgNotifier) listenOnce(ctx context.Context, receive func(feedSignal), o
 				n.lagCount.Add(1)
 				n.lagMicros.Add(max(0, time.Now().UnixMicro()-m.SentAt))
 			}
-			for id, seq := range m.Boards {
-				receive(feedSignal{BoardID: id, Seq: seq})
-			}
-			if m.BoardID == "" {
-				continue
-			}
 			s := feedSignal{BoardID: m.BoardID, Seq: m.Seq}
 			if m.Type != "" {
 				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, origin: m.Origin}
@@ -316,11 +308,11 @@ func (n *pgNotifier) NotifyTx(ctx context.Context, tx bun.Tx, s feedSignal) erro
 	if ok {
 		// Left in the batch as well: a duplicate signal costs nothing, and
 		// the transaction may yet roll back.
-		p, err := json.Marshal(notifyMessage{Instance: n.instance, SentAt: time.Now().UnixMicro(), Boards: map[string]int64{s.BoardID: seq}})
+		p, err := n.payload(feedSignal{BoardID: s.BoardID, Seq: seq})
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, string(p)); err != nil {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, p); err != nil {
 			return fmt.Errorf("notify: %w", err)
 		}
 	}
@@ -392,8 +384,10 @@ func (n *pgNotifier) sendBatches(ctx context.Context) {
 	}
 }
 
-// sendBatch sends the queued signals, in as many notifications as their
-// size needs. What it could not send is queued again.
+// sendBatch sends the queued signals, one notification per board (the
+// form every release understands) in one statement and one transaction,
+// so that the batch takes PostgreSQL's notification lock once. What it
+// could not send is queued again.
 func (n *pgNotifier) sendBatch(ctx context.Context) error {
 	n.batchMu.Lock()
 	batch := n.pending
@@ -404,14 +398,20 @@ func (n *pgNotifier) sendBatch(ctx context.Context) error {
 	n.pending = make(map[string]int64, len(batch))
 	n.batchMu.Unlock()
 
-	payloads := n.batchPayloads(batch)
-	ch, err := n.channelOf(ctx, n.db)
-	for i := 0; err == nil && i < len(payloads); i++ {
-		if _, err = n.db.ExecContext(ctx, "SELECT pg_notify(?, ?)", ch, payloads[i].text); err == nil {
-			for _, id := range payloads[i].boards {
-				delete(batch, id)
-			}
+	sentAt := time.Now().UnixMicro()
+	payloads := make([]string, 0, len(batch))
+	for id, seq := range batch {
+		p, err := json.Marshal(notifyMessage{Instance: n.instance, BoardID: id, Seq: seq, SentAt: sentAt})
+		if err != nil || len(p) > maxNotifyPayload {
+			// Cannot be announced; the receivers' periodic check finds it.
+			n.logger.Warn("taskboard: cannot notify a board's change", "board", id, "err", err)
+			continue
 		}
+		payloads = append(payloads, string(p))
+	}
+	ch, err := n.channelOf(ctx, n.db)
+	if err == nil && len(payloads) > 0 {
+		_, err = n.db.ExecContext(ctx, "SELECT pg_notify(?, p) FROM unnest(?::text[]) AS p", ch, pgdialect.Array(payloads))
 	}
 	if err != nil {
 		n.batchMu.Lock()
@@ -424,52 +424,6 @@ func (n *pgNotifier) sendBatch(ctx context.Context) error {
 		return wrapDBError(err)
 	}
 	return nil
-}
-
-type batchPayload struct {
-	text   string
-	boards []string
-}
-
-// batchPayloads splits a batch into notification payloads under
-// maxNotifyPayload bytes.
-func (n *pgNotifier) batchPayloads(batch map[string]int64) []batchPayload {
-	var out []batchPayload
-	sentAt := time.Now().UnixMicro()
-	head := len(`{"i":"","t":,"m":{}}`) + len(n.instance) + 20
-	cur := notifyMessage{Instance: n.instance, SentAt: sentAt, Boards: map[string]int64{}}
-	var ids []string
-	size := head
-	flush := func() {
-		if len(ids) == 0 {
-			return
-		}
-		b, err := json.Marshal(cur)
-		if err != nil {
-			n.logger.Warn("taskboard: encode notification", "err", err)
-		} else {
-			out = append(out, batchPayload{text: string(b), boards: ids})
-		}
-		cur = notifyMessage{Instance: n.instance, SentAt: sentAt, Boards: map[string]int64{}}
-		ids, size = nil, head
-	}
-	for id, seq := range batch {
-		key, _ := json.Marshal(id)
-		entry := len(key) + 1 + len(strconv.FormatInt(seq, 10)) + 1
-		if head+entry > maxNotifyPayload {
-			// Cannot be announced; the receivers' periodic check finds it.
-			n.logger.Warn("taskboard: board ID too long to notify", "board", id)
-			continue
-		}
-		if size+entry > maxNotifyPayload {
-			flush()
-		}
-		cur.Boards[id] = seq
-		ids = append(ids, id)
-		size += entry
-	}
-	flush()
-	return out
 }
 
 // check has the feed compare the seqs of the boards it follows with the

@@ -281,6 +281,11 @@ func TestPostgresNotifierManyBoards(t *testing.T) {
 		}
 		bs.start = end
 	}
+	for name, store := range map[string]*taskboard.Board{"A": a, "B": b} {
+		if st := store.Stats(); st.NotificationsReceived == 0 {
+			t.Errorf("%s received no notification: %+v", name, st)
+		}
+	}
 	// Nothing came twice: the next write of each board is the next event
 	// of every subscriber.
 	for _, bs := range setup {
