@@ -32,22 +32,31 @@ func BenchmarkPostgresMoves(b *testing.B) {
 	}
 	for _, boards := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("boards=%d", boards), func(b *testing.B) {
-			benchPostgresMoves(b, boards, 4, 10)
+			benchPostgresMoves(b, 1, boards, 4, 10)
 		})
 	}
+	// Two stores over one schema in one process, as two instances, each
+	// writing to its half of the boards.
+	b.Run("instances=2/boards=64", func(b *testing.B) {
+		benchPostgresMoves(b, 2, 64, 4, 10)
+	})
 }
 
-func benchPostgresMoves(b *testing.B, boards, writersPerBoard, tasksPerBoard int) {
+func benchPostgresMoves(b *testing.B, instances, boards, writersPerBoard, tasksPerBoard int) {
 	// The store's connections carry an application name of their own, by
 	// which the sampling below finds them and their backends' CPU time.
 	const appName = "taskboard-bench-moves"
 	dsn := dbtest.Postgres(b) + "&application_name=" + appName
 	ctx := context.Background()
-	store, err := taskboard.Open(ctx, dsn, benchOptions)
-	if err != nil {
-		b.Fatal(err)
+	stores := make([]*taskboard.Board, instances)
+	for i := range stores {
+		var err error
+		if stores[i], err = taskboard.Open(ctx, dsn, benchOptions); err != nil {
+			b.Fatal(err)
+		}
+		defer stores[i].Close()
 	}
-	defer store.Close()
+	store := stores[0]
 	user, err := store.CreateUser(ctx, taskboard.UserCreate{ID: "bench", Name: "Bench", Email: "bench@example.com"})
 	if err != nil {
 		b.Fatal(err)
@@ -139,6 +148,7 @@ func benchPostgresMoves(b *testing.B, boards, writersPerBoard, tasksPerBoard int
 	var failed atomic.Value
 	for w := range writers {
 		bt := setup[w%boards]
+		store := stores[(w%boards)%instances]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
