@@ -24,8 +24,9 @@ import (
 // connections (pg-own-µs/move) and of every PostgreSQL process on the host
 // (pg-all-µs/move, read from /proc, so it counts the server's own
 // processes and whatever else it does meanwhile), and how many samples of
-// pg_stat_activity, taken every 20 ms, found one of its backends waiting
-// on Lock:object (lock-object-waits).
+// pg_stat_activity, taken every 20 ms, found one of its writers waiting on
+// Lock:object (lock-object-waits; the notifier's own waits are logged
+// apart, as "Lock(notifier):object").
 func BenchmarkPostgresMoves(b *testing.B) {
 	if os.Getenv(dbtest.EnvPostgres) == "" {
 		b.Skip(dbtest.EnvPostgres + " is not set")
@@ -104,7 +105,10 @@ func benchPostgresMoves(b *testing.B, instances, boards, writersPerBoard, tasksP
 				return
 			case <-t.C:
 			}
-			rows, err := admin.QueryContext(ctx, `SELECT coalesce(wait_event_type, ''), coalesce(wait_event, ''), count(*)
+			// The notifier's own statements (pg_notify outside a write) are
+			// counted apart from the writers'.
+			rows, err := admin.QueryContext(ctx, `SELECT coalesce(wait_event_type, '') || CASE WHEN query LIKE 'SELECT pg_notify%' THEN '(notifier)' ELSE '' END,
+					coalesce(wait_event, ''), count(*)
 				FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND pid <> pg_backend_pid()
 				GROUP BY 1, 2`, appName)
 			if err != nil {
