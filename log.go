@@ -85,14 +85,15 @@ func (b *Board) EventsAfter(ctx context.Context, actor Actor, boardID string, af
 // Changes is what changed on a board since a time, in the course's short
 // polling form.
 type Changes struct {
-	Tasks   []Task   // tasks created or changed after the time
+	Tasks   []Task   // tasks created or changed after the time, and those of reordered lists
 	Deleted []string // ids of tasks deleted after the time, also with their list
 	Seq     int64    // the board's seq the answer is consistent with
 }
 
-// ChangesSince returns the tasks updated after since (all tasks when since
-// is zero) and the ids of the tasks deleted after it, as far as the log
-// retains deletions. It returns ErrNotFound unless the actor is a member.
+// ChangesSince returns the tasks updated after since, with every task of a
+// list whose order changed after since (all tasks when since is zero), and
+// the ids of the tasks deleted after it, as far as the log retains
+// deletions. It returns ErrNotFound unless the actor is a member.
 func (b *Board) ChangesSince(ctx context.Context, actor Actor, boardID string, since time.Time) (*Changes, error) {
 	c := &Changes{Tasks: []Task{}, Deleted: []string{}}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
