@@ -234,8 +234,10 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 			return err
 		}
 		out = t
-		if err := b.targetList(ctx, c, m.ListID); err != nil {
-			return err
+		if m.ListID != t.ListID {
+			if err := b.targetList(ctx, c, m.ListID); err != nil {
+				return err
+			}
 		}
 		src, err := c.order(ctx, tasksOf(t.ListID))
 		if err != nil {
