@@ -96,7 +96,7 @@ func (b *Board) CreateList(ctx context.Context, actor Actor, boardID string, in 
 		if err != nil {
 			return err
 		}
-		l.Position = insertAt(in.Position, len(o.keys))
+		l.Position = insertAt(in.Position, o.len())
 		if l.Rank, err = c.place(ctx, listsOf(boardID), o, l.Position, ""); err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (b *Board) MoveList(ctx context.Context, actor Actor, listID string, m List
 		if err != nil {
 			return err
 		}
-		n := len(o.keys)
+		n := o.len()
 		to := n - 1
 		if m.Position != nil {
 			to = min(*m.Position, n-1)

@@ -44,28 +44,104 @@ func insertAt(p *int, n int) int {
 	return *p
 }
 
-// order is the sorted keys of one set of siblings.
-type order struct{ keys []string }
+// order is the sorted keys of one set of siblings, in blocks of at most
+// 2*orderBlock keys, so that finding, inserting and removing a key costs
+// O(n/orderBlock + orderBlock) instead of moving the whole slice.
+type order struct {
+	blocks [][]string
+	n      int
+}
+
+// orderBlock is the usual number of keys in a block of an order.
+const orderBlock = 512
+
+func newOrder(keys []string) *order {
+	o := &order{n: len(keys)}
+	for len(keys) > 0 {
+		m := min(len(keys), orderBlock)
+		o.blocks = append(o.blocks, slices.Clip(keys[:m]))
+		keys = keys[m:]
+	}
+	return o
+}
+
+// len returns the number of keys.
+func (o *order) len() int { return o.n }
 
 // index returns the position of key k, which the set holds.
 func (o *order) index(k string) (int, error) {
-	i := sort.SearchStrings(o.keys, k)
-	if i == len(o.keys) || o.keys[i] != k {
-		return 0, fmt.Errorf("order index out of step: key %q missing", k)
+	pos := 0
+	for _, b := range o.blocks {
+		if b[len(b)-1] < k {
+			pos += len(b)
+			continue
+		}
+		i := sort.SearchStrings(b, k)
+		if b[i] == k {
+			return pos + i, nil
+		}
+		break
 	}
-	return i, nil
+	return 0, fmt.Errorf("order index out of step: key %q missing", k)
+}
+
+// find returns the block holding position i and i's index in it; i == n
+// gives the end of the last block.
+func (o *order) find(i int) (int, int) {
+	for bi, b := range o.blocks {
+		if i < len(b) {
+			return bi, i
+		}
+		i -= len(b)
+	}
+	if len(o.blocks) == 0 {
+		return 0, 0
+	}
+	last := len(o.blocks) - 1
+	return last, len(o.blocks[last])
 }
 
 // at returns the key at position i, or "" outside the set.
 func (o *order) at(i int) string {
-	if i < 0 || i >= len(o.keys) {
+	if i < 0 || i >= o.n {
 		return ""
 	}
-	return o.keys[i]
+	bi, j := o.find(i)
+	return o.blocks[bi][j]
 }
 
-func (o *order) insert(i int, k string) { o.keys = slices.Insert(o.keys, i, k) }
-func (o *order) remove(i int)           { o.keys = slices.Delete(o.keys, i, i+1) }
+// set replaces the key at position i (keeping the order).
+func (o *order) set(i int, k string) {
+	bi, j := o.find(i)
+	o.blocks[bi][j] = k
+}
+
+func (o *order) insert(i int, k string) {
+	o.n++
+	if len(o.blocks) == 0 {
+		o.blocks = [][]string{{k}}
+		return
+	}
+	bi, j := o.find(i)
+	b := slices.Insert(o.blocks[bi], j, k)
+	if len(b) > 2*orderBlock {
+		right := slices.Clone(b[orderBlock:])
+		b = slices.Clip(b[:orderBlock])
+		o.blocks = slices.Insert(o.blocks, bi+1, right)
+	}
+	o.blocks[bi] = b
+}
+
+func (o *order) remove(i int) {
+	bi, j := o.find(i)
+	o.n--
+	b := slices.Delete(o.blocks[bi], j, j+1)
+	if len(b) == 0 {
+		o.blocks = slices.Delete(o.blocks, bi, bi+1)
+		return
+	}
+	o.blocks[bi] = b
+}
 
 // boardOrder is the order index of one board's parents, valid at seq.
 type boardOrder struct {
@@ -171,7 +247,7 @@ func (c *change) order(ctx context.Context, s siblings) (*order, error) {
 		Order("rank").Scan(ctx, &keys); err != nil {
 		return nil, fmt.Errorf("read order: %w", err)
 	}
-	o := &order{keys: keys}
+	o := newOrder(keys)
 	c.ord.sets[s] = o
 	c.orders.loaded(c.board.ID, c.ord, len(keys))
 	return o, nil
@@ -208,7 +284,7 @@ func (c *change) place(ctx context.Context, s siblings, o *order, i int, skipID 
 // no updated_at and no event, as no position changes. The window grows
 // until its keys fit in half of maxRankLen or it spans every sibling.
 func (c *change) respace(ctx context.Context, s siblings, o *order, i int, skipID string) (string, error) {
-	n := len(o.keys)
+	n := o.len()
 	for w := respaceWindow; ; w *= 2 {
 		lo, hi := max(0, i-w), min(n, i+w)
 		whole := lo == 0 && hi == n
@@ -231,13 +307,13 @@ func (c *change) respace(ctx context.Context, s siblings, o *order, i int, skipI
 		}
 		if err := c.tx.NewSelect().Table(s.table).Column("id", "rank").
 			Where("? = ?", bun.Ident(s.parentCol), s.parentID).
-			Where("rank >= ? AND rank <= ?", o.keys[lo], o.keys[hi-1]).
+			Where("rank >= ? AND rank <= ?", o.at(lo), o.at(hi-1)).
 			Where("id <> ?", skipID).
 			Order("rank").Scan(ctx, &rows); err != nil {
 			return "", fmt.Errorf("respace order keys: %w", err)
 		}
 		if len(rows) != hi-lo {
-			return "", fmt.Errorf("order index out of step: %d rows between %q and %q, want %d", len(rows), o.keys[lo], o.keys[hi-1], hi-lo)
+			return "", fmt.Errorf("order index out of step: %d rows between %q and %q, want %d", len(rows), o.at(lo), o.at(hi-1), hi-lo)
 		}
 		for j, r := range rows {
 			nk := keys[j]
@@ -247,7 +323,7 @@ func (c *change) respace(ctx context.Context, s siblings, o *order, i int, skipI
 			if _, err := c.tx.NewUpdate().Table(s.table).Set("rank = ?", nk).Where("id = ?", r.ID).Exec(ctx); err != nil {
 				return "", fmt.Errorf("respace order keys: %w", err)
 			}
-			o.keys[lo+j] = nk
+			o.set(lo+j, nk)
 		}
 		return keys[i-lo], nil
 	}

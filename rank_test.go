@@ -1,6 +1,7 @@
 package taskboard
 
 import (
+	"fmt"
 	"math/rand"
 	"slices"
 	"strings"
@@ -127,5 +128,95 @@ func TestRanksBetween(t *testing.T) {
 	}
 	if !slices.IsSorted(keys) {
 		t.Fatal("keys out of order")
+	}
+}
+
+// TestOrderBlocks checks the blocked order index against a plain slice
+// through random inserts, removals and replacements.
+func TestOrderBlocks(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	var model []string
+	for i := range 3000 {
+		model = append(model, fmt.Sprintf("k%06d", i*10))
+	}
+	o := newOrder(slices.Clone(model))
+	for step := range 20000 {
+		switch op := rng.Intn(5); {
+		case op < 2 || len(model) == 0:
+			i := rng.Intn(len(model) + 1)
+			lo, hi := "k", "l"
+			if i > 0 {
+				lo = model[i-1]
+			}
+			if i < len(model) {
+				hi = model[i]
+			}
+			k := lo + "V"
+			if k >= hi {
+				continue
+			}
+			model = slices.Insert(model, i, k)
+			o.insert(i, k)
+		case op < 4:
+			i := rng.Intn(len(model))
+			model = slices.Delete(model, i, i+1)
+			o.remove(i)
+		default:
+			i := rng.Intn(len(model))
+			k := model[i] + "1"
+			if i+1 < len(model) && k >= model[i+1] {
+				continue
+			}
+			model[i] = k
+			o.set(i, k)
+		}
+		if o.len() != len(model) {
+			t.Fatalf("step %d: %d keys, want %d", step, o.len(), len(model))
+		}
+		if len(model) > 0 {
+			i := rng.Intn(len(model))
+			if got := o.at(i); got != model[i] {
+				t.Fatalf("step %d: at(%d) = %q, want %q", step, i, got, model[i])
+			}
+			if got, err := o.index(model[i]); err != nil || got != i {
+				t.Fatalf("step %d: index(%q) = %d, %v; want %d", step, model[i], got, err, i)
+			}
+		}
+	}
+	for i, k := range model {
+		if o.at(i) != k {
+			t.Fatalf("at(%d) = %q, want %q", i, o.at(i), k)
+		}
+	}
+	if _, err := o.index("nope"); err == nil {
+		t.Fatal("index of a missing key: no error")
+	}
+}
+
+// TestOrderBlocksSplit inserts at the top until blocks split, then
+// removes everything from the middle.
+func TestOrderBlocksSplit(t *testing.T) {
+	o := newOrder(nil)
+	var model []string
+	for i := range 5000 {
+		k := fmt.Sprintf("%08d", 99999999-i)
+		o.insert(0, k)
+		model = slices.Insert(model, 0, k)
+	}
+	if len(o.blocks) < 5 {
+		t.Fatalf("%d blocks after 5000 inserts at one spot", len(o.blocks))
+	}
+	for len(model) > 0 {
+		for _, i := range []int{0, len(model) / 2, len(model) - 1} {
+			if got, err := o.index(model[i]); err != nil || got != i || o.at(i) != model[i] {
+				t.Fatalf("index(%q) = %d, %v; at(%d) = %q", model[i], got, err, i, o.at(i))
+			}
+		}
+		i := len(model) / 2
+		model = slices.Delete(model, i, i+1)
+		o.remove(i)
+	}
+	if o.len() != 0 || len(o.blocks) != 0 {
+		t.Fatalf("emptied order: %d keys, %d blocks", o.len(), len(o.blocks))
 	}
 }

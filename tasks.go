@@ -138,7 +138,7 @@ func (b *Board) CreateTask(ctx context.Context, actor Actor, in TaskCreate) (*Ta
 		if err != nil {
 			return err
 		}
-		n := len(o.keys)
+		n := o.len()
 		t.Position = insertAt(in.Position, n)
 		t.CreatedAt, t.UpdatedAt = c.at, c.at
 		if t.Rank, err = c.place(ctx, tasksOf(in.ListID), o, t.Position, ""); err != nil {
@@ -248,7 +248,7 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 			return err
 		}
 		from := From{ListID: t.ListID, Position: t.Position}
-		n := len(dst.keys)
+		n := dst.len()
 		if m.ListID == t.ListID {
 			n-- // the task leaves its place first
 		}
@@ -268,12 +268,12 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 		// The tasks between the two places moved: in the list it left
 		// (unless it was the last) and the one it joined (unless at the
 		// end); within one list, those between from and to.
-		if t.Position < len(src.keys) || m.ListID == t.ListID {
+		if t.Position < src.len() || m.ListID == t.ListID {
 			if err := c.orderChanged(ctx, t.ListID); err != nil {
 				return err
 			}
 		}
-		if m.ListID != t.ListID && to < len(dst.keys)-1 {
+		if m.ListID != t.ListID && to < dst.len()-1 {
 			if err := c.orderChanged(ctx, m.ListID); err != nil {
 				return err
 			}
@@ -333,7 +333,7 @@ func (b *Board) DeleteTask(ctx context.Context, actor Actor, taskID string, d Ta
 			return err
 		}
 		o.remove(t.Position)
-		if t.Position < len(o.keys) {
+		if t.Position < o.len() {
 			if err := c.orderChanged(ctx, t.ListID); err != nil {
 				return err
 			}
