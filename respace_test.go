@@ -295,3 +295,11 @@ func TestOrderIndexAfterRollback(t *testing.T) {
 		}
 	})
 }
+
+// TestTightKeys runs the randomized order model and the racing writers
+// with keys so short that most writes respace their neighbours.
+func TestTightKeys(t *testing.T) {
+	defer taskboard.SetMaxRankLen(3)()
+	t.Run("model", TestRandomOperationsMatchModel)
+	t.Run("racing writers", TestConcurrentWritersSucceed)
+}
