@@ -106,9 +106,10 @@ func (b *Board) Snapshot(ctx context.Context, actor Actor, boardID string) (*Sna
 			return err
 		}
 		s.Board, s.Seq = *board, board.Seq
-		if err := tx.NewSelect().Model(&s.Lists).Where("board_id = ?", boardID).Order("position").Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&s.Lists).Where("board_id = ?", boardID).Order("rank").Scan(ctx); err != nil {
 			return err
 		}
+		numberLists(s.Lists)
 		if err := selectBoardTasks(ctx, tx, boardID, &s.Tasks); err != nil {
 			return err
 		}
@@ -124,10 +125,14 @@ func (b *Board) Snapshot(ctx context.Context, actor Actor, boardID string) (*Sna
 
 // selectBoardTasks loads a board's tasks by list position, then task position.
 func selectBoardTasks(ctx context.Context, db bun.IDB, boardID string, tasks *[]Task) error {
-	return db.NewSelect().Model(tasks).
+	if err := db.NewSelect().Model(tasks).
 		Join("JOIN lists AS l ON l.id = task.list_id").
 		Where("task.board_id = ?", boardID).
-		OrderExpr("l.position, task.position").Scan(ctx)
+		OrderExpr("l.rank, l.id, task.rank").Scan(ctx); err != nil {
+		return err
+	}
+	numberTasks(*tasks)
+	return nil
 }
 
 // Tasks returns a board's tasks by list position, then task position, and
@@ -150,7 +155,7 @@ func (b *Board) Tasks(ctx context.Context, actor Actor, boardID string) ([]Task,
 		Join("JOIN boards AS b ON b.id = task.board_id").
 		Where("task.board_id = ?", boardID).
 		Where("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = task.board_id AND m.user_id = ?)", actor.UserID).
-		OrderExpr("l.position, task.position").Scan(ctx)
+		OrderExpr("l.rank, l.id, task.rank").Scan(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("taskboard: tasks of board %s: %w", boardID, wrapDBError(err))
 	}
@@ -166,6 +171,7 @@ func (b *Board) Tasks(ctx context.Context, actor Actor, boardID string) ([]Task,
 	for i := range rows {
 		tasks[i] = rows[i].Task
 	}
+	numberTasks(tasks)
 	return tasks, rows[0].BoardSeq, nil
 }
 

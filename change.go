@@ -64,6 +64,11 @@ type change struct {
 	// xid is the PostgreSQL transaction's ID (zero on SQLite), by which a
 	// commit whose answer was lost is looked up.
 	xid int64
+	// startSeq is the board's seq when the change began; orders holds the
+	// order index, ord the board's part of it once the change needs it.
+	startSeq int64
+	orders   *orderCache
+	ord      *boardOrder
 }
 
 // emit appends an event to the board's log with the next seq.
@@ -198,6 +203,13 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 	}
 	c.board, c.xid = locked.BoardInfo, locked.XID
 	startSeq := c.board.Seq
+	c.startSeq, c.orders = startSeq, &b.orders
+	committed := false
+	defer func() {
+		if c.ord != nil {
+			b.orders.done(boardID, c.ord, committed && !c.notLogged, c.board.Seq)
+		}
+	}()
 	if err := fn(c); err != nil {
 		return wrapDBError(err)
 	}
@@ -226,6 +238,7 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		b.commitUnknown(boardID, c)
 		return wrapDBError(fmt.Errorf("commit: %w", err))
 	}
+	committed = true
 	if len(c.events) > 0 {
 		b.feed.publish(boardID, c.events)
 	}

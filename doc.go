@@ -47,6 +47,10 @@
 // Positions are 0-based and contiguous: after every operation the tasks of a
 // list, and the lists of a board, are at 0..n-1. Inserting or moving to p is
 // an array splice; p past the end, or a nil position, means at the end.
+// Positions are not stored: each row holds an order key between its
+// neighbours' keys, so a create, move or delete writes the row itself (and
+// now and then respaces a few neighbours' keys, which no client sees), and
+// the position is derived when the row is read or put in an event.
 // Tasks and lists carry a version (1, then +1 per change to that entity);
 // every update, move and deletion of a task or list takes an IfVersion in
 // its input (TaskUpdate, TaskMove, TaskDelete, ListUpdate, ListMove,

@@ -8,3 +8,11 @@ func HoldNotifications(b *Board) {
 		pn.held.Store(true)
 	}
 }
+
+// SetMaxRankLen sets the longest order key writes make before respacing,
+// for tests, and returns a function that restores it.
+func SetMaxRankLen(n int) (restore func()) {
+	old := maxRankLen
+	maxRankLen = n
+	return func() { maxRankLen = old }
+}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/uptrace/bun"
 )
@@ -63,6 +62,14 @@ func lockedList(ctx context.Context, c *change, listID string) (*List, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("List")
 	}
+	if err != nil {
+		return nil, err
+	}
+	o, err := c.order(ctx, listsOf(c.board.ID))
+	if err != nil {
+		return nil, err
+	}
+	l.Position, err = o.index(l.Rank)
 	return l, err
 }
 
@@ -85,17 +92,18 @@ func (b *Board) CreateList(ctx context.Context, actor Actor, boardID string, in 
 	}
 	l := &List{ID: newID(), BoardID: boardID, Name: in.Name, Version: 1}
 	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
-		n, err := count(ctx, c.tx.NewSelect().Model((*List)(nil)).Where("board_id = ?", boardID))
+		o, err := c.order(ctx, listsOf(boardID))
 		if err != nil {
 			return err
 		}
-		l.Position = insertAt(in.Position, n)
-		if err := shift(ctx, c.tx, (*List)(nil), "board_id", boardID, l.Position, n, +1, time.Time{}); err != nil {
+		l.Position = insertAt(in.Position, o.len())
+		if l.Rank, err = c.place(ctx, listsOf(boardID), o, l.Position, ""); err != nil {
 			return err
 		}
 		if _, err := c.tx.NewInsert().Model(l).Exec(ctx); err != nil {
 			return fmt.Errorf("insert list: %w", err)
 		}
+		o.insert(l.Position, l.Rank)
 		return c.emit(ctx, Envelope{Type: EventListCreated, List: l})
 	})
 	if err != nil {
@@ -109,8 +117,14 @@ func (b *Board) List(ctx context.Context, actor Actor, listID string) (*List, er
 	if hasNUL(actor.UserID, listID) {
 		return nil, fmt.Errorf("taskboard: list %q: %w", listID, notFound("List"))
 	}
-	l := new(List)
-	err := b.db.NewSelect().Model(l).Where("id = ?", listID).
+	var row struct {
+		List     `bun:",extend"`
+		Position int `bun:"pos,scanonly"`
+	}
+	err := b.db.NewSelect().Model(&row).
+		ColumnExpr("list.*").
+		ColumnExpr("(SELECT COUNT(*) FROM lists AS s WHERE s.board_id = list.board_id AND s.rank < list.rank) AS pos").
+		Where("list.id = ?", listID).
 		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = list.board_id AND m.user_id = ?)", actor.UserID).
 		Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -119,6 +133,8 @@ func (b *Board) List(ctx context.Context, actor Actor, listID string) (*List, er
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: list %s: %w", listID, wrapDBError(err))
 	}
+	l := &row.List
+	l.Position = row.Position
 	return l, nil
 }
 
@@ -130,7 +146,11 @@ func (b *Board) Lists(ctx context.Context, actor Actor, boardID string) ([]List,
 		if _, err := visibleBoard(ctx, tx, actor.UserID, boardID); err != nil {
 			return err
 		}
-		return tx.NewSelect().Model(&lists).Where("board_id = ?", boardID).Order("position").Scan(ctx)
+		if err := tx.NewSelect().Model(&lists).Where("board_id = ?", boardID).Order("rank").Scan(ctx); err != nil {
+			return err
+		}
+		numberLists(lists)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: lists of board %s: %w", boardID, err)
@@ -187,10 +207,11 @@ func (b *Board) MoveList(ctx context.Context, actor Actor, listID string, m List
 			return err
 		}
 		out = l
-		n, err := count(ctx, c.tx.NewSelect().Model((*List)(nil)).Where("board_id = ?", l.BoardID))
+		o, err := c.order(ctx, listsOf(l.BoardID))
 		if err != nil {
 			return err
 		}
+		n := o.len()
 		to := n - 1
 		if m.Position != nil {
 			to = min(*m.Position, n-1)
@@ -199,12 +220,15 @@ func (b *Board) MoveList(ctx context.Context, actor Actor, listID string, m List
 		if to == from {
 			return nil
 		}
-		if err := moveWithin(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, from, to, time.Time{}); err != nil {
+		o.remove(from)
+		rank, err := c.place(ctx, listsOf(l.BoardID), o, to, l.ID)
+		if err != nil {
 			return err
 		}
-		l.Position = to
+		o.insert(to, rank)
+		l.Position, l.Rank = to, rank
 		l.Version++
-		if _, err := c.tx.NewUpdate().Model(l).Column("position", "version").WherePK().Exec(ctx); err != nil {
+		if _, err := c.tx.NewUpdate().Model(l).Column("rank", "version").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("move list: %w", err)
 		}
 		return c.emit(ctx, Envelope{Type: EventListMoved, List: l, From: &From{Position: from}})
@@ -224,7 +248,7 @@ func (b *Board) DeleteList(ctx context.Context, actor Actor, listID string, d Li
 			return err
 		}
 		var taskIDs []string
-		if err := c.tx.NewSelect().Model((*Task)(nil)).Column("id").Where("list_id = ?", l.ID).Order("position").Scan(ctx, &taskIDs); err != nil {
+		if err := c.tx.NewSelect().Model((*Task)(nil)).Column("id").Where("list_id = ?", l.ID).Order("rank").Scan(ctx, &taskIDs); err != nil {
 			return err
 		}
 		if taskIDs == nil {
@@ -236,9 +260,12 @@ func (b *Board) DeleteList(ctx context.Context, actor Actor, listID string, d Li
 		if _, err := c.tx.NewDelete().Model(l).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete list: %w", err)
 		}
-		if err := shift(ctx, c.tx, (*List)(nil), "board_id", l.BoardID, l.Position+1, -1, -1, time.Time{}); err != nil {
+		c.forget(tasksOf(l.ID))
+		o, err := c.order(ctx, listsOf(l.BoardID))
+		if err != nil {
 			return err
 		}
+		o.remove(l.Position)
 		return c.emit(ctx, Envelope{Type: EventListDeleted, List: l, TaskIDs: taskIDs})
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -84,14 +85,15 @@ func (b *Board) EventsAfter(ctx context.Context, actor Actor, boardID string, af
 // Changes is what changed on a board since a time, in the course's short
 // polling form.
 type Changes struct {
-	Tasks   []Task   // tasks created or changed after the time
+	Tasks   []Task   // tasks created or changed after the time, and those of reordered lists
 	Deleted []string // ids of tasks deleted after the time, also with their list
 	Seq     int64    // the board's seq the answer is consistent with
 }
 
-// ChangesSince returns the tasks updated after since (all tasks when since
-// is zero) and the ids of the tasks deleted after it, as far as the log
-// retains deletions. It returns ErrNotFound unless the actor is a member.
+// ChangesSince returns the tasks updated after since, with every task of a
+// list whose order changed after since (all tasks when since is zero), and
+// the ids of the tasks deleted after it, as far as the log retains
+// deletions. It returns ErrNotFound unless the actor is a member.
 func (b *Board) ChangesSince(ctx context.Context, actor Actor, boardID string, since time.Time) (*Changes, error) {
 	c := &Changes{Tasks: []Task{}, Deleted: []string{}}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
@@ -104,11 +106,27 @@ func (b *Board) ChangesSince(ctx context.Context, actor Actor, boardID string, s
 			return selectBoardTasks(ctx, tx, boardID, &c.Tasks)
 		}
 		since = since.UTC()
-		if err := tx.NewSelect().Model(&c.Tasks).
+		// The tasks of every list with a task changed after since, whole,
+		// to number them; kept are the changed tasks and every task of a
+		// list whose order changed (its tasks' positions may all differ).
+		var tasks []Task
+		if err := tx.NewSelect().Model(&tasks).
 			Join("JOIN lists AS l ON l.id = task.list_id").
-			Where("task.board_id = ? AND task.updated_at > ?", boardID, since).
-			OrderExpr("l.position, task.position").Scan(ctx); err != nil {
+			Where("task.board_id = ?", boardID).
+			Where("l.order_changed_at > ? OR EXISTS (SELECT 1 FROM tasks AS u WHERE u.list_id = task.list_id AND u.updated_at > ?)", since, since).
+			OrderExpr("l.rank, l.id, task.rank").Scan(ctx); err != nil {
 			return err
+		}
+		numberTasks(tasks)
+		var reordered []string
+		if err := tx.NewSelect().Table("lists").Column("id").
+			Where("board_id = ? AND order_changed_at > ?", boardID, since).Scan(ctx, &reordered); err != nil {
+			return err
+		}
+		for _, t := range tasks {
+			if t.UpdatedAt.After(since) || slices.Contains(reordered, t.ListID) {
+				c.Tasks = append(c.Tasks, t)
+			}
 		}
 		var recs []eventRecord
 		if err := tx.NewSelect().Model(&recs).

@@ -20,7 +20,12 @@ func (b *Board) Migrate(ctx context.Context) error {
 	if err := migrations.Discover(migrationFiles); err != nil {
 		return fmt.Errorf("taskboard: load migrations: %w", err)
 	}
-	migrator := migrate.NewMigrator(b.db, migrations, migrate.WithMarkAppliedOnSuccess(true))
+	// Order keys compare byte by byte: SQLite's BINARY, PostgreSQL's "C".
+	data := struct{ RankCollation string }{"BINARY"}
+	if !b.sqlite {
+		data.RankCollation = `"C"`
+	}
+	migrator := migrate.NewMigrator(b.db, migrations, migrate.WithMarkAppliedOnSuccess(true), migrate.WithTemplateData(data))
 	run := func() error {
 		if err := migrator.Init(ctx); err != nil {
 			return fmt.Errorf("taskboard: init migrations: %w", err)

@@ -46,8 +46,10 @@ type List struct {
 	ID       string `bun:"id,pk" json:"id"`
 	BoardID  string `bun:"board_id,notnull" json:"board_id"`
 	Name     string `bun:"name,notnull" json:"name"`
-	Position int    `bun:"position,notnull" json:"position"`
+	Position int    `bun:"-" json:"position"`
 	Version  int64  `bun:"version,notnull" json:"version"`
+	// Rank is the list's order key among the board's lists (see order.go).
+	Rank string `bun:"rank,notnull" json:"-"`
 }
 
 // Task is a card in a list. Position is its 0-based index in the list;
@@ -61,10 +63,12 @@ type Task struct {
 	Title       string    `bun:"title,notnull" json:"title"`
 	Description *string   `bun:"description" json:"description"`
 	AssigneeID  *string   `bun:"assignee_id" json:"assignee_id"`
-	Position    int       `bun:"position,notnull" json:"position"`
+	Position    int       `bun:"-" json:"position"`
 	Version     int64     `bun:"version,notnull" json:"version"`
 	CreatedAt   time.Time `bun:"created_at,notnull" json:"created_at"`
 	UpdatedAt   time.Time `bun:"updated_at,notnull" json:"updated_at"`
+	// Rank is the task's order key in its list (see order.go).
+	Rank string `bun:"rank,notnull" json:"-"`
 }
 
 // eventRecord is one row of a board's event log. Data holds the event's

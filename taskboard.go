@@ -89,6 +89,8 @@ type Board struct {
 	// events are published in seq order. The row lock on the board orders
 	// writers of different processes.
 	boardMu [64]sync.Mutex
+	// orders is the order index of the boards written to (order.go).
+	orders orderCache
 
 	feed *feed
 	// notifier carries the feed's signals to the other instances sharing

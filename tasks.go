@@ -63,8 +63,15 @@ func (b *Board) Task(ctx context.Context, actor Actor, taskID string) (*Task, er
 	if hasNUL(actor.UserID, taskID) {
 		return nil, fmt.Errorf("taskboard: task %q: %w", taskID, notFound("Task"))
 	}
-	t := new(Task)
-	err := b.db.NewSelect().Model(t).Where("id = ?", taskID).
+	// One statement: the task and its position read in one snapshot.
+	var row struct {
+		Task     `bun:",extend"`
+		Position int `bun:"pos,scanonly"`
+	}
+	err := b.db.NewSelect().Model(&row).
+		ColumnExpr("task.*").
+		ColumnExpr("(SELECT COUNT(*) FROM tasks AS s WHERE s.list_id = task.list_id AND s.rank < task.rank) AS pos").
+		Where("task.id = ?", taskID).
 		Where("EXISTS (SELECT 1 FROM board_members m WHERE m.board_id = task.board_id AND m.user_id = ?)", actor.UserID).
 		Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -73,6 +80,8 @@ func (b *Board) Task(ctx context.Context, actor Actor, taskID string) (*Task, er
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: task %s: %w", taskID, wrapDBError(err))
 	}
+	t := &row.Task
+	t.Position = row.Position
 	return t, nil
 }
 
@@ -125,18 +134,26 @@ func (b *Board) CreateTask(ctx context.Context, actor Actor, in TaskCreate) (*Ta
 		if err := checkAssignee(ctx, c, in.AssigneeID); err != nil {
 			return err
 		}
-		n, err := count(ctx, c.tx.NewSelect().Model((*Task)(nil)).Where("list_id = ?", in.ListID))
+		o, err := c.order(ctx, tasksOf(in.ListID))
 		if err != nil {
 			return err
 		}
+		n := o.len()
 		t.Position = insertAt(in.Position, n)
 		t.CreatedAt, t.UpdatedAt = c.at, c.at
-		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", in.ListID, t.Position, n, +1, c.at); err != nil {
+		if t.Rank, err = c.place(ctx, tasksOf(in.ListID), o, t.Position, ""); err != nil {
 			return err
+		}
+		if t.Position < n {
+			// The tasks after it moved down.
+			if err := c.orderChanged(ctx, in.ListID); err != nil {
+				return err
+			}
 		}
 		if _, err := c.tx.NewInsert().Model(t).Exec(ctx); err != nil {
 			return fmt.Errorf("insert task: %w", err)
 		}
+		o.insert(t.Position, t.Rank)
 		return c.emit(ctx, Envelope{Type: EventTaskCreated, Task: t})
 	})
 	if err != nil {
@@ -217,37 +234,54 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 			return err
 		}
 		out = t
-		n, err := b.targetList(ctx, c, m.ListID)
+		if m.ListID != t.ListID {
+			if err := b.targetList(ctx, c, m.ListID); err != nil {
+				return err
+			}
+		}
+		src, err := c.order(ctx, tasksOf(t.ListID))
+		if err != nil {
+			return err
+		}
+		dst, err := c.order(ctx, tasksOf(m.ListID))
 		if err != nil {
 			return err
 		}
 		from := From{ListID: t.ListID, Position: t.Position}
-		want := n // past the end: at the end
-		if m.Position != nil {
-			want = *m.Position
-		}
+		n := dst.len()
 		if m.ListID == t.ListID {
-			to := min(want, n-1)
-			if to == t.Position {
-				return nil
-			}
-			if err := moveWithin(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position, to, c.at); err != nil {
-				return err
-			}
-			t.Position = to
-		} else {
-			to := min(want, n)
-			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1, c.at); err != nil {
-				return err
-			}
-			if err := shift(ctx, c.tx, (*Task)(nil), "list_id", m.ListID, to, -1, +1, c.at); err != nil {
-				return err
-			}
-			t.ListID, t.Position = m.ListID, to
+			n-- // the task leaves its place first
 		}
+		to := n // past the end: at the end
+		if m.Position != nil {
+			to = min(*m.Position, n)
+		}
+		if m.ListID == t.ListID && to == t.Position {
+			return nil
+		}
+		src.remove(t.Position)
+		rank, err := c.place(ctx, tasksOf(m.ListID), dst, to, t.ID)
+		if err != nil {
+			return err
+		}
+		dst.insert(to, rank)
+		// The tasks between the two places moved: in the list it left
+		// (unless it was the last) and the one it joined (unless at the
+		// end); within one list, those between from and to.
+		if t.Position < src.len() || m.ListID == t.ListID {
+			if err := c.orderChanged(ctx, t.ListID); err != nil {
+				return err
+			}
+		}
+		if m.ListID != t.ListID && to < dst.len()-1 {
+			if err := c.orderChanged(ctx, m.ListID); err != nil {
+				return err
+			}
+		}
+		t.ListID, t.Position, t.Rank = m.ListID, to, rank
 		t.Version++
 		t.UpdatedAt = c.at
-		if _, err := c.tx.NewUpdate().Model(t).Column("list_id", "position", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+		if _, err := c.tx.NewUpdate().Model(t).Column("list_id", "rank", "version", "updated_at").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("move task: %w", err)
 		}
 		return c.emit(ctx, Envelope{Type: EventTaskMoved, Task: t, From: &from})
@@ -258,36 +292,30 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 	return out, nil
 }
 
-// targetList returns how many tasks a list of the change's board holds; a
-// list of another board the actor can see is ErrInvalid, any other is
+// targetList checks that listID is a list of the change's board; a list of
+// another board the actor can see is ErrInvalid, any other is
 // notFound("List").
-func (b *Board) targetList(ctx context.Context, c *change, listID string) (int, error) {
+func (b *Board) targetList(ctx context.Context, c *change, listID string) error {
 	if hasNUL(listID) {
-		return 0, notFound("List")
+		return notFound("List")
 	}
-	var l struct {
-		BoardID string `bun:"board_id"`
-		Tasks   int    `bun:"tasks"`
-	}
-	err := c.tx.NewSelect().Table("lists").
-		Column("board_id").
-		ColumnExpr("(SELECT COUNT(*) FROM tasks WHERE tasks.list_id = lists.id) AS tasks").
-		Where("id = ?", listID).Scan(ctx, &l)
+	var boardID string
+	err := c.tx.NewSelect().Table("lists").Column("board_id").Where("id = ?", listID).Scan(ctx, &boardID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound("List")
+		return notFound("List")
 	}
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if l.BoardID == c.board.ID {
-		return l.Tasks, nil
+	if boardID == c.board.ID {
+		return nil
 	}
-	if ok, err := isMember(ctx, c.tx, l.BoardID, c.actor.UserID); err != nil {
-		return 0, err
+	if ok, err := isMember(ctx, c.tx, boardID, c.actor.UserID); err != nil {
+		return err
 	} else if !ok {
-		return 0, notFound("List")
+		return notFound("List")
 	}
-	return 0, invalid("listId", "must be a list of the task's board")
+	return invalid("listId", "must be a list of the task's board")
 }
 
 // DeleteTask deletes a task and logs task_deleted with the task as it was.
@@ -300,8 +328,15 @@ func (b *Board) DeleteTask(ctx context.Context, actor Actor, taskID string, d Ta
 		if _, err := c.tx.NewDelete().Model(t).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete task: %w", err)
 		}
-		if err := shift(ctx, c.tx, (*Task)(nil), "list_id", t.ListID, t.Position+1, -1, -1, c.at); err != nil {
+		o, err := c.order(ctx, tasksOf(t.ListID))
+		if err != nil {
 			return err
+		}
+		o.remove(t.Position)
+		if t.Position < o.len() {
+			if err := c.orderChanged(ctx, t.ListID); err != nil {
+				return err
+			}
 		}
 		return c.emit(ctx, Envelope{Type: EventTaskDeleted, TaskID: t.ID, Task: t})
 	})
@@ -325,12 +360,30 @@ func (b *Board) changeTask(ctx context.Context, actor Actor, taskID string, fn f
 	if b.sqlite {
 		// One writer at a time: the task itself names its board.
 		tg := target{table: "tasks", rowID: taskID, rowEntity: "Task", resolve: load}
-		return b.changeOf(ctx, actor, tg, "Task", func(c *change) error { return fn(c, t) })
+		return b.changeOf(ctx, actor, tg, "Task", func(c *change) error {
+			if err := c.placeTask(ctx, t); err != nil {
+				return err
+			}
+			return fn(c, t)
+		})
 	}
 	return b.changeRow(ctx, actor, "tasks", taskID, "Task", func(c *change) error {
 		if _, err := load(ctx, c.tx); err != nil {
 			return err
 		}
+		if err := c.placeTask(ctx, t); err != nil {
+			return err
+		}
 		return fn(c, t)
 	})
+}
+
+// placeTask sets the position of a task loaded in the change.
+func (c *change) placeTask(ctx context.Context, t *Task) error {
+	o, err := c.order(ctx, tasksOf(t.ListID))
+	if err != nil {
+		return err
+	}
+	t.Position, err = o.index(t.Rank)
+	return err
 }

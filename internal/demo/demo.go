@@ -89,15 +89,15 @@ func insertRest(ctx context.Context, tx bun.Tx) error {
 			{BoardID: Board, UserID: Bob, CreatedAt: t},
 		},
 		&[]taskboard.List{
-			{ID: "list-todo", BoardID: Board, Name: "To Do", Position: 0, Version: 1},
-			{ID: "list-progress", BoardID: Board, Name: "In Progress", Position: 1, Version: 1},
-			{ID: "list-done", BoardID: Board, Name: "Done", Position: 2, Version: 1},
+			{ID: "list-todo", BoardID: Board, Name: "To Do", Rank: "a0", Version: 1},
+			{ID: "list-progress", BoardID: Board, Name: "In Progress", Rank: "a1", Version: 1},
+			{ID: "list-done", BoardID: Board, Name: "Done", Rank: "a2", Version: 1},
 		},
 		&[]taskboard.Task{
-			{ID: "task-1", ListID: "list-todo", BoardID: Board, Title: "Design login page", AssigneeID: str(Alice), Position: 0, Version: 1, CreatedAt: t, UpdatedAt: t},
-			{ID: "task-2", ListID: "list-todo", BoardID: Board, Title: "Set up CI pipeline", AssigneeID: str(Bob), Position: 1, Version: 1, CreatedAt: t, UpdatedAt: t},
-			{ID: "task-3", ListID: "list-progress", BoardID: Board, Title: "Build API endpoints", AssigneeID: str(Alice), Position: 0, Version: 1, CreatedAt: t, UpdatedAt: t},
-			{ID: "task-4", ListID: "list-done", BoardID: Board, Title: "Write project brief", AssigneeID: str(Bob), Position: 0, Version: 1, CreatedAt: t, UpdatedAt: t},
+			{ID: "task-1", ListID: "list-todo", BoardID: Board, Title: "Design login page", AssigneeID: str(Alice), Rank: "a0", Version: 1, CreatedAt: t, UpdatedAt: t},
+			{ID: "task-2", ListID: "list-todo", BoardID: Board, Title: "Set up CI pipeline", AssigneeID: str(Bob), Rank: "a1", Version: 1, CreatedAt: t, UpdatedAt: t},
+			{ID: "task-3", ListID: "list-progress", BoardID: Board, Title: "Build API endpoints", AssigneeID: str(Alice), Rank: "a0", Version: 1, CreatedAt: t, UpdatedAt: t},
+			{ID: "task-4", ListID: "list-done", BoardID: Board, Title: "Write project brief", AssigneeID: str(Bob), Rank: "a0", Version: 1, CreatedAt: t, UpdatedAt: t},
 		},
 		&setting{Key: markKey, Value: "true"},
 	}
