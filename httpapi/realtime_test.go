@@ -514,6 +514,22 @@ func (s *rtSSE) wantEnd() {
 	}
 }
 
+// wantEndAfterEphemeral fails unless the stream ends after nothing but
+// ephemeral events (presence and typing, which have no id), such as the
+// presence of a connection that joined just before the stream opened.
+func (s *rtSSE) wantEndAfterEphemeral() {
+	s.t.Helper()
+	for {
+		f, ok := s.next()
+		if !ok {
+			return
+		}
+		if f.HasID {
+			s.t.Fatalf("SSE: got logged frame %+v, want the end of the stream", f)
+		}
+	}
+}
+
 // rtWS is a WebSocket client: a goroutine reads messages into msgs until
 // the connection ends (msgs is then closed and err says how).
 type rtWS struct {
