@@ -45,3 +45,11 @@ func WriteContextForTest(ctx context.Context, store *taskboard.Board, k Idempote
 func CreatedTaskResponseForTest(w http.ResponseWriter, result []any) {
 	taskResponse(http.StatusCreated)(w, resultOf[*taskboard.Task](result, 0))
 }
+
+// TaskResponseForTest is the response of the task routes answering status
+// to the result of their write.
+func TaskResponseForTest(status int) func(w http.ResponseWriter, result []any) {
+	return func(w http.ResponseWriter, result []any) {
+		taskResponse(status)(w, resultOf[*taskboard.Task](result, 0))
+	}
+}

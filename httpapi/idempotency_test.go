@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -389,6 +390,19 @@ func TestIdempotencyCrashAfterCommit(t *testing.T) {
 			t.Errorf("second retry: got %s, want %s", again.Body, res.Body)
 		}
 
+		// So does a write that changes nothing: a move to where the task is.
+		before := e.task("task-1")
+		move := fmt.Sprintf(`{"listId":%q,"position":%d}`, before.ListID, before.Position)
+		ctx = httpapi.WriteContextForTest(t.Context(), e.store, idemKey("PATCH", "/tasks/task-1/move", "stay", move), httpapi.TaskResponseForTest(http.StatusOK))
+		pos := before.Position
+		if _, err := e.store.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: before.ListID, Position: &pos}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		res = e.do("PATCH", "/tasks/task-1/move", move, bearerHdr(e.alice).with("Idempotency-Key", "stay")).want(t, http.StatusOK)
+		if got := res.Header.Get("Idempotent-Replayed"); got != "true" || res.Header.Get("ETag") != etagOf(before.Version) {
+			t.Errorf("retry of a move that changed nothing: got Idempotent-Replayed %q, ETag %s; want true, %s", got, res.Header.Get("ETag"), etagOf(before.Version))
+		}
+
 		// A write that fails (a trigger refuses the insert) stores nothing.
 		db := seam.DB(e.store)
 		if db.Dialect().Name() == dialect.SQLite {
@@ -489,3 +503,6 @@ func TestIdempotencyTwoServers(t *testing.T) {
 		t.Errorf("got %d tasks titled Twice, want 1", n)
 	}
 }
+
+// etagOf is the ETag of a version.
+func etagOf(version int64) string { return fmt.Sprintf("%q", fmt.Sprint(version)) }
