@@ -93,7 +93,7 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 			w.Header().Del("Content-Type")
 			h.replay(w, stored)
 			return
-		case st.stored != nil && status < 500:
+		case st.stored != nil && status < 400:
 			// The response committed with the write: send it as kept.
 			h.idem.release(k)
 			if st.stored.etag != "" {
