@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
 )
 
@@ -36,6 +37,7 @@ func (b *Board) CreateBoard(ctx context.Context, actor Actor, name string) (*Boa
 		return nil, fmt.Errorf("taskboard: create board: %w", err)
 	}
 	board := &BoardInfo{ID: newID(), Name: name, CreatedAt: now()}
+	seam.SetTxResult(ctx, board)
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		if err := requireUser(ctx, tx, actor.UserID); err != nil {
 			return err
@@ -196,6 +198,7 @@ func (b *Board) UpdateBoard(ctx context.Context, actor Actor, boardID string, u 
 		return nil, err
 	}
 	var out BoardInfo
+	seam.SetTxResult(ctx, &out)
 	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		if u.Name == nil || *u.Name == c.board.Name {
 			out = c.board
@@ -289,6 +292,7 @@ func (b *Board) AddMember(ctx context.Context, actor Actor, boardID string, ref 
 	}
 	var m Member
 	added := false
+	seam.SetTxResult(ctx, &m, &added)
 	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		if hasNUL(ref.UserID, ref.Email) {
 			return notFound("User")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
 )
 
@@ -91,6 +92,7 @@ func (b *Board) CreateList(ctx context.Context, actor Actor, boardID string, in 
 		return nil, err
 	}
 	l := &List{ID: newID(), BoardID: boardID, Name: in.Name, Version: 1}
+	seam.SetTxResult(ctx, l)
 	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
 		o, err := c.order(ctx, listsOf(boardID))
 		if err != nil {
@@ -175,6 +177,7 @@ func (b *Board) UpdateList(ctx context.Context, actor Actor, listID string, u Li
 			return err
 		}
 		out = l
+		seam.SetTxResult(ctx, l)
 		if u.Name == nil || *u.Name == l.Name {
 			return nil
 		}
@@ -207,6 +210,7 @@ func (b *Board) MoveList(ctx context.Context, actor Actor, listID string, m List
 			return err
 		}
 		out = l
+		seam.SetTxResult(ctx, l)
 		o, err := c.order(ctx, listsOf(l.BoardID))
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
 )
 
@@ -126,6 +127,7 @@ func (b *Board) CreateTask(ctx context.Context, actor Actor, in TaskCreate) (*Ta
 	at := now()
 	t := &Task{ID: newID(), ListID: in.ListID, Title: in.Title, Description: in.Description,
 		AssigneeID: in.AssigneeID, Version: 1, CreatedAt: at, UpdatedAt: at}
+	seam.SetTxResult(ctx, t)
 	err := b.changeRow(ctx, actor, "lists", in.ListID, "List", func(c *change) error {
 		if _, err := lockedList(ctx, c, in.ListID); err != nil {
 			return err
@@ -177,6 +179,7 @@ func (b *Board) UpdateTask(ctx context.Context, actor Actor, taskID string, u Ta
 			return err
 		}
 		out = t
+		seam.SetTxResult(ctx, t)
 		changed := false
 		if u.Title != nil && *u.Title != t.Title {
 			t.Title, changed = *u.Title, true
@@ -234,6 +237,7 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 			return err
 		}
 		out = t
+		seam.SetTxResult(ctx, t)
 		if m.ListID != t.ListID {
 			if err := b.targetList(ctx, c, m.ListID); err != nil {
 				return err

@@ -139,3 +139,54 @@ func TestTxHook(t *testing.T) {
 		}
 	})
 }
+
+// TestTxHookResult checks that a write made with seam.WithResultTxHook hands
+// its hook what it returns, final when the hook runs.
+func TestTxHookResult(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		a := taskboard.Actor{UserID: alice}
+		var seen []any
+		hook := func(ctx context.Context, tx bun.Tx, result []any) error {
+			seen = result
+			return nil
+		}
+		ctx := seam.WithResultTxHook(f.ctx, hook)
+
+		title := "Handed over"
+		task, err := f.b.UpdateTask(ctx, a, "task-1", taskboard.TaskUpdate{Title: &title})
+		if err != nil {
+			t.Fatalf("UpdateTask: %v", err)
+		}
+		if len(seen) != 1 || seen[0] != task || task.Title != title {
+			t.Fatalf("UpdateTask: the hook saw %v, want the task it returned (%p)", seen, task)
+		}
+
+		seen = nil
+		m, added, err := f.b.AddMember(ctx, a, board1, taskboard.MemberRef{UserID: f.carol})
+		if err != nil || !added {
+			t.Fatalf("AddMember: got %v, %v, %v", m, added, err)
+		}
+		if len(seen) != 2 || *seen[0].(*taskboard.Member) != *m || !*seen[1].(*bool) {
+			t.Fatalf("AddMember: the hook saw %v, want the member and true", seen)
+		}
+
+		seen = nil
+		board, err := f.b.CreateBoard(ctx, a, "Handed board")
+		if err != nil {
+			t.Fatalf("CreateBoard: %v", err)
+		}
+		if len(seen) != 1 || seen[0] != board {
+			t.Fatalf("CreateBoard: the hook saw %v, want the board it returned", seen)
+		}
+
+		// A write that returns nothing hands nothing over.
+		seen = []any{"stale"}
+		if err := f.b.DeleteTask(seam.WithResultTxHook(f.ctx, hook), a, "task-2", taskboard.TaskDelete{}); err != nil {
+			t.Fatalf("DeleteTask: %v", err)
+		}
+		if seen != nil {
+			t.Fatalf("DeleteTask: the hook saw %v, want nothing", seen)
+		}
+	})
+}

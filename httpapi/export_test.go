@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/taskboard/taskboard"
 )
@@ -26,4 +27,29 @@ func BeginIdempotentForTest(ctx context.Context, store *taskboard.Board, k Idemp
 // AbandonIdempotentForTest releases a claim of BeginIdempotentForTest.
 func AbandonIdempotentForTest(ctx context.Context, store *taskboard.Board, k IdempotencyKeyForTest) error {
 	return newIdempotencyStore(store).abandon(ctx, k.internal())
+}
+
+// WriteContextForTest returns the context that a write route gives the
+// store for a request under k: a write made with it stores, in its own
+// transaction, what respond makes of its result as k's response. A test
+// that drops everything after such a write has the server crash right
+// after the write's commit.
+func WriteContextForTest(ctx context.Context, store *taskboard.Board, k IdempotencyKeyForTest, respond func(w http.ResponseWriter, result []any)) context.Context {
+	st := &idemState{store: newIdempotencyStore(store), k: k.internal()}
+	ctx = context.WithValue(taskboard.WithMutationID(ctx, k.Key), idemStateKey{}, st)
+	return writeContext((&http.Request{}).WithContext(ctx), respond)
+}
+
+// CreatedTaskResponseForTest is the response of POST /tasks to the result
+// of CreateTask.
+func CreatedTaskResponseForTest(w http.ResponseWriter, result []any) {
+	taskResponse(http.StatusCreated)(w, resultOf[*taskboard.Task](result, 0))
+}
+
+// TaskResponseForTest is the response of the task routes answering status
+// to the result of their write.
+func TaskResponseForTest(status int) func(w http.ResponseWriter, result []any) {
+	return func(w http.ResponseWriter, result []any) {
+		taskResponse(status)(w, resultOf[*taskboard.Task](result, 0))
+	}
 }

@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
+	"github.com/uptrace/bun"
 )
 
 // maxIdempotencyKey is the longest Idempotency-Key accepted.
@@ -47,40 +51,151 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 			return
 		}
 		if stored != nil {
-			if stored.etag != "" {
-				w.Header().Set("ETag", stored.etag)
-			}
-			w.Header().Set("Idempotent-Replayed", "true")
-			if len(stored.body) == 0 {
-				// A bodiless answer (204) had no Content-Type either.
-				w.WriteHeader(stored.status)
-				return
-			}
-			writeRaw(w, stored.status, bytes.TrimSuffix(stored.body, []byte("\n")))
+			h.replay(w, stored)
 			return
 		}
+		// The key is claimed by this process until the request ends.
+		st := &idemState{store: h.idem, k: k}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		r = r.WithContext(taskboard.WithMutationID(r.Context(), key))
+		ctx := context.WithValue(taskboard.WithMutationID(r.Context(), key), idemStateKey{}, st)
+		r = r.WithContext(ctx)
 		rec := &recorder{header: w.Header()}
-		fn(rec, r, id)
+		func() {
+			// A panic must not leave the key claimed.
+			defer func() {
+				if p := recover(); p != nil {
+					h.idem.release(k)
+					panic(p)
+				}
+			}()
+			fn(rec, r, id)
+		}()
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
 		}
 		// Keep or release the key even when the client has gone: a retry
 		// must find the answer, not a claim that stays in flight.
-		ctx := context.WithoutCancel(r.Context())
-		if status >= 500 || status == 499 {
+		ctx = context.WithoutCancel(ctx)
+		switch {
+		case st.taken:
+			// Another server answered the key first; this write rolled back.
+			h.idem.release(k)
+			stored, err := h.idem.lookup(ctx, k)
+			if err == nil && stored == nil {
+				err = errIdempotencyInFlight
+			}
+			if err != nil {
+				w.Header().Del("ETag")
+				h.writeError(w, r, err)
+				return
+			}
+			w.Header().Del("Content-Type")
+			h.replay(w, stored)
+			return
+		case st.stored != nil && status < 400:
+			// The response committed with the write: send it as kept.
+			h.idem.release(k)
+			if st.stored.etag != "" {
+				w.Header().Set("ETag", st.stored.etag)
+			}
+			w.WriteHeader(st.stored.status)
+			w.Write(st.stored.body)
+			return
+		case status >= 500 || status == 499:
+			// Not kept: whatever the write did rolled back, or committed
+			// with the response, which a retry then gets.
 			if err := h.idem.abandon(ctx, k); err != nil {
 				h.log(r).Error("release idempotency key", "err", err)
 			}
-		} else if err := h.idem.finish(ctx, k, storedResponse{
-			status: status, etag: w.Header().Get("ETag"), body: rec.body.Bytes()}); err != nil {
-			h.log(r).Error("store idempotent response", "err", err)
+		default:
+			// The request wrote nothing (a 4xx answer), or nothing that
+			// runs the store's transaction hook.
+			if err := h.idem.finish(ctx, k, storedResponse{
+				status: status, etag: w.Header().Get("ETag"), body: rec.body.Bytes()}); err != nil {
+				h.log(r).Error("store idempotent response", "err", err)
+			}
 		}
 		w.WriteHeader(status)
 		w.Write(rec.body.Bytes())
 	}
+}
+
+// replay sends a stored response.
+func (h *Handler) replay(w http.ResponseWriter, stored *storedResponse) {
+	if stored.etag != "" {
+		w.Header().Set("ETag", stored.etag)
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	if len(stored.body) == 0 {
+		// A bodiless answer (204) had no Content-Type either.
+		w.WriteHeader(stored.status)
+		return
+	}
+	writeRaw(w, stored.status, bytes.TrimSuffix(stored.body, []byte("\n")))
+}
+
+// idemState is the state of a request with an Idempotency-Key, in its
+// context for the route's store write.
+type idemState struct {
+	store *idempotencyStore
+	k     idempotencyKey
+	// stored is the response the write's transaction stored, when its
+	// hook ran (it commits with the write, or the write fails).
+	stored *storedResponse
+	// taken reports that the key's record was stored by another request
+	// before the write's hook could store its own: the write rolled back.
+	taken bool
+}
+
+type idemStateKey struct{}
+
+// writeContext returns the context for the store write of a route that
+// answers with what respond makes of the write's result (the values the
+// write hands to seam.SetTxResult). Under an Idempotency-Key, the write
+// stores that response in its own transaction, so that the write and the
+// key's response commit together: a retry finds the response of every
+// write that committed.
+func writeContext(r *http.Request, respond func(w http.ResponseWriter, result []any)) context.Context {
+	st, _ := r.Context().Value(idemStateKey{}).(*idemState)
+	if st == nil {
+		return r.Context()
+	}
+	return seam.WithResultTxHook(r.Context(), func(ctx context.Context, tx bun.Tx, result []any) error {
+		st.stored, st.taken = nil, false
+		rec := &recorder{header: make(http.Header)}
+		respond(rec, result)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		resp := storedResponse{status: status, etag: rec.header.Get("ETag"), body: rec.body.Bytes()}
+		if err := st.store.record(ctx, tx, st.k, resp); err != nil {
+			st.taken = errors.Is(err, errIdempotencyTaken)
+			return err
+		}
+		st.stored = &resp
+		return nil
+	})
+}
+
+// writeWith is writeContext for a write that returns one value of type T.
+func writeWith[T any](r *http.Request, respond func(w http.ResponseWriter, v T)) context.Context {
+	return writeContext(r, func(w http.ResponseWriter, result []any) {
+		respond(w, resultOf[T](result, 0))
+	})
+}
+
+// resultOf returns the i-th value of a write's result. A write that hands
+// over no such value is a bug of the store, which the panic reports.
+func resultOf[T any](result []any, i int) T {
+	if i < len(result) {
+		if v, ok := result[i].(T); ok {
+			return v
+		}
+	}
+	var zero T
+	panic(fmt.Sprintf("httpapi: the write handed over %v, not a %T at %d", result, zero, i))
 }
 
 // recorder buffers a response so that it can be kept before it is sent.

@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/auth"
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
 	"github.com/taskboard/taskboard/internal/demo"
@@ -332,3 +335,174 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 		}
 	})
 }
+
+// idemKey is the idempotency key that a request of Alice with key and body
+// to method path claims.
+func idemKey(method, path, key, body string) httpapi.IdempotencyKeyForTest {
+	sum := sha256.Sum256([]byte(body))
+	return httpapi.IdempotencyKeyForTest{UserID: demo.Alice, Method: method, Path: path, Key: key, RequestHash: hex.EncodeToString(sum[:])}
+}
+
+// tasksTitled counts board-1's tasks titled title.
+func (e *restEnv) tasksTitled(title string) int {
+	n := 0
+	for _, task := range e.snapshot("board-1").Tasks {
+		if task.Title == title {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIdempotencyCrashAfterCommit checks that the response of a write is
+// stored with the write: the server crashes right after the write's commit
+// (the write is made as the route makes it, and nothing after it runs),
+// and the retry gets the write's response, changing nothing more. A write
+// that fails stores nothing: its retry runs.
+func TestIdempotencyCrashAfterCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRESTEnv(t, dsn, nil)
+		alice := taskboard.Actor{UserID: demo.Alice}
+
+		const body = `{"title":"Crashed","listId":"list-todo"}`
+		ctx := httpapi.WriteContextForTest(t.Context(), e.store, idemKey("POST", "/tasks", "crash", body), httpapi.CreatedTaskResponseForTest)
+		seq := e.boardSeq("board-1")
+		task, err := e.store.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: "list-todo", Title: "Crashed"})
+		if err != nil {
+			t.Fatalf("CreateTask: %v", err)
+		}
+		// The server is gone; the client retries.
+		h := bearerHdr(e.alice).with("Idempotency-Key", "crash")
+		res := e.do("POST", "/tasks", body, h).want(t, http.StatusCreated)
+		if got := res.Header.Get("Idempotent-Replayed"); got != "true" {
+			t.Errorf("retry after the crash: got Idempotent-Replayed %q, want true", got)
+		}
+		var got taskboard.Task
+		res.decode(t, &got)
+		if got.ID != task.ID || got.Title != "Crashed" || res.Header.Get("ETag") != `"1"` {
+			t.Errorf("retry after the crash: got %s with ETag %s, want task %s with ETag \"1\"", res.Body, res.Header.Get("ETag"), task.ID)
+		}
+		if e.boardSeq("board-1") != seq+1 || e.tasksTitled("Crashed") != 1 {
+			t.Errorf("retry after the crash: seq %d (want %d), %d tasks titled Crashed (want 1)", e.boardSeq("board-1"), seq+1, e.tasksTitled("Crashed"))
+		}
+		again := e.do("POST", "/tasks", body, h).want(t, http.StatusCreated)
+		if !bytes.Equal(again.Body, res.Body) {
+			t.Errorf("second retry: got %s, want %s", again.Body, res.Body)
+		}
+
+		// So does a write that changes nothing: a move to where the task is.
+		before := e.task("task-1")
+		move := fmt.Sprintf(`{"listId":%q,"position":%d}`, before.ListID, before.Position)
+		ctx = httpapi.WriteContextForTest(t.Context(), e.store, idemKey("PATCH", "/tasks/task-1/move", "stay", move), httpapi.TaskResponseForTest(http.StatusOK))
+		pos := before.Position
+		if _, err := e.store.MoveTask(ctx, alice, "task-1", taskboard.TaskMove{ListID: before.ListID, Position: &pos}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		res = e.do("PATCH", "/tasks/task-1/move", move, bearerHdr(e.alice).with("Idempotency-Key", "stay")).want(t, http.StatusOK)
+		if got := res.Header.Get("Idempotent-Replayed"); got != "true" || res.Header.Get("ETag") != etagOf(before.Version) {
+			t.Errorf("retry of a move that changed nothing: got Idempotent-Replayed %q, ETag %s; want true, %s", got, res.Header.Get("ETag"), etagOf(before.Version))
+		}
+
+		// A write that fails (a trigger refuses the insert) stores nothing.
+		db := seam.DB(e.store)
+		if db.Dialect().Name() == dialect.SQLite {
+			mustExec(t, db, `CREATE TRIGGER fail_insert BEFORE INSERT ON tasks BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+		} else {
+			mustExec(t, db, `CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`)
+			mustExec(t, db, `CREATE TRIGGER fail_insert BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION fail_insert()`)
+		}
+		const failed = `{"title":"Failed","listId":"list-todo"}`
+		ctx = httpapi.WriteContextForTest(t.Context(), e.store, idemKey("POST", "/tasks", "failed", failed), httpapi.CreatedTaskResponseForTest)
+		if _, err := e.store.CreateTask(ctx, alice, taskboard.TaskCreate{ListID: "list-todo", Title: "Failed"}); err == nil {
+			t.Fatalf("CreateTask with the failing trigger: no error")
+		}
+		if db.Dialect().Name() == dialect.SQLite {
+			mustExec(t, db, `DROP TRIGGER fail_insert`)
+		} else {
+			mustExec(t, db, `DROP TRIGGER fail_insert ON tasks`)
+		}
+		h = bearerHdr(e.alice).with("Idempotency-Key", "failed")
+		first := e.do("POST", "/tasks", failed, h).want(t, http.StatusCreated)
+		if got := first.Header.Get("Idempotent-Replayed"); got != "" {
+			t.Errorf("retry after a failed write: got Idempotent-Replayed %q, want it run", got)
+		}
+		if n := e.tasksTitled("Failed"); n != 1 {
+			t.Errorf("got %d tasks titled Failed, want 1", n)
+		}
+	})
+}
+
+// TestIdempotencyTwoServers sends one write with one key to two servers
+// over one PostgreSQL database, the second while the first one's write
+// runs: the write runs once, and both answer its response. A trigger makes
+// the insert slow.
+func TestIdempotencyTwoServers(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	e1 := newRESTEnv(t, dsn, nil)
+	store2, err := taskboard.Open(t.Context(), dsn, &taskboard.Options{MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store2.Close() })
+	// The second server checks the tokens of the first: they are kept in
+	// the database.
+	api2 := httpapi.New(store2, &httpapi.Options{Authenticator: httpapi.NewBuiltin(auth.New(store2, nil)), Logger: slogTo(io.Discard)})
+	t.Cleanup(api2.Close)
+	srv2 := httptest.NewServer(api2)
+	t.Cleanup(srv2.Close)
+	db := seam.DB(e1.store)
+	mustExec(t, db, `CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$`)
+	mustExec(t, db, `CREATE TRIGGER slow_insert BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION slow_insert()`)
+	const body = `{"title":"Twice","listId":"list-todo"}`
+	seq := e1.boardSeq("board-1")
+
+	type answer struct {
+		status   int
+		body     string
+		replayed bool
+		err      error
+	}
+	post := func(srv *httptest.Server, out chan<- answer) {
+		req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/tasks", strings.NewReader(body))
+		if err != nil {
+			out <- answer{err: err}
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+e1.alice)
+		req.Header.Set("Idempotency-Key", "twice")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			out <- answer{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		out <- answer{status: res.StatusCode, body: string(b), replayed: res.Header.Get("Idempotent-Replayed") == "true", err: err}
+	}
+	first, second := make(chan answer, 1), make(chan answer, 1)
+	go post(e1.srv, first)
+	time.Sleep(150 * time.Millisecond) // the first write sleeps in its insert
+	go post(srv2, second)
+	a1, a2 := <-first, <-second
+	for _, a := range []answer{a1, a2} {
+		if a.err != nil {
+			t.Fatalf("POST /tasks: %v", a.err)
+		}
+		if a.status != http.StatusCreated {
+			t.Fatalf("POST /tasks on two servers: got %d %s, want 201", a.status, a.body)
+		}
+	}
+	if a1.body != a2.body || a1.replayed || !a2.replayed {
+		t.Errorf("answers: %s (replayed %v) and %s (replayed %v); want one response, the second replayed", a1.body, a1.replayed, a2.body, a2.replayed)
+	}
+	mustExec(t, db, `DROP TRIGGER slow_insert ON tasks`)
+	if got := e1.boardSeq("board-1"); got != seq+1 {
+		t.Errorf("board-1's seq went from %d to %d; want one event", seq, got)
+	}
+	if n := e1.tasksTitled("Twice"); n != 1 {
+		t.Errorf("got %d tasks titled Twice, want 1", n)
+	}
+}
+
+// etagOf is the ETag of a version.
+func etagOf(version int64) string { return fmt.Sprintf("%q", fmt.Sprint(version)) }

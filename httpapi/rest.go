@@ -222,6 +222,24 @@ func writeList(w http.ResponseWriter, status int, l *taskboard.List) {
 	writeJSON(w, status, l)
 }
 
+// The responses of the write routes, from what their writes return; each
+// route answers with one, and under an Idempotency-Key stores it with the
+// write (writeContext).
+
+func taskResponse(status int) func(w http.ResponseWriter, t *taskboard.Task) {
+	return func(w http.ResponseWriter, t *taskboard.Task) { writeTask(w, status, t) }
+}
+
+func listResponse(status int) func(w http.ResponseWriter, l *taskboard.List) {
+	return func(w http.ResponseWriter, l *taskboard.List) { writeList(w, status, l) }
+}
+
+func jsonResponse[T any](status int) func(w http.ResponseWriter, v T) {
+	return func(w http.ResponseWriter, v T) { writeJSON(w, status, v) }
+}
+
+func noContent(w http.ResponseWriter, _ []any) { w.WriteHeader(http.StatusNoContent) }
+
 // createTask is POST /tasks.
 func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identity) {
 	var in struct {
@@ -240,7 +258,8 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identit
 	}) {
 		return
 	}
-	t, err := h.store.CreateTask(r.Context(), id.actor(), taskboard.TaskCreate{
+	respond := taskResponse(http.StatusCreated)
+	t, err := h.store.CreateTask(writeWith(r, respond), id.actor(), taskboard.TaskCreate{
 		ListID: in.ListID.Value, Title: in.Title.Value, Description: in.Description.Value,
 		AssigneeID: in.AssigneeID.Value, Position: in.Position.ptr(),
 	})
@@ -248,7 +267,7 @@ func (h *Handler) createTask(w http.ResponseWriter, r *http.Request, id *Identit
 		h.writeError(w, r, err)
 		return
 	}
-	writeTask(w, http.StatusCreated, t)
+	respond(w, t)
 }
 
 // getTask is GET /tasks/{id}.
@@ -289,12 +308,13 @@ func (h *Handler) updateTask(w http.ResponseWriter, r *http.Request, id *Identit
 	if in.Title.Set {
 		u.Title = &in.Title.Value
 	}
-	t, err := h.store.UpdateTask(r.Context(), id.actor(), r.PathValue("id"), u)
+	respond := taskResponse(http.StatusOK)
+	t, err := h.store.UpdateTask(writeWith(r, respond), id.actor(), r.PathValue("id"), u)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeTask(w, http.StatusOK, t)
+	respond(w, t)
 }
 
 // moveTask is PATCH /tasks/{id}/move (the course's route).
@@ -309,19 +329,20 @@ func (h *Handler) moveTask(w http.ResponseWriter, r *http.Request, id *Identity)
 	}) {
 		return
 	}
-	t, err := h.store.MoveTask(r.Context(), id.actor(), r.PathValue("id"), taskboard.TaskMove{
+	respond := taskResponse(http.StatusOK)
+	t, err := h.store.MoveTask(writeWith(r, respond), id.actor(), r.PathValue("id"), taskboard.TaskMove{
 		ListID: in.ListID.Value, Position: &in.Position.Value, IfVersion: ifMatch(r),
 	})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeTask(w, http.StatusOK, t)
+	respond(w, t)
 }
 
 // deleteTask is DELETE /tasks/{id} (the course's route).
 func (h *Handler) deleteTask(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.DeleteTask(r.Context(), id.actor(), r.PathValue("id"), taskboard.TaskDelete{IfVersion: ifMatch(r)}); err != nil {
+	if err := h.store.DeleteTask(writeContext(r, noContent), id.actor(), r.PathValue("id"), taskboard.TaskDelete{IfVersion: ifMatch(r)}); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -363,12 +384,13 @@ func (h *Handler) createBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	}) {
 		return
 	}
-	board, err := h.store.CreateBoard(r.Context(), id.actor(), in.Name.Value)
+	respond := jsonResponse[*taskboard.BoardInfo](http.StatusCreated)
+	board, err := h.store.CreateBoard(writeWith(r, respond), id.actor(), in.Name.Value)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, board)
+	respond(w, board)
 }
 
 // snapshot is GET /boards/{boardId}.
@@ -401,17 +423,18 @@ func (h *Handler) updateBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	if in.Name.Set {
 		u.Name = &in.Name.Value
 	}
-	board, err := h.store.UpdateBoard(r.Context(), id.actor(), r.PathValue("boardId"), u)
+	respond := jsonResponse[*taskboard.BoardInfo](http.StatusOK)
+	board, err := h.store.UpdateBoard(writeWith(r, respond), id.actor(), r.PathValue("boardId"), u)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, board)
+	respond(w, board)
 }
 
 // deleteBoard is DELETE /boards/{boardId}.
 func (h *Handler) deleteBoard(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.DeleteBoard(r.Context(), id.actor(), r.PathValue("boardId")); err != nil {
+	if err := h.store.DeleteBoard(writeContext(r, noContent), id.actor(), r.PathValue("boardId")); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -438,12 +461,21 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity
 	}) {
 		return
 	}
-	m, added, err := h.store.AddMember(r.Context(), id.actor(), r.PathValue("boardId"),
+	ctx := writeContext(r, func(w http.ResponseWriter, result []any) {
+		writeMember(w, resultOf[*taskboard.Member](result, 0), *resultOf[*bool](result, 1))
+	})
+	m, added, err := h.store.AddMember(ctx, id.actor(), r.PathValue("boardId"),
 		taskboard.MemberRef{UserID: in.UserID.Value, Email: in.Email.Value})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	writeMember(w, m, added)
+}
+
+// writeMember answers an added member: 201, or 200 when the user was a
+// member already.
+func writeMember(w http.ResponseWriter, m *taskboard.Member, added bool) {
 	status := http.StatusOK
 	if added {
 		status = http.StatusCreated
@@ -453,7 +485,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity
 
 // removeMember is DELETE /boards/{boardId}/members/{userId}.
 func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.RemoveMember(r.Context(), id.actor(), r.PathValue("boardId"), r.PathValue("userId")); err != nil {
+	if err := h.store.RemoveMember(writeContext(r, noContent), id.actor(), r.PathValue("boardId"), r.PathValue("userId")); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -472,13 +504,14 @@ func (h *Handler) createList(w http.ResponseWriter, r *http.Request, id *Identit
 	}) {
 		return
 	}
-	l, err := h.store.CreateList(r.Context(), id.actor(), r.PathValue("boardId"),
+	respond := listResponse(http.StatusCreated)
+	l, err := h.store.CreateList(writeWith(r, respond), id.actor(), r.PathValue("boardId"),
 		taskboard.ListCreate{Name: in.Name.Value, Position: in.Position.ptr()})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeList(w, http.StatusCreated, l)
+	respond(w, l)
 }
 
 // updateList is PATCH /lists/{id}.
@@ -495,12 +528,13 @@ func (h *Handler) updateList(w http.ResponseWriter, r *http.Request, id *Identit
 	if in.Name.Set {
 		u.Name = &in.Name.Value
 	}
-	l, err := h.store.UpdateList(r.Context(), id.actor(), r.PathValue("id"), u)
+	respond := listResponse(http.StatusOK)
+	l, err := h.store.UpdateList(writeWith(r, respond), id.actor(), r.PathValue("id"), u)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeList(w, http.StatusOK, l)
+	respond(w, l)
 }
 
 // moveList is PATCH /lists/{id}/move.
@@ -513,17 +547,18 @@ func (h *Handler) moveList(w http.ResponseWriter, r *http.Request, id *Identity)
 	}) {
 		return
 	}
-	l, err := h.store.MoveList(r.Context(), id.actor(), r.PathValue("id"), taskboard.ListMove{Position: &in.Position.Value, IfVersion: ifMatch(r)})
+	respond := listResponse(http.StatusOK)
+	l, err := h.store.MoveList(writeWith(r, respond), id.actor(), r.PathValue("id"), taskboard.ListMove{Position: &in.Position.Value, IfVersion: ifMatch(r)})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeList(w, http.StatusOK, l)
+	respond(w, l)
 }
 
 // deleteList is DELETE /lists/{id}.
 func (h *Handler) deleteList(w http.ResponseWriter, r *http.Request, id *Identity) {
-	if err := h.store.DeleteList(r.Context(), id.actor(), r.PathValue("id"), taskboard.ListDelete{IfVersion: ifMatch(r)}); err != nil {
+	if err := h.store.DeleteList(writeContext(r, noContent), id.actor(), r.PathValue("id"), taskboard.ListDelete{IfVersion: ifMatch(r)}); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

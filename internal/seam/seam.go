@@ -49,3 +49,35 @@ func TxHook(ctx context.Context) TxHookFunc {
 	hook, _ := ctx.Value(txHookKey{}).(TxHookFunc)
 	return hook
 }
+
+// ResultTxHookFunc is a TxHookFunc that also gets the write's result: the
+// values the write hands to SetTxResult, nil when it hands none.
+type ResultTxHookFunc func(ctx context.Context, tx bun.Tx, result []any) error
+
+type txResultKey struct{}
+
+// txResult holds what a write hands to SetTxResult.
+type txResult struct{ values []any }
+
+// WithResultTxHook is WithTxHook for a hook that needs what the write
+// returns, to write it down with the write (a response built from the task,
+// list or board it returns): the write hands it over with SetTxResult.
+func WithResultTxHook(ctx context.Context, hook ResultTxHookFunc) context.Context {
+	res := new(txResult)
+	ctx = context.WithValue(ctx, txResultKey{}, res)
+	return WithTxHook(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return hook(ctx, tx, res.values)
+	})
+}
+
+// SetTxResult hands the hook of WithResultTxHook that ctx carries, if any,
+// what the write will return: pointers to its results (CreateTask's task,
+// AddMember's member and whether it was added...), which hold their final
+// values when the hook runs and do not change after. A write calls it
+// before its hook runs; a write that returns nothing but an error does not
+// call it.
+func SetTxResult(ctx context.Context, values ...any) {
+	if res, _ := ctx.Value(txResultKey{}).(*txResult); res != nil {
+		res.values = values
+	}
+}
