@@ -48,7 +48,9 @@ type List struct {
 	Name     string `bun:"name,notnull" json:"name"`
 	Position int    `bun:"-" json:"position"`
 	Version  int64  `bun:"version,notnull" json:"version"`
-	// Rank is the list's order key among the board's lists (see order.go).
+	// Rank is the list's order key among the board's lists: they sort by
+	// it, byte by byte, and Position is derived from it. The store keeps it;
+	// it is never sent to clients.
 	Rank string `bun:"rank,notnull" json:"-"`
 }
 
@@ -67,7 +69,9 @@ type Task struct {
 	Version     int64     `bun:"version,notnull" json:"version"`
 	CreatedAt   time.Time `bun:"created_at,notnull" json:"created_at"`
 	UpdatedAt   time.Time `bun:"updated_at,notnull" json:"updated_at"`
-	// Rank is the task's order key in its list (see order.go).
+	// Rank is the task's order key in its list: the list's tasks sort by
+	// it, byte by byte, and Position is derived from it. The store keeps it;
+	// it is never sent to clients.
 	Rank string `bun:"rank,notnull" json:"-"`
 }
 
