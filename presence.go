@@ -21,7 +21,7 @@ type PresenceEntry struct {
 // present on a board while at least one of their connections follows it,
 // and for a grace period after the last one leaves, so that a reconnect
 // neither leaves nor joins. Implementations are safe for concurrent use.
-// MemoryPresence covers one instance; the one Board.NewPresence returns on
+// memoryPresence covers one instance; the one Board.NewPresence returns on
 // PostgreSQL is shared through the database and spans instances.
 type Presence interface {
 	// Join records that connection connID of user follows boardID. It
@@ -39,8 +39,8 @@ type Presence interface {
 	Close()
 }
 
-// MemoryPresence is the in-memory Presence of a single instance.
-type MemoryPresence struct {
+// memoryPresence is the in-memory Presence of a single instance.
+type memoryPresence struct {
 	grace time.Duration
 	left  func(boardID string, user User)
 
@@ -59,16 +59,16 @@ type presentUser struct {
 	gen   uint64      // invalidates a leave whose timer already fired
 }
 
-// NewMemoryPresence returns an empty in-memory Presence. A user whose last
+// newMemoryPresence returns an empty in-memory Presence. A user whose last
 // connection left grace ago (zero: at once) is removed and reported to left,
 // which is called from its own goroutine, never concurrently with Close's
 // return.
-func NewMemoryPresence(grace time.Duration, left func(boardID string, user User)) *MemoryPresence {
-	return &MemoryPresence{grace: grace, left: left, boards: make(map[string]map[string]*presentUser)}
+func newMemoryPresence(grace time.Duration, left func(boardID string, user User)) *memoryPresence {
+	return &memoryPresence{grace: grace, left: left, boards: make(map[string]map[string]*presentUser)}
 }
 
 // Join implements Presence. It returns ErrClosed after Close.
-func (p *MemoryPresence) Join(_ context.Context, boardID string, user User, connID string) (bool, error) {
+func (p *memoryPresence) Join(_ context.Context, boardID string, user User, connID string) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -96,7 +96,7 @@ func (p *MemoryPresence) Join(_ context.Context, boardID string, user User, conn
 }
 
 // Leave implements Presence.
-func (p *MemoryPresence) Leave(_ context.Context, boardID, userID, connID string) error {
+func (p *memoryPresence) Leave(_ context.Context, boardID, userID, connID string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u := p.boards[boardID][userID]
@@ -114,7 +114,7 @@ func (p *MemoryPresence) Leave(_ context.Context, boardID, userID, connID string
 }
 
 // expire removes a user whose grace period passed and reports it.
-func (p *MemoryPresence) expire(boardID, userID string, gen uint64) {
+func (p *memoryPresence) expire(boardID, userID string, gen uint64) {
 	p.mu.Lock()
 	users := p.boards[boardID]
 	u := users[userID]
@@ -135,7 +135,7 @@ func (p *MemoryPresence) expire(boardID, userID string, gen uint64) {
 }
 
 // List implements Presence.
-func (p *MemoryPresence) List(_ context.Context, boardID string) ([]PresenceEntry, error) {
+func (p *memoryPresence) List(_ context.Context, boardID string) ([]PresenceEntry, error) {
 	p.mu.Lock()
 	list := make([]PresenceEntry, 0, len(p.boards[boardID]))
 	for _, u := range p.boards[boardID] {
@@ -150,7 +150,7 @@ func (p *MemoryPresence) List(_ context.Context, boardID string) ([]PresenceEntr
 
 // Close drops every pending leave and waits for running left callbacks.
 // Join then returns ErrClosed. Close is idempotent.
-func (p *MemoryPresence) Close() {
+func (p *memoryPresence) Close() {
 	p.mu.Lock()
 	p.closed = true
 	for _, users := range p.boards {

@@ -28,7 +28,7 @@ const (
 // a user's last connection has been gone for grace.
 func (b *Board) NewPresence(grace time.Duration, left func(boardID string, user User)) Presence {
 	if b.sqlite {
-		return NewMemoryPresence(grace, left)
+		return newMemoryPresence(grace, left)
 	}
 	return newPGPresence(b, grace, left)
 }

@@ -204,11 +204,17 @@ func testPresence(t *testing.T, dsn string) {
 	e.get(e.bob, "/boards/nope/presence").want(t, http.StatusNotFound, nil)
 }
 
-func TestMemoryPresence(t *testing.T) {
+func TestPresenceInMemory(t *testing.T) {
 	var mu sync.Mutex
 	var left []string
 	gone := make(chan struct{}, 10)
-	p := taskboard.NewMemoryPresence(50*time.Millisecond, func(boardID string, u taskboard.User) {
+	// On SQLite the store's presence is the in-memory one.
+	store, err := taskboard.Open(context.Background(), dbtest.SQLite(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	p := store.NewPresence(50*time.Millisecond, func(boardID string, u taskboard.User) {
 		mu.Lock()
 		left = append(left, boardID+"/"+u.ID)
 		mu.Unlock()
