@@ -21,8 +21,9 @@ type PresenceEntry struct {
 // present on a board while at least one of their connections follows it,
 // and for a grace period after the last one leaves, so that a reconnect
 // neither leaves nor joins. Implementations are safe for concurrent use.
-// memoryPresence covers one instance; the one Board.NewPresence returns on
-// PostgreSQL is shared through the database and spans instances.
+// Board.NewPresence returns one kept in memory on SQLite, where one
+// instance serves the database, and one shared through the database on
+// PostgreSQL, which spans instances.
 type Presence interface {
 	// Join records that connection connID of user follows boardID. It
 	// reports whether the user became present: they had no connection on
