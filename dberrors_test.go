@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/taskboard/taskboard/internal/dbtest"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // timeoutError is a net.Error that timed out, outside a *net.OpError.
@@ -138,21 +136,10 @@ func TestDriverErrors(t *testing.T) {
 // connection attempt is ErrUnavailable, New still returns a Board, and
 // Ready reports the database down.
 func TestPostgresUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	sqldb, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:"+strconv.Itoa(port)+"/test?sslmode=disable&connect_timeout=5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, pgdialect.New())
-	defer db.Close()
+	db := dbtest.UnreachablePostgres(t)
 	ctx := context.Background()
 	var n int
-	err = db.NewSelect().ColumnExpr("1").Scan(ctx, &n)
+	err := db.NewSelect().ColumnExpr("1").Scan(ctx, &n)
 	var connectErr *pgconn.ConnectError
 	if !errors.As(err, &connectErr) || !errors.Is(wrapDBError(err), ErrUnavailable) {
 		t.Errorf("query on a closed port: got %v, want a *pgconn.ConnectError that matches ErrUnavailable", err)

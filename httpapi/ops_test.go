@@ -2,12 +2,9 @@ package httpapi_test
 
 import (
 	"context"
-	"database/sql"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -16,8 +13,6 @@ import (
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
 	"github.com/taskboard/taskboard/internal/seam"
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // TestHealthAndReady checks the public operational routes.
@@ -214,18 +209,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		check(t, e, e.alice)
 	})
 	t.Run("postgres closed port", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		sqldb, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:"+strconv.Itoa(port)+"/test?sslmode=disable&connect_timeout=5")
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := bun.NewDB(sqldb, pgdialect.New())
-		defer db.Close()
+		db := dbtest.UnreachablePostgres(t)
 		store, err := taskboard.New(context.Background(), db, &taskboard.Options{SkipMigrations: true, MaintenanceInterval: -1})
 		if err != nil {
 			t.Fatal(err)
