@@ -3,6 +3,7 @@ package taskboard_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +148,36 @@ func benchFanout(b *testing.B, subscribe func(ctx context.Context, f *fixture, a
 		b.ReportMetric(float64(write.Nanoseconds())/float64(b.N), "write-ns/op")
 		b.ReportMetric(float64(fanout.Nanoseconds())/float64(b.N), "fanout-ns/op")
 		b.ReportMetric(float64(worst.Nanoseconds()), "max-fanout-ns")
+	})
+}
+
+// BenchmarkMoveTaskParallel runs 50 writers at once (25 per CPU), each
+// moving tasks of its own between two lists of one board, as 50 HTTP
+// clients would. On SQLite the writes queued together share a commit.
+func BenchmarkMoveTaskParallel(b *testing.B) {
+	benchEach(b, func(b *testing.B, dsn string) {
+		f := newFixture(b, dsn, benchOptions)
+		board, lists := f.newBoard(b, "bench", "A", "B")
+		_ = board
+		const writers = 50
+		ids := make(chan string, writers*4)
+		for i := range writers * 4 {
+			ids <- f.newTask(b, lists[i%2], "bench").ID
+		}
+		b.SetParallelism(writers / runtime.GOMAXPROCS(0))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			id := <-ids
+			i := 0
+			for pb.Next() {
+				m := taskboard.TaskMove{ListID: lists[i%2], Position: ptr((i * 7) % 100)}
+				if _, err := f.b.MoveTask(f.ctx, taskboard.Actor{UserID: alice}, id, m); err != nil {
+					b.Errorf("MoveTask: %v", err)
+					return
+				}
+				i++
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "moves/s")
 	})
 }

@@ -294,6 +294,7 @@ func (b *Board) AddMember(ctx context.Context, actor Actor, boardID string, ref 
 	added := false
 	seam.SetTxResult(ctx, &m, &added)
 	err := b.change(ctx, actor, boardID, "Board", func(c *change) error {
+		added = false
 		if hasNUL(ref.UserID, ref.Email) {
 			return notFound("User")
 		}

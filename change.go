@@ -69,6 +69,8 @@ type change struct {
 	startSeq int64
 	orders   *orderCache
 	ord      *boardOrder
+	// stmts runs the change's frequent statements prepared.
+	stmts *stmtCache
 }
 
 // emit appends an event to the board's log with the next seq.
@@ -84,8 +86,8 @@ func (c *change) emit(ctx context.Context, env Envelope) error {
 		return err
 	}
 	if !c.notLogged {
-		rec := &eventRecord{BoardID: c.board.ID, Seq: ev.Seq, Type: ev.Type, At: c.at, MutationID: c.mutID, Data: string(ev.Data)}
-		if _, err := c.tx.NewInsert().Model(rec).Exec(ctx); err != nil {
+		if _, err := c.stmts.exec(ctx, c.tx, "INSERT INTO events (board_id, seq, type, at, mutation_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+			c.board.ID, ev.Seq, ev.Type, sqlTime(c.at), c.mutID, string(ev.Data)); err != nil {
 			return fmt.Errorf("append event: %w", err)
 		}
 	}
@@ -105,6 +107,12 @@ func (b *Board) boardLock(boardID string) *sync.Mutex {
 // that the actor is a member (else the error is notFound(entity)). The events
 // fn emits are stored in the same transaction with gapless seqs, and
 // published after the commit, in seq order.
+//
+// On SQLite the write may share its transaction with others
+// (groupcommit.go), and fn may then run more than once: when another write
+// of the transaction fails after changing rows, the transaction is rolled
+// back and the rest run again. fn must derive what it does and returns
+// from c and its inputs alone, resetting any result it sets.
 func (b *Board) change(ctx context.Context, actor Actor, boardID, entity string, fn func(c *change) error) error {
 	return b.changeOf(ctx, actor, target{boardID: boardID}, entity, fn)
 }
@@ -140,17 +148,21 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 	if hasNUL(actor.UserID, tg.boardID) {
 		return notFound(entity)
 	}
-	if tg.boardID == "" && !b.sqlite {
+	w := &write{ctx: ctx, actor: actor, tg: tg, entity: entity, fn: fn}
+	if b.sqlite {
+		// One writer at a time: the group committer runs the write,
+		// possibly in one transaction with others.
+		return b.commits.run(w)
+	}
+	if tg.boardID == "" {
 		// The lock of the board must be taken before the transaction.
 		id, err := b.boardOf(ctx, tg.table, tg.rowID, tg.rowEntity)
 		if err != nil {
 			return err
 		}
-		tg.boardID = id
+		w.tg.boardID = id
 	}
-	// On SQLite every writer takes the same lock, so the board can be
-	// resolved inside the transaction.
-	mu := b.boardLock(tg.boardID)
+	mu := b.boardLock(w.tg.boardID)
 	mu.Lock()
 	defer mu.Unlock()
 
@@ -159,22 +171,59 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		return wrapDBError(err)
 	}
 	defer tx.Rollback()
+	c, err := b.apply(ctx, tx, w)
+	if err != nil {
+		b.settleOrder(c, false)
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		// The commit may have happened all the same: a context that ends
+		// while COMMIT is on its way cancels the wait for its answer, not
+		// the commit. Deliver the events if they are in the database.
+		b.settleOrder(c, false)
+		b.commitUnknown(c.board.ID, c)
+		return wrapDBError(fmt.Errorf("commit: %w", err))
+	}
+	b.settleOrder(c, true)
+	b.published(c)
+	return nil
+}
+
+// write is one call of changeOf: what to change, for whom.
+type write struct {
+	ctx    context.Context
+	actor  Actor
+	tg     target
+	entity string
+	fn     func(c *change) error
+	// done carries the outcome of a write run by the group committer.
+	done chan error
+}
+
+// apply runs a write in tx, which the caller commits: it finds and locks
+// the board, checks that the actor is a member, runs the write's function
+// and advances the board's seq past the events it appended. The change it
+// returns (nil when it failed before the board was read) holds those
+// events and the order index it used, which settleOrder settles.
+func (b *Board) apply(ctx context.Context, tx bun.Tx, w *write) (*change, error) {
+	tg := w.tg
+	var err error
 	if tg.boardID == "" && tg.resolve != nil {
 		if tg.boardID, err = tg.resolve(ctx, tx); err != nil {
-			return wrapDBError(err)
+			return nil, wrapDBError(err)
 		}
 	}
 	if tg.boardID == "" {
-		err := tx.NewSelect().Table(tg.table).Column("board_id").Where("id = ?", tg.rowID).Scan(ctx, &tg.boardID)
+		err := b.stmts.scan(ctx, tx, "SELECT board_id FROM "+tg.table+" WHERE id = ?", []any{tg.rowID}, &tg.boardID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(tg.rowEntity)
+			return nil, notFound(tg.rowEntity)
 		}
 		if err != nil {
-			return wrapDBError(err)
+			return nil, wrapDBError(err)
 		}
 	}
 	boardID := tg.boardID
-	c := &change{tx: tx, actor: actor, at: now()}
+	c := &change{tx: tx, actor: w.actor, at: now(), stmts: b.stmts}
 	if id := MutationID(ctx); id != "" {
 		c.mutID = &id
 	}
@@ -183,39 +232,27 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		IsMember  bool  `bun:"is_member,scanonly"`
 		XID       int64 `bun:"xid,scanonly"`
 	}
-	q := tx.NewSelect().Model(&locked).
-		ColumnExpr("board_info.*").
-		ColumnExpr("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS is_member", actor.UserID).
-		Where("board_info.id = ?", boardID)
+	lockQuery := lockBoardSQLite
 	if !b.sqlite {
-		// The row lock gives the transaction an ID anyway; reading it
-		// costs nothing more.
-		q = q.ColumnExpr("txid_current() AS xid").For("UPDATE OF board_info")
+		lockQuery = lockBoardPostgres
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := b.stmts.scan(ctx, tx, lockQuery, []any{w.actor.UserID, boardID}, &locked); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(entity)
+			return nil, notFound(w.entity)
 		}
-		return wrapDBError(fmt.Errorf("lock board: %w", err))
+		return nil, wrapDBError(fmt.Errorf("lock board: %w", err))
 	}
 	if !locked.IsMember {
-		return notFound(entity)
+		return nil, notFound(w.entity)
 	}
 	c.board, c.xid = locked.BoardInfo, locked.XID
-	startSeq := c.board.Seq
-	c.startSeq, c.orders = startSeq, &b.orders
-	committed := false
-	defer func() {
-		if c.ord != nil {
-			b.orders.done(boardID, c.ord, committed && !c.notLogged, c.board.Seq)
-		}
-	}()
-	if err := fn(c); err != nil {
-		return wrapDBError(err)
+	c.startSeq, c.orders = c.board.Seq, &b.orders
+	if err := w.fn(c); err != nil {
+		return c, wrapDBError(err)
 	}
-	if c.board.Seq != startSeq && !c.notLogged {
-		if _, err := tx.NewUpdate().Model((*BoardInfo)(nil)).Set("seq = ?", c.board.Seq).Where("id = ?", boardID).Exec(ctx); err != nil {
-			return wrapDBError(fmt.Errorf("advance seq: %w", err))
+	if c.board.Seq != c.startSeq && !c.notLogged {
+		if _, err := b.stmts.exec(ctx, tx, "UPDATE boards SET seq = ? WHERE id = ?", c.board.Seq, boardID); err != nil {
+			return c, wrapDBError(fmt.Errorf("advance seq: %w", err))
 		}
 	}
 	// A board's deletion, whose event is not in the log, tells the other
@@ -225,25 +262,40 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		last := c.events[len(c.events)-1]
 		sig := feedSignal{BoardID: boardID, Seq: last.Seq, Event: &last}
 		if err := tn.NotifyTx(ctx, tx, sig); err != nil {
-			return wrapDBError(err)
+			return c, wrapDBError(err)
 		}
 	}
 	if err := runTxHook(ctx, tx); err != nil {
-		return wrapDBError(err)
+		return c, wrapDBError(err)
 	}
-	if err := tx.Commit(); err != nil {
-		// The commit may have happened all the same: a context that ends
-		// while COMMIT is on its way cancels the wait for its answer, not
-		// the commit. Deliver the events if they are in the database.
-		b.commitUnknown(boardID, c)
-		return wrapDBError(fmt.Errorf("commit: %w", err))
-	}
-	committed = true
-	if len(c.events) > 0 {
-		b.feed.publish(boardID, c.events)
-	}
-	return nil
+	return c, nil
 }
+
+// settleOrder tells the order index whether the change it served
+// committed: then the index is valid at the board's new seq; otherwise it
+// is dropped and read again by the next change.
+func (b *Board) settleOrder(c *change, committed bool) {
+	if c != nil && c.ord != nil {
+		b.orders.done(c.board.ID, c.ord, committed && !c.notLogged, c.board.Seq)
+	}
+}
+
+// published hands the events of a committed change to the feed.
+func (b *Board) published(c *change) {
+	if len(c.events) > 0 {
+		b.feed.publish(c.board.ID, c.events)
+	}
+}
+
+// The queries that lock the board of a change and read it with whether the
+// actor is a member. On PostgreSQL the row lock gives the transaction an ID
+// anyway; reading it costs nothing more.
+const (
+	lockBoardSQLite = "SELECT b.*, EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = b.id AND m.user_id = ?) AS is_member " +
+		"FROM boards AS b WHERE b.id = ?"
+	lockBoardPostgres = "SELECT b.*, EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = b.id AND m.user_id = ?) AS is_member, txid_current() AS xid " +
+		"FROM boards AS b WHERE b.id = ? FOR UPDATE OF b"
+)
 
 // commitUnknown handles a change whose commit failed without saying
 // whether it happened. It waits until the database has settled the

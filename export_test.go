@@ -9,6 +9,18 @@ func HoldNotifications(b *Board) {
 	}
 }
 
+// HoldWrites keeps a SQLite Board's writers from starting a transaction
+// until release is called, so that the writes queued meanwhile commit
+// together; queued reports how many wait for the next transaction.
+func HoldWrites(b *Board) (release func(), queued func() int) {
+	b.writeMu.Lock()
+	return b.writeMu.Unlock, func() int {
+		b.commits.mu.Lock()
+		defer b.commits.mu.Unlock()
+		return len(b.commits.queue)
+	}
+}
+
 // SetMaxRankLen sets the longest order key writes make before respacing,
 // for tests, and returns a function that restores it.
 func SetMaxRankLen(n int) (restore func()) {

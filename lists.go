@@ -59,7 +59,7 @@ func (b *Board) boardOf(ctx context.Context, table, id, entity string) (string, 
 // lockedList loads a list inside a change, or notFound("List").
 func lockedList(ctx context.Context, c *change, listID string) (*List, error) {
 	l := new(List)
-	err := c.tx.NewSelect().Model(l).Where("id = ? AND board_id = ?", listID, c.board.ID).Scan(ctx)
+	err := c.stmts.scan(ctx, c.tx, "SELECT id, board_id, name, version, rank FROM lists WHERE id = ? AND board_id = ?", []any{listID, c.board.ID}, l)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("List")
 	}

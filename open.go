@@ -74,6 +74,7 @@ func sqliteDSN(dsn string, syncFull bool) string {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")

@@ -233,6 +233,16 @@ func (oc *orderCache) done(boardID string, bo *boardOrder, committed bool, seq i
 	oc.keys -= bo.keys
 }
 
+// drop forgets the board's order index, which the next change reads anew.
+func (oc *orderCache) drop(boardID string) {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if bo := oc.boards[boardID]; bo != nil {
+		delete(oc.boards, boardID)
+		oc.keys -= bo.keys
+	}
+}
+
 // order returns the order index of a set of siblings of the change's board.
 func (c *change) order(ctx context.Context, s siblings) (*order, error) {
 	if c.ord == nil {
@@ -340,7 +350,7 @@ func longest(keys []string) int {
 // orderChanged records that the order of a list's tasks changed, so that
 // short polling by time returns the whole list.
 func (c *change) orderChanged(ctx context.Context, listID string) error {
-	if _, err := c.tx.NewUpdate().Table("lists").Set("order_changed_at = ?", c.at).Where("id = ?", listID).Exec(ctx); err != nil {
+	if _, err := c.stmts.exec(ctx, c.tx, "UPDATE lists SET order_changed_at = ? WHERE id = ?", sqlTime(c.at), listID); err != nil {
 		return fmt.Errorf("record order change: %w", err)
 	}
 	return nil

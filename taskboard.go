@@ -91,6 +91,10 @@ type Board struct {
 	boardMu [64]sync.Mutex
 	// orders is the order index of the boards written to (order.go).
 	orders orderCache
+	// stmts holds the write path's prepared statements (prepared.go).
+	stmts *stmtCache
+	// commits runs the writes of a SQLite Board (groupcommit.go).
+	commits *groupCommitter
 
 	feed *feed
 	// notifier carries the feed's signals to the other instances sharing
@@ -143,6 +147,7 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 		sqlite:  db.Dialect().Name() == dialect.SQLite,
 		closing: make(chan struct{}),
 	}
+	b.stmts = newStmtCache(db, !b.sqlite, o.QueryObserver)
 	if !o.SkipMigrations {
 		if err := b.Migrate(ctx); err != nil {
 			return nil, err
@@ -157,6 +162,11 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 	b.feed = newFeed(b, b.notifier)
 	if err := b.notifier.Start(context.Background(), b.feed.receive); err != nil {
 		return nil, fmt.Errorf("taskboard: start notifier: %w", err)
+	}
+	if b.sqlite {
+		b.commits = newGroupCommitter(b)
+		b.wg.Add(1)
+		go b.commits.loop()
 	}
 	if o.MaintenanceInterval > 0 {
 		b.wg.Add(1)
@@ -179,6 +189,7 @@ func (b *Board) Close() error {
 		err = b.notifier.Close()
 		b.feed.close()
 		b.wg.Wait()
+		err = errors.Join(err, b.stmts.close())
 		if b.owned {
 			err = errors.Join(err, b.db.Close())
 		}

@@ -152,7 +152,8 @@ func (b *Board) CreateTask(ctx context.Context, actor Actor, in TaskCreate) (*Ta
 				return err
 			}
 		}
-		if _, err := c.tx.NewInsert().Model(t).Exec(ctx); err != nil {
+		if _, err := c.stmts.exec(ctx, c.tx, "INSERT INTO tasks (id, list_id, board_id, title, description, assignee_id, version, created_at, updated_at, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			t.ID, t.ListID, t.BoardID, t.Title, t.Description, t.AssigneeID, t.Version, sqlTime(t.CreatedAt), sqlTime(t.UpdatedAt), t.Rank); err != nil {
 			return fmt.Errorf("insert task: %w", err)
 		}
 		o.insert(t.Position, t.Rank)
@@ -285,7 +286,8 @@ func (b *Board) MoveTask(ctx context.Context, actor Actor, taskID string, m Task
 		t.ListID, t.Position, t.Rank = m.ListID, to, rank
 		t.Version++
 		t.UpdatedAt = c.at
-		if _, err := c.tx.NewUpdate().Model(t).Column("list_id", "rank", "version", "updated_at").WherePK().Exec(ctx); err != nil {
+		if _, err := c.stmts.exec(ctx, c.tx, "UPDATE tasks SET list_id = ?, rank = ?, version = ?, updated_at = ? WHERE id = ?",
+			t.ListID, t.Rank, t.Version, sqlTime(t.UpdatedAt), t.ID); err != nil {
 			return fmt.Errorf("move task: %w", err)
 		}
 		return c.emit(ctx, Envelope{Type: EventTaskMoved, Task: t, From: &from})
@@ -304,7 +306,7 @@ func (b *Board) targetList(ctx context.Context, c *change, listID string) error 
 		return notFound("List")
 	}
 	var boardID string
-	err := c.tx.NewSelect().Table("lists").Column("board_id").Where("id = ?", listID).Scan(ctx, &boardID)
+	err := c.stmts.scan(ctx, c.tx, "SELECT board_id FROM lists WHERE id = ?", []any{listID}, &boardID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("List")
 	}
@@ -329,7 +331,7 @@ func (b *Board) DeleteTask(ctx context.Context, actor Actor, taskID string, d Ta
 		if err := checkVersion("task", d.IfVersion, t.Version); err != nil {
 			return err
 		}
-		if _, err := c.tx.NewDelete().Model(t).WherePK().Exec(ctx); err != nil {
+		if _, err := c.stmts.exec(ctx, c.tx, "DELETE FROM tasks WHERE id = ?", t.ID); err != nil {
 			return fmt.Errorf("delete task: %w", err)
 		}
 		o, err := c.order(ctx, tasksOf(t.ListID))
@@ -355,7 +357,7 @@ func (b *Board) changeTask(ctx context.Context, actor Actor, taskID string, fn f
 	var t *Task
 	load := func(ctx context.Context, tx bun.Tx) (string, error) {
 		t = new(Task)
-		err := tx.NewSelect().Model(t).Where("id = ?", taskID).Scan(ctx)
+		err := b.stmts.scan(ctx, tx, "SELECT * FROM tasks WHERE id = ?", []any{taskID}, t)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", notFound("Task")
 		}
