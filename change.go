@@ -1,6 +1,7 @@
 package taskboard
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -55,6 +56,7 @@ type change struct {
 	tx     bun.Tx
 	board  BoardInfo
 	actor  Actor
+	role   Role // the actor's role on the board
 	mutID  *string
 	at     time.Time
 	events []Event
@@ -118,6 +120,10 @@ type target struct {
 	// resolve, when set, finds the board inside the transaction (SQLite
 	// only), loading what the change needs on the way.
 	resolve func(ctx context.Context, tx bun.Tx) (string, error)
+	// need is the role the change needs; zero means RoleEditor. operator
+	// marks a change made by the operator, who needs no membership.
+	need     Role
+	operator bool
 }
 
 // changeRow is change on the board of a row of table.
@@ -179,13 +185,13 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		c.mutID = &id
 	}
 	var locked struct {
-		BoardInfo `bun:",extend"`
-		IsMember  bool  `bun:"is_member,scanonly"`
-		XID       int64 `bun:"xid,scanonly"`
+		BoardInfo  `bun:",extend"`
+		MemberRole *Role `bun:"member_role,scanonly"`
+		XID        int64 `bun:"xid,scanonly"`
 	}
 	q := tx.NewSelect().Model(&locked).
 		ColumnExpr("board_info.*").
-		ColumnExpr("EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS is_member", actor.UserID).
+		ColumnExpr("(SELECT m.role FROM board_members AS m WHERE m.board_id = board_info.id AND m.user_id = ?) AS member_role", actor.UserID).
 		Where("board_info.id = ?", boardID)
 	if !b.sqlite {
 		// The row lock gives the transaction an ID anyway; reading it
@@ -198,8 +204,14 @@ func (b *Board) changeOf(ctx context.Context, actor Actor, tg target, entity str
 		}
 		return wrapDBError(fmt.Errorf("lock board: %w", err))
 	}
-	if !locked.IsMember {
-		return notFound(entity)
+	if !tg.operator {
+		if locked.MemberRole == nil {
+			return notFound(entity)
+		}
+		c.role = *locked.MemberRole
+		if err := c.role.allows(cmp.Or(tg.need, RoleEditor), actor.UserID, boardID); err != nil {
+			return err
+		}
 	}
 	c.board, c.xid = locked.BoardInfo, locked.XID
 	startSeq := c.board.Seq
