@@ -580,6 +580,11 @@ func (s *Subscription) nextPaged() (Event, bool) {
 	}
 	ev := s.page[0]
 	s.last = ev.Seq
+	if ev.Type == EventMemberUpdated && ev.subject == s.userID && ev.Seq > s.roleSeq {
+		// A role change the hub did not see being published (such as one
+		// made by another process on SQLite) applies as it is read.
+		s.role, s.roleSeq = ev.role, ev.Seq
+	}
 	s.mu.Unlock()
 	s.page = s.page[1:]
 	return ev, true

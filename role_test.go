@@ -397,3 +397,25 @@ func TestMigrateRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestRoleChangeReadFromLog changes a role through a second store on the
+// same database, as `taskboard member set` does from another process: a
+// subscription of the first store applies the change when it reads the
+// event (on SQLite, which tells no other process, after the board's next
+// write there).
+func TestRoleChangeReadFromLog(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		sub := f.subscribe(t, bob, board1, -1)
+		other := openStore(t, dsn, &taskboard.Options{MaintenanceInterval: -1})
+		if _, err := other.SetMemberRole(f.ctx, board1, bob, taskboard.RoleViewer); err != nil {
+			t.Fatal(err)
+		}
+		f.rename(t, "next")
+		ev := nextEvent(t, sub)
+		if env := envelope(t, ev); ev.Type != taskboard.EventMemberUpdated || env.Role != taskboard.RoleViewer || env.ActorID != bob {
+			t.Fatalf("got %s, want member_updated of Bob to viewer", ev.Data)
+		}
+		wantErr(t, "MayWrite once member_updated was read", sub.MayWrite(), taskboard.ErrForbidden, "")
+	})
+}
