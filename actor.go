@@ -13,7 +13,8 @@ type Actor struct {
 	UserID string
 	// ReadOnly limits the actor to reads: its writes fail with
 	// ErrForbidden and change nothing. A program sets it for credentials
-	// that may only read, such as a read-only API token.
+	// that may only read, such as a read-only API token. A viewer (see
+	// Role) is limited the same way on the boards where it is one.
 	ReadOnly bool
 }
 

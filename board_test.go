@@ -65,7 +65,7 @@ func TestMembers(t *testing.T) {
 		if err != nil || !added || m.UserID != f.carol || m.BoardID != board1 {
 			t.Fatalf("AddMember(by id): got %+v, %v, %v; want Carol added", m, added, err)
 		}
-		m, added, err = f.b.AddMember(f.ctx, taskboard.Actor{UserID: bob}, board1, taskboard.MemberRef{Email: "dave@example.com"})
+		m, added, err = f.b.AddMember(f.ctx, taskboard.Actor{UserID: alice}, board1, taskboard.MemberRef{Email: "dave@example.com"})
 		if err != nil || !added || m.UserID != dave.ID {
 			t.Fatalf("AddMember(by email): got %+v, %v, %v; want Dave added", m, added, err)
 		}
@@ -104,17 +104,29 @@ func TestMembers(t *testing.T) {
 			t.Errorf("Members: got %v, want %v", names, want)
 		}
 
-		// Anyone may remove anyone, themselves included.
-		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: f.carol}, board1, dave.ID); err != nil {
-			t.Fatalf("RemoveMember(Dave by Carol): %v", err)
+		// Owners remove anyone; any member removes themselves.
+		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: alice}, board1, dave.ID); err != nil {
+			t.Fatalf("RemoveMember(Dave by Alice): %v", err)
 		}
 		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: bob}, board1, bob); err != nil {
 			t.Fatalf("RemoveMember(Bob by himself): %v", err)
 		}
+		// Bob's tasks (task-2 and task-4) are unassigned before he goes.
 		events = f.eventsAfter(t, board1, seq)
-		wantEvents(t, "RemoveMember twice", events, seq, taskboard.EventMemberRemoved, taskboard.EventMemberRemoved)
-		if env := envelope(t, events[1]); env.UserID != bob || env.ActorID != bob {
+		wantEvents(t, "RemoveMember twice", events, seq, taskboard.EventMemberRemoved,
+			taskboard.EventTaskUpdated, taskboard.EventTaskUpdated, taskboard.EventMemberRemoved)
+		if env := envelope(t, events[3]); env.UserID != bob || env.ActorID != bob {
 			t.Errorf("member_removed: got userId %q actor %q, want Bob and Bob", env.UserID, env.ActorID)
+		}
+		for i, id := range []string{"task-2", "task-4"} {
+			env := envelope(t, events[1+i])
+			if env.Task == nil || env.Task.ID != id || env.Task.AssigneeID != nil || env.Task.Version != 2 || env.ActorID != bob {
+				t.Errorf("task_updated %d: got %+v by %q, want %s unassigned at version 2 by Bob", i, env.Task, env.ActorID, id)
+			}
+			task, err := f.b.Task(f.ctx, taskboard.Actor{UserID: alice}, id)
+			if err != nil || task.AssigneeID != nil || task.Position != env.Task.Position {
+				t.Errorf("%s after Bob left: got %+v, %v; want no assignee at the position of the event", id, task, err)
+			}
 		}
 		_, err = f.b.Snapshot(f.ctx, taskboard.Actor{UserID: bob}, board1)
 		wantErr(t, "Snapshot by a removed member", err, taskboard.ErrNotFound, "Board")
@@ -124,8 +136,7 @@ func TestMembers(t *testing.T) {
 			t.Errorf("Boards(bob) after leaving: got %v, %v; want none", boards, err)
 		}
 
-		// A task assigned to a removed member keeps its assignee; new
-		// assignments to them are refused.
+		// New assignments to a removed member are refused.
 		_, err = f.b.UpdateTask(f.ctx, taskboard.Actor{UserID: alice}, "task-1", taskboard.TaskUpdate{AssigneeID: taskboard.Nullable[string]{Set: true, Value: ptr(bob)}})
 		wantErr(t, "UpdateTask assigning a removed member", err, taskboard.ErrInvalid, "assigneeId")
 

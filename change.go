@@ -1,6 +1,7 @@
 package taskboard
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -55,6 +56,7 @@ type change struct {
 	tx     bun.Tx
 	board  BoardInfo
 	actor  Actor
+	role   Role // the actor's role on the board
 	mutID  *string
 	at     time.Time
 	events []Event
@@ -126,6 +128,10 @@ type target struct {
 	// resolve, when set, finds the board inside the transaction (SQLite
 	// only), loading what the change needs on the way.
 	resolve func(ctx context.Context, tx bun.Tx) (string, error)
+	// need is the role the change needs; zero means RoleEditor. operator
+	// marks a change made by the operator, who needs no membership.
+	need     Role
+	operator bool
 }
 
 // changeRow is change on the board of a row of table.
@@ -228,9 +234,9 @@ func (b *Board) apply(ctx context.Context, tx bun.Tx, w *write) (*change, error)
 		c.mutID = &id
 	}
 	var locked struct {
-		BoardInfo `bun:",extend"`
-		IsMember  bool  `bun:"is_member,scanonly"`
-		XID       int64 `bun:"xid,scanonly"`
+		BoardInfo  `bun:",extend"`
+		MemberRole *Role `bun:"member_role,scanonly"`
+		XID        int64 `bun:"xid,scanonly"`
 	}
 	lockQuery := lockBoardSQLite
 	if !b.sqlite {
@@ -242,8 +248,14 @@ func (b *Board) apply(ctx context.Context, tx bun.Tx, w *write) (*change, error)
 		}
 		return nil, wrapDBError(fmt.Errorf("lock board: %w", err))
 	}
-	if !locked.IsMember {
-		return nil, notFound(w.entity)
+	if !tg.operator {
+		if locked.MemberRole == nil {
+			return nil, notFound(w.entity)
+		}
+		c.role = *locked.MemberRole
+		if err := c.role.allows(cmp.Or(tg.need, RoleEditor), w.actor.UserID, boardID); err != nil {
+			return nil, err
+		}
 	}
 	c.board, c.xid = locked.BoardInfo, locked.XID
 	c.startSeq, c.orders = c.board.Seq, &b.orders
@@ -288,12 +300,12 @@ func (b *Board) published(c *change) {
 }
 
 // The queries that lock the board of a change and read it with whether the
-// actor is a member. On PostgreSQL the row lock gives the transaction an ID
+// actor's role. On PostgreSQL the row lock gives the transaction an ID
 // anyway; reading it costs nothing more.
 const (
-	lockBoardSQLite = "SELECT b.*, EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = b.id AND m.user_id = ?) AS is_member " +
+	lockBoardSQLite = "SELECT b.*, (SELECT m.role FROM board_members AS m WHERE m.board_id = b.id AND m.user_id = ?) AS member_role " +
 		"FROM boards AS b WHERE b.id = ?"
-	lockBoardPostgres = "SELECT b.*, EXISTS (SELECT 1 FROM board_members AS m WHERE m.board_id = b.id AND m.user_id = ?) AS is_member, txid_current() AS xid " +
+	lockBoardPostgres = "SELECT b.*, (SELECT m.role FROM board_members AS m WHERE m.board_id = b.id AND m.user_id = ?) AS member_role, txid_current() AS xid " +
 		"FROM boards AS b WHERE b.id = ? FOR UPDATE OF b"
 )
 

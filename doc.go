@@ -25,6 +25,18 @@
 // user, who must be a member of the board, and what the credential they
 // used allows (a ReadOnly actor's writes fail with ErrForbidden).
 //
+// # Roles
+//
+// A member's Role says what they may do on the board: viewers read and
+// follow it, editors also change its lists and tasks, owners also rename
+// and delete it and manage its members (AddMember, UpdateMember,
+// RemoveMember; anyone may remove themselves). The store decides, so every
+// transport follows the same rules: a write the role does not allow is
+// ErrForbidden and changes nothing, while a board the user is not a member
+// of stays ErrNotFound. A board keeps its last owner (ErrConflict).
+// Subscription.MayWrite answers by the member's role as it changes.
+// SetMemberRole is for operators, with no actor.
+//
 // # Storage
 //
 // A Board (the store) runs on bun over SQLite (the embedded default, through
@@ -109,7 +121,7 @@
 // Errors match the package's sentinels with errors.Is: ErrNotFound (also for
 // boards the user is not a member of), ErrInvalid (a *ValidationError naming
 // each field), ErrPreconditionFailed, ErrConflict, ErrForbidden (a write by
-// a read-only Actor), ErrUnavailable, ErrClosed, and for subscriptions
+// a read-only Actor, or one the member's role does not allow), ErrUnavailable, ErrClosed, and for subscriptions
 // ErrSlowConsumer and the reset reasons ErrHistoryTruncated, ErrAhead,
 // ErrAccessRevoked and ErrBoardDeleted (as a *ResetError with the board's
 // current seq).

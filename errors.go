@@ -23,7 +23,8 @@ var (
 	// state, such as removing a board's last member.
 	ErrConflict = errors.New("taskboard: conflict")
 	// ErrForbidden reports a write by an actor that may only read
-	// (Actor.ReadOnly). Nothing was changed.
+	// (Actor.ReadOnly), or one that the actor's role on the board does not
+	// allow (see Role). Nothing was changed.
 	ErrForbidden = errors.New("taskboard: forbidden")
 	// ErrUnavailable reports that the database cannot be reached. It wraps
 	// the driver's error.

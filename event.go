@@ -22,6 +22,7 @@ const (
 	EventBoardDeleted  = "board_deleted"
 	EventMemberAdded   = "member_added"
 	EventMemberRemoved = "member_removed"
+	EventMemberUpdated = "member_updated"
 )
 
 // Ephemeral event types: delivered to live subscribers, never logged.
@@ -50,6 +51,7 @@ type Envelope struct {
 	TaskIDs []string   `json:"taskIds,omitzero"`
 	Board   *BoardInfo `json:"board,omitempty"`
 	UserID  string     `json:"userId,omitempty"`
+	Role    Role       `json:"role,omitempty"`
 	User    *User      `json:"user,omitempty"`
 }
 
@@ -64,8 +66,10 @@ type Event struct {
 	// origin, on an ephemeral event, is the ID of the subscription that
 	// caused it; that subscription never receives it.
 	origin string
-	// subject is the user a member_removed event removes.
+	// subject is the user a member_removed event removes, or whose role a
+	// member_updated event changes to role.
 	subject string
+	role    Role
 }
 
 func init() {
@@ -87,25 +91,23 @@ func newLoggedEvent(env Envelope) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s event: %w", env.Type, err)
 	}
-	return Event{Seq: env.Seq, Type: env.Type, BoardID: env.BoardID, Data: data, subject: subjectOf(env)}, nil
-}
-
-func subjectOf(env Envelope) string {
-	if env.Type == EventMemberRemoved {
-		return env.UserID
+	ev := Event{Seq: env.Seq, Type: env.Type, BoardID: env.BoardID, Data: data}
+	if env.Type == EventMemberRemoved || env.Type == EventMemberUpdated {
+		ev.subject, ev.role = env.UserID, env.Role
 	}
-	return ""
+	return ev, nil
 }
 
 // eventFromRecord rebuilds a feed event from a log row.
 func eventFromRecord(r *eventRecord) Event {
 	ev := Event{Seq: r.Seq, Type: r.Type, BoardID: r.BoardID, Data: json.RawMessage(r.Data)}
-	if r.Type == EventMemberRemoved {
+	if r.Type == EventMemberRemoved || r.Type == EventMemberUpdated {
 		var env struct {
 			UserID string `json:"userId"`
+			Role   Role   `json:"role"`
 		}
 		if json.Unmarshal(ev.Data, &env) == nil {
-			ev.subject = env.UserID
+			ev.subject, ev.role = env.UserID, env.Role
 		}
 	}
 	return ev

@@ -46,6 +46,12 @@ type Subscription struct {
 	// gone: the board was deleted while the subscription read its log;
 	// only its board_deleted is delivered from then on.
 	gone bool
+	// readOnly is the actor's; role is the user's role on the board as of
+	// the board's seq roleSeq, changed by member_updated events as they
+	// are published.
+	readOnly bool
+	role     Role
+	roleSeq  int64
 }
 
 // subChannel is the channel form of a subscription. Its channel is fed by
@@ -120,6 +126,7 @@ func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, afte
 	s := &Subscription{
 		boardID:   boardID,
 		userID:    userID,
+		readOnly:  actor.ReadOnly,
 		feed:      b.feed,
 		limit:     b.opts.SubscriberBuffer,
 		replaying: true,
@@ -147,8 +154,9 @@ func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, afte
 		failed()
 		return nil, err
 	}
-	board, err := visibleBoard(ctx, b.db, userID, boardID)
+	board, role, err := memberBoard(ctx, b.db, userID, boardID)
 	if err == nil {
+		s.setRole(role, board.Seq)
 		switch {
 		case after > board.Seq:
 			err = &ResetError{BoardID: boardID, Reason: ReasonAhead, Seq: board.Seq}
@@ -183,6 +191,32 @@ func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, afte
 		go s.pump()
 	}
 	return s, nil
+}
+
+// setRole records the user's role as of the board's seq, unless the
+// subscription knows a later one.
+func (s *Subscription) setRole(role Role, seq int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq >= s.roleSeq {
+		s.role, s.roleSeq = role, seq
+	}
+}
+
+// MayWrite returns ErrForbidden unless the subscription's actor may change
+// the board now: not with a read-only Actor, nor as a viewer. It needs no
+// I/O: the role is the one the user had when subscribing, changed by each
+// member_updated event the moment its write is published (on other
+// instances, when they hear of it), before the event is delivered. A
+// program asks it before relaying what only writers may send, such as
+// typing indicators.
+func (s *Subscription) MayWrite() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readOnly {
+		return fmt.Errorf("%w: the credential of user %s may only read", ErrForbidden, s.userID)
+	}
+	return s.role.allows(RoleEditor, s.userID, s.boardID)
 }
 
 // Events returns the channel of the subscription's events, closed when the
@@ -546,6 +580,11 @@ func (s *Subscription) nextPaged() (Event, bool) {
 	}
 	ev := s.page[0]
 	s.last = ev.Seq
+	if ev.Type == EventMemberUpdated && ev.subject == s.userID && ev.Seq > s.roleSeq {
+		// A role change the hub did not see being published (such as one
+		// made by another process on SQLite) applies as it is read.
+		s.role, s.roleSeq = ev.role, ev.Seq
+	}
 	s.mu.Unlock()
 	s.page = s.page[1:]
 	return ev, true

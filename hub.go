@@ -225,6 +225,14 @@ func (f *feed) deliver(boardID string, events []Event) {
 				}
 			}
 		}
+		// A role change applies at once too.
+		if ev.Type == EventMemberUpdated && ev.Seq > h.last {
+			for s := range h.subs {
+				if s.userID == ev.subject {
+					s.setRole(ev.role, ev.Seq)
+				}
+			}
+		}
 	}
 	h.queue = append(h.queue, events...)
 	if !h.draining {

@@ -35,7 +35,15 @@ type Member struct {
 
 	BoardID   string    `bun:"board_id,pk" json:"board_id"`
 	UserID    string    `bun:"user_id,pk" json:"user_id"`
+	Role      Role      `bun:"role,notnull" json:"role"`
 	CreatedAt time.Time `bun:"created_at,notnull" json:"-"`
+}
+
+// MemberUser is a member of a board as its snapshot lists them: the user
+// and their role on the board.
+type MemberUser struct {
+	User `bun:",extend"`
+	Role Role `bun:"role,scanonly" json:"role"`
 }
 
 // List is a column of a board. Position is its 0-based index among the

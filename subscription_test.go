@@ -136,6 +136,8 @@ func TestEventsAccessRevoked(t *testing.T) {
 		staying := f.subscribe(t, alice, board1, -1)
 		f.rename(t, "before 1")
 		f.rename(t, "before 2")
+		// Bob's two tasks are unassigned in the same write, before
+		// member_removed.
 		if err := f.b.RemoveMember(f.ctx, taskboard.Actor{UserID: alice}, board1, bob); err != nil {
 			t.Fatalf("RemoveMember: %v", err)
 		}
@@ -145,14 +147,14 @@ func TestEventsAccessRevoked(t *testing.T) {
 				t.Fatalf("removed member got %d %s, want nothing from seq %d on", ev.Seq, ev.Type, start+3)
 			}
 		}
-		wantReset(t, "Err of the removed member", sub.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, start+3)
+		wantReset(t, "Err of the removed member", sub.Err(), taskboard.ErrAccessRevoked, taskboard.ReasonAccessRevoked, start+5)
 		var got []taskboard.Event
-		for range 4 {
+		for range 6 {
 			got = append(got, nextEvent(t, staying))
 		}
-		wantSeqs(t, "events of the member who stays", got, start+1, start+4)
-		if got[2].Type != taskboard.EventMemberRemoved {
-			t.Fatalf("event %d: got %s, want member_removed", start+3, got[2].Type)
+		wantSeqs(t, "events of the member who stays", got, start+1, start+6)
+		if got[4].Type != taskboard.EventMemberRemoved {
+			t.Fatalf("event %d: got %s, want member_removed", start+5, got[4].Type)
 		}
 	})
 }

@@ -31,7 +31,7 @@
 //	GET    /boards, POST /boards
 //	GET    /boards/{boardId}                       snapshot {board, lists, tasks, members, seq}; ETag = seq
 //	PATCH  /boards/{boardId}, DELETE /boards/{boardId}
-//	POST   /boards/{boardId}/members, DELETE /boards/{boardId}/members/{userId}
+//	POST   /boards/{boardId}/members, PATCH and DELETE /boards/{boardId}/members/{userId}
 //	POST   /boards/{boardId}/lists
 //	PATCH  /lists/{id}, PATCH /lists/{id}/move, DELETE /lists/{id}
 //	GET    /boards/{boardId}/tasks                 the course's route; ETag = seq
@@ -55,7 +55,7 @@
 //
 // Logged types are task_created, task_updated, task_moved, task_deleted,
 // list_created, list_updated, list_moved, list_deleted, board_updated,
-// board_deleted, member_added and member_removed. Ephemeral events
+// board_deleted, member_added, member_updated and member_removed. Ephemeral events
 // (user_joined, user_left, user_typing, user_stopped_typing, presence) have
 // no seq and are never logged. Every transport delivers each logged event
 // once and in seq order, and resumes after the last seq it delivered; a

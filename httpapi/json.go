@@ -194,6 +194,14 @@ func (c *fieldChecks) nullable(field string, s optString) {
 	}
 }
 
+// role checks a required role field.
+func (c *fieldChecks) role(field string, s reqString) {
+	c.required(field, s)
+	if s.Set && !s.Bad && !taskboard.Role(s.Value).Valid() {
+		c.add(field, "must be owner, editor or viewer")
+	}
+}
+
 // position checks a position field.
 func (c *fieldChecks) position(field string, p optPosition, required bool) {
 	switch {

@@ -40,6 +40,7 @@ func (h *Handler) routes() {
 	h.handle("PATCH /boards/{boardId}", h.authed(h.idempotent(h.updateBoard)))
 	h.handle("DELETE /boards/{boardId}", h.authed(h.idempotent(h.deleteBoard)))
 	h.handle("POST /boards/{boardId}/members", h.authed(h.idempotent(h.addMember)))
+	h.handle("PATCH /boards/{boardId}/members/{userId}", h.authed(h.idempotent(h.updateMember)))
 	h.handle("DELETE /boards/{boardId}/members/{userId}", h.authed(h.idempotent(h.removeMember)))
 	h.handle("POST /boards/{boardId}/lists", h.authed(h.idempotent(h.createList)))
 	h.handle("PATCH /lists/{id}", h.authed(h.idempotent(h.updateList)))
@@ -441,22 +442,21 @@ func (h *Handler) deleteBoard(w http.ResponseWriter, r *http.Request, id *Identi
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type memberBody struct {
-	BoardID string `json:"board_id"`
-	UserID  string `json:"user_id"`
-}
-
 // addMember is POST /boards/{boardId}/members.
 func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity) {
 	var in struct {
 		UserID reqString `json:"userId"`
 		Email  reqString `json:"email"`
+		Role   reqString `json:"role"`
 	}
 	if !h.decode(w, r, &in, func(c *fieldChecks) {
 		c.optional("userId", in.UserID)
 		c.optional("email", in.Email)
 		if !in.UserID.Set && !in.Email.Set {
 			c.add("userId", "userId or email is required")
+		}
+		if in.Role.Set {
+			c.role("role", in.Role)
 		}
 	}) {
 		return
@@ -465,7 +465,7 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, id *Identity
 		writeMember(w, resultOf[*taskboard.Member](result, 0), *resultOf[*bool](result, 1))
 	})
 	m, added, err := h.store.AddMember(ctx, id.actor(), r.PathValue("boardId"),
-		taskboard.MemberRef{UserID: in.UserID.Value, Email: in.Email.Value})
+		taskboard.MemberRef{UserID: in.UserID.Value, Email: in.Email.Value, Role: taskboard.Role(in.Role.Value)})
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -480,7 +480,24 @@ func writeMember(w http.ResponseWriter, m *taskboard.Member, added bool) {
 	if added {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, memberBody{BoardID: m.BoardID, UserID: m.UserID})
+	writeJSON(w, status, m)
+}
+
+// updateMember is PATCH /boards/{boardId}/members/{userId}.
+func (h *Handler) updateMember(w http.ResponseWriter, r *http.Request, id *Identity) {
+	var in struct {
+		Role reqString `json:"role"`
+	}
+	if !h.decode(w, r, &in, func(c *fieldChecks) { c.role("role", in.Role) }) {
+		return
+	}
+	respond := jsonResponse[*taskboard.Member](http.StatusOK)
+	m, err := h.store.UpdateMember(writeWith(r, respond), id.actor(), r.PathValue("boardId"), r.PathValue("userId"), taskboard.Role(in.Role.Value))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	respond(w, m)
 }
 
 // removeMember is DELETE /boards/{boardId}/members/{userId}.

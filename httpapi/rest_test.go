@@ -208,8 +208,8 @@ func TestRESTRoutes(t *testing.T) {
 				t.Errorf("snapshot list %d: got %s at %d, want %s", i, s.Lists[i].ID, s.Lists[i].Position, want)
 			}
 		}
-		if m := snap["members"].([]any)[0].(map[string]any); !slices.Equal(keysOf(m), []string{"email", "id", "name"}) {
-			t.Errorf("snapshot member: got keys %v, want email, id, name", keysOf(m))
+		if m := snap["members"].([]any)[0].(map[string]any); !slices.Equal(keysOf(m), []string{"email", "id", "name", "role"}) || m["role"] != "owner" {
+			t.Errorf("snapshot member: got %v, want email, id, name and Alice's role owner", m)
 		}
 		if l := snap["lists"].([]any)[0].(map[string]any); !slices.Equal(keysOf(l), []string{"board_id", "id", "name", "position", "version"}) {
 			t.Errorf("snapshot list: got keys %v, want board_id, id, name, position, version", keysOf(l))
@@ -532,49 +532,82 @@ func TestNULCharacter(t *testing.T) {
 	})
 }
 
-// TestMembers checks adding and removing members.
+// TestMembers checks adding, changing and removing members.
 func TestMembers(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		e := newRESTEnv(t, dsn, nil)
 		bid := e.newBoard(e.alice, "Team")
+		member := func(user, role string) string {
+			return `{"board_id":"` + bid + `","user_id":"` + user + `","role":"` + role + `"}` + "\n"
+		}
 
 		e.as(e.bob, "GET", "/boards/"+bid, "").wantError(t, http.StatusNotFound, "Board not found")
 		res := e.as(e.alice, "POST", "/boards/"+bid+"/members", `{"userId":"user-bob"}`).want(t, http.StatusCreated)
-		if want := `{"board_id":"` + bid + `","user_id":"user-bob"}` + "\n"; string(res.Body) != want {
+		if want := member("user-bob", "editor"); string(res.Body) != want {
 			t.Errorf("POST members: got %s, want %s", res.Body, want)
 		}
 		e.as(e.bob, "GET", "/boards/"+bid, "").want(t, http.StatusOK)
 		seq := e.boardSeq(bid)
-		res = e.as(e.bob, "POST", "/boards/"+bid+"/members", `{"userId":"user-bob"}`).want(t, http.StatusOK)
-		if want := `{"board_id":"` + bid + `","user_id":"user-bob"}` + "\n"; string(res.Body) != want {
+		// Adding a member again changes nothing, the role included.
+		res = e.as(e.alice, "POST", "/boards/"+bid+"/members", `{"userId":"user-bob","role":"viewer"}`).want(t, http.StatusOK)
+		if want := member("user-bob", "editor"); string(res.Body) != want {
 			t.Errorf("POST members for a member: got %s, want %s", res.Body, want)
 		}
 		if got := e.boardSeq(bid); got != seq {
 			t.Errorf("adding an existing member: seq went from %d to %d, want unchanged", seq, got)
 		}
-		// By email; any member may add.
-		res = e.as(e.bob, "POST", "/boards/"+bid+"/members", `{"email":"carol@example.com"}`).want(t, http.StatusCreated)
-		if want := `{"board_id":"` + bid + `","user_id":"` + e.carolID + `"}` + "\n"; string(res.Body) != want {
+		// Non-members get 404, members who are no owners 403.
+		e.as(e.carol, "PATCH", "/boards/"+bid+"/members/user-bob", `{"role":"viewer"}`).wantError(t, http.StatusNotFound, "Board not found")
+		e.as(e.carol, "POST", "/boards/"+bid+"/members", `{"userId":"user-bob"}`).wantError(t, http.StatusNotFound, "Board not found")
+		e.as(e.bob, "POST", "/boards/"+bid+"/members", `{"email":"carol@example.com"}`).wantError(t, http.StatusForbidden, "Forbidden")
+		res = e.as(e.alice, "POST", "/boards/"+bid+"/members", `{"email":"carol@example.com","role":"viewer"}`).want(t, http.StatusCreated)
+		if want := member(e.carolID, "viewer"); string(res.Body) != want {
 			t.Errorf("POST members by email: got %s, want %s", res.Body, want)
 		}
 		e.as(e.alice, "POST", "/boards/"+bid+"/members", `{"userId":"nobody"}`).wantError(t, http.StatusNotFound, "User not found")
-
-		// Any member may remove members, themselves included.
-		e.as(e.carol, "DELETE", "/boards/"+bid+"/members/user-bob", "").want(t, http.StatusNoContent)
-		e.as(e.bob, "GET", "/boards/"+bid, "").wantError(t, http.StatusNotFound, "Board not found")
-		e.as(e.alice, "DELETE", "/boards/"+bid+"/members/user-bob", "").wantError(t, http.StatusNotFound, "User not found")
-		e.as(e.carol, "DELETE", "/boards/"+bid+"/members/"+e.carolID, "").want(t, http.StatusNoContent)
-		seq = e.boardSeq(bid)
-		e.as(e.alice, "DELETE", "/boards/"+bid+"/members/user-alice", "").wantError(t, http.StatusConflict, "cannot remove the last member of a board")
-		e.as(e.alice, "GET", "/boards/"+bid, "").want(t, http.StatusOK)
-		if got := e.boardSeq(bid); got != seq {
-			t.Errorf("removing the last member: seq went from %d to %d, want unchanged", seq, got)
+		for _, body := range []string{`{"userId":"user-bob","role":"admin"}`, `{"userId":"user-bob","role":""}`, `{"userId":"user-bob","role":null}`, `{"userId":"user-bob","role":3}`} {
+			res := e.as(e.alice, "POST", "/boards/"+bid+"/members", body).want(t, http.StatusBadRequest)
+			if !strings.Contains(string(res.Body), `"role"`) {
+				t.Errorf("POST members %s: got %s, want an error naming role", body, res.Body)
+			}
 		}
+
+		// Owners change roles; the answer is the member.
+		res = e.as(e.alice, "PATCH", "/boards/"+bid+"/members/user-bob", `{"role":"owner"}`).want(t, http.StatusOK)
+		if want := member("user-bob", "owner"); string(res.Body) != want {
+			t.Errorf("PATCH member: got %s, want %s", res.Body, want)
+		}
+		e.as(e.carol, "PATCH", "/boards/"+bid+"/members/user-bob", `{"role":"viewer"}`).wantError(t, http.StatusForbidden, "Forbidden")
+		e.as(e.alice, "PATCH", "/boards/"+bid+"/members/nobody", `{"role":"viewer"}`).wantError(t, http.StatusNotFound, "User not found")
+		e.as(e.alice, "PATCH", "/boards/"+bid+"/members/user-bob", `{}`).want(t, http.StatusBadRequest)
+		e.as(e.alice, "PATCH", "/boards/"+bid+"/members/user-bob", `{"role":"boss"}`).want(t, http.StatusBadRequest)
+
+		// Bob, an owner now, makes himself an editor again; then Alice is
+		// the last owner.
+		e.as(e.bob, "PATCH", "/boards/"+bid+"/members/user-bob", `{"role":"editor"}`).want(t, http.StatusOK)
+		seq = e.boardSeq(bid)
+		e.as(e.alice, "PATCH", "/boards/"+bid+"/members/user-alice", `{"role":"editor"}`).wantError(t, http.StatusConflict, "a board keeps at least one owner")
+		e.as(e.alice, "DELETE", "/boards/"+bid+"/members/user-alice", "").wantError(t, http.StatusConflict, "a board keeps at least one owner")
+		e.as(e.bob, "DELETE", "/boards/"+bid+"/members/user-alice", "").wantError(t, http.StatusForbidden, "Forbidden")
+		if got := e.boardSeq(bid); got != seq {
+			t.Errorf("refused changes of the last owner: seq went from %d to %d, want unchanged", seq, got)
+		}
+		// A viewer may leave, but not remove others.
+		e.as(e.carol, "DELETE", "/boards/"+bid+"/members/user-bob", "").wantError(t, http.StatusForbidden, "Forbidden")
+		e.as(e.carol, "DELETE", "/boards/"+bid+"/members/"+e.carolID, "").want(t, http.StatusNoContent)
+		e.as(e.carol, "GET", "/boards/"+bid, "").wantError(t, http.StatusNotFound, "Board not found")
+		e.as(e.alice, "DELETE", "/boards/"+bid+"/members/"+e.carolID, "").wantError(t, http.StatusNotFound, "User not found")
+		// An editor may leave too; then Alice is the last member.
+		e.as(e.bob, "DELETE", "/boards/"+bid+"/members/user-bob", "").want(t, http.StatusNoContent)
+		e.as(e.alice, "DELETE", "/boards/"+bid+"/members/user-alice", "").wantError(t, http.StatusConflict, "cannot remove the last member of a board")
+
 		var types []string
 		for _, ev := range e.events(bid, 0) {
-			types = append(types, ev.Type+":"+ev.UserID)
+			types = append(types, ev.Type+":"+ev.UserID+":"+string(ev.Role))
 		}
-		if want := []string{"member_added:user-bob", "member_added:" + e.carolID, "member_removed:user-bob", "member_removed:" + e.carolID}; !slices.Equal(types, want) {
+		want := []string{"member_added:user-bob:editor", "member_added:" + e.carolID + ":viewer", "member_updated:user-bob:owner",
+			"member_updated:user-bob:editor", "member_removed:" + e.carolID + ":", "member_removed:user-bob:"}
+		if !slices.Equal(types, want) {
 			t.Errorf("events: got %v, want %v", types, want)
 		}
 	})

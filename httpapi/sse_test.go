@@ -226,7 +226,8 @@ func TestSSEResets(t *testing.T) {
 		if err := e.store.RemoveMember(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board, demo.Bob); err != nil {
 			t.Fatal(err)
 		}
-		sseReset(t, s, taskboard.ReasonAccessRevoked, last+1)
+		// Bob's two tasks are unassigned first.
+		sseReset(t, s, taskboard.ReasonAccessRevoked, last+3)
 
 		// Deleted while following: board_deleted, then the reset.
 		s = e.openSSE("/boards/board-1/events", "Authorization", "Bearer "+e.alice)
@@ -238,10 +239,10 @@ func TestSSEResets(t *testing.T) {
 		for !f.HasID {
 			f = s.mustNext()
 		}
-		if f.Event != taskboard.EventBoardDeleted || f.ID != strconv.FormatInt(last+2, 10) {
-			t.Fatalf("got %+v, want board_deleted with id %d", f, last+2)
+		if f.Event != taskboard.EventBoardDeleted || f.ID != strconv.FormatInt(last+4, 10) {
+			t.Fatalf("got %+v, want board_deleted with id %d", f, last+4)
 		}
-		sseReset(t, s, taskboard.ReasonBoardDeleted, last+2)
+		sseReset(t, s, taskboard.ReasonBoardDeleted, last+4)
 	})
 }
 

@@ -120,13 +120,20 @@ func (c *wsConn) handle(data []byte) {
 }
 
 // typing relays typing (start) or stop_typing to the board's other
-// connections; typing lapses by itself after TypingTimeout.
+// connections; typing lapses by itself after TypingTimeout. A board counts
+// as joined for typing once its subscription started.
 func (c *wsConn) typing(boardID, taskID string, start bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.boards[boardID]
-	if b == nil || b.gone {
+	if b == nil || b.gone || b.sub == nil {
 		c.reply(wsError{Type: "error", Error: "Not joined", BoardID: boardID})
+		return
+	}
+	// Typing is a write: a viewer's, or a read-only credential's, is
+	// refused, by the role the member has now.
+	if err := b.sub.MayWrite(); err != nil {
+		c.reply(wsError{Type: "error", Error: "Forbidden", BoardID: boardID})
 		return
 	}
 	t := b.typing

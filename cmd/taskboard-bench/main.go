@@ -22,6 +22,8 @@
 //	soak     fanout for -duration while sampling the server's memory and goroutines
 //	         every -sample
 //	rest     REST throughput and latency of reads (GET /boards/{id}/tasks) and moves
+//	writes   creates, deletes and moves (random, to the top, across lists) against
+//	         the length of the list, at each of -list-lengths
 //	setup    create -setup-boards boards with lists and tasks and print their ids
 //
 // Every event a subscriber receives is checked against the board's log:
@@ -159,6 +161,11 @@ type config struct {
 
 	restClients int
 
+	listLengths []int
+	writeMixes  []string
+	writeLists  []string
+	serverPID   int
+
 	setupBoards  int
 	setupLists   int
 	setupTasks   int
@@ -188,7 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("taskboard-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var urls, writeURLs, token, tokensFile, boards, sources, sweep, sweepTransports, ceilingRates, members string
-	fs.StringVar(&c.mode, "mode", "fanout", "what to measure: fanout, sweep, ceiling, memory, storm, soak, rest or setup")
+	fs.StringVar(&c.mode, "mode", "fanout", "what to measure: fanout, sweep, ceiling, memory, storm, soak, rest, writes or setup")
 	fs.StringVar(&urls, "url", "http://127.0.0.1:3000", "base URL of the server; a comma-separated list spreads subscribers over several instances (round-robin)")
 	fs.StringVar(&writeURLs, "write-url", "", "base URLs the writers use, comma-separated (default: the first -url)")
 	fs.StringVar(&token, "token", os.Getenv("TASKBOARD_TOKEN"), "bearer token of a member of the boards (default $TASKBOARD_TOKEN)")
@@ -232,7 +239,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.gcWait, "gc-wait", 150*time.Second, "-mode memory: how long to wait for a garbage collection on the server before reading its memory (the Go runtime forces one every 2 minutes)")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "-mode memory: wait after connecting before waiting for the garbage collection")
 
-	fs.IntVar(&c.restClients, "rest-clients", 8, "concurrent clients of -mode rest")
+	fs.IntVar(&c.restClients, "rest-clients", 8, "concurrent clients of -mode rest and -mode writes")
+	var listLengths, writeMixesFlag, writeLists string
+	fs.StringVar(&listLengths, "list-lengths", "10,1000,10000,100000", "-mode writes: the list lengths to measure at, in increasing order (the list is filled over HTTP)")
+	fs.StringVar(&writeMixesFlag, "write-mixes", strings.Join(writeMixes, ","), "-mode writes: the mixes to run at each length: create (create at the end, then delete), move-random, move-top, move-across")
+	fs.StringVar(&writeLists, "write-lists", "", "-mode writes: two existing list ids to write to (default: two new lists on the first of -boards)")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "-mode writes: the server's process id, to report its CPU time per request (same host, Linux)")
 
 	fs.IntVar(&c.setupBoards, "setup-boards", 1, "boards -mode setup creates")
 	fs.IntVar(&c.setupLists, "setup-lists", 3, "lists per board -mode setup creates")
@@ -256,6 +268,7 @@ Examples:
   taskboard-bench -token $T -mode storm -sse 2500 -ws 2500 -rate 10
   taskboard-bench -token $T -admin-token $A -mode soak -sse 1000 -duration 30m -sample 30s
   taskboard-bench -token $T -mode rest -duration 10s
+  taskboard-bench -token $T -mode writes -rest-clients 50 -duration 10s -list-lengths 10,1000,10000,100000
   taskboard-bench -token $T -mode setup -setup-boards 4 -setup-tasks 50
 
 Every event is checked: lost, duplicated and out-of-order events are counted per
@@ -272,6 +285,18 @@ Flags:
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	c.writeMixes = splitList(writeMixesFlag)
+	c.writeLists = splitList(writeLists)
+	for _, s := range splitList(listLengths) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-list-lengths: %q is not a positive count", s)
+		}
+		c.listLengths = append(c.listLengths, n)
+	}
+	if len(c.writeLists) != 0 && len(c.writeLists) != 2 {
+		return nil, errors.New("-write-lists takes two list ids")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -416,6 +441,13 @@ func (c *config) bound() time.Duration {
 		return base + 2*c.stormAfter + c.stormTimeout + 30*time.Second
 	case "rest":
 		return 2*c.duration + time.Minute
+	case "writes":
+		fill := 0
+		if len(c.listLengths) > 0 {
+			fill = c.listLengths[len(c.listLengths)-1]
+		}
+		// Filling at a pessimistic 200 tasks a second.
+		return time.Duration(len(c.listLengths)*len(c.writeMixes))*(c.duration+30*time.Second) + time.Duration(fill/200)*time.Second + time.Minute
 	case "setup":
 		return 10 * time.Minute
 	default:

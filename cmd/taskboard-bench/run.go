@@ -62,6 +62,8 @@ func (b *bench) runMode(ctx context.Context) (*Result, error) {
 		err = b.soak(ctx, res)
 	case "rest":
 		err = b.rest(ctx, res)
+	case "writes":
+		err = b.writeLoad(ctx, res)
 	case "setup":
 		err = b.setup(ctx, res)
 	default:

@@ -84,3 +84,35 @@ func userCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintln(stdout, u.ID)
 	return nil
 }
+
+// memberSet makes a user a member of a board with a role, or gives a member
+// that role, without the server: the operator's way back into a board
+// whose owners are gone. It changes the database only; the servers deliver
+// the logged event to the board's streams as they would any other write.
+func memberSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("member set", stderr)
+	db := dbFlag(fs)
+	board := fs.String("board", "", "id of the board (required)")
+	user := fs.String("user", "", "id of the user (required)")
+	role := fs.String("role", "", "the role to give: owner, editor or viewer (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *board == "" || *user == "" || *role == "" {
+		return fmt.Errorf("member set: --board, --user and --role are required")
+	}
+	if !taskboard.Role(*role).Valid() {
+		return fmt.Errorf("member set: --role must be owner, editor or viewer, not %q", *role)
+	}
+	store, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m, err := store.SetMemberRole(ctx, *board, *user, taskboard.Role(*role))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s is %s of board %s\n", m.UserID, m.Role, m.BoardID)
+	return nil
+}

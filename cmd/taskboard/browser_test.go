@@ -986,3 +986,114 @@ func TestBrowserUnderPrefix(t *testing.T) {
 		t.Errorf("the page asked for %q, outside /board/", outside)
 	}
 }
+
+// TestBrowserRoles: Bob, a viewer of board-1, sees the board read-only (the
+// page says so; no adding, editing, dragging or keyboard moves); Alice, the
+// owner, makes him an editor in the members panel and his page allows
+// editing at once; then Bob leaves the board from the panel.
+func TestBrowserRoles(t *testing.T) {
+	browser := newBrowser(t)
+	s := startPageServer(t, nil)
+	ctx := context.Background()
+	if _, err := s.store.UpdateMember(ctx, taskboard.Actor{UserID: demo.Alice}, demo.Board, demo.Bob, taskboard.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	alice := openPage(t, browser, "alice")
+	bob := openPage(t, browser, "bob")
+	alice.signInDemo(s.url(), demo.Alice)
+	bob.signInDemo(s.url(), demo.Bob)
+	alice.waitLive("ws")
+	bob.waitLive("ws")
+
+	visible := func(sel string) string {
+		return fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.offsetParent !== null; })()`, sel)
+	}
+	t.Run("viewer", func(t *testing.T) {
+		bob := bob.in(t)
+		bob.waitFor("the read-only note", visible("#read-only-note"), 10*time.Second)
+		var state struct {
+			AddTask, AddList, Menus, Draggable int
+			TitleDisabled                      bool
+		}
+		bob.eval(`({
+			AddTask: [...document.querySelectorAll('.add-task')].filter((e) => e.offsetParent !== null).length,
+			AddList: [...document.querySelectorAll('.add-list')].filter((e) => e.offsetParent !== null).length,
+			Menus: [...document.querySelectorAll('.column-menu')].filter((e) => e.offsetParent !== null).length,
+			Draggable: [...document.querySelectorAll('.card')].filter((c) => c.draggable).length,
+			TitleDisabled: document.getElementById('board-title').disabled,
+		})`, &state)
+		if state.AddTask != 0 || state.AddList != 0 || state.Menus != 0 || state.Draggable != 0 || !state.TitleDisabled {
+			t.Fatalf("a viewer's page: %+v, want nothing to add, edit or drag", state)
+		}
+		// Space does not pick a card up, Alt+→ does not move it.
+		card := chromedp.CSS(`.card[data-task-id="task-1"]`)
+		bob.do(10*time.Second,
+			chromedp.Focus(card),
+			chromedp.KeyEvent(" "),
+			chromedp.KeyEvent(kb.ArrowRight),
+			chromedp.KeyEvent(kb.ArrowRight, chromedp.KeyModifiers(chromedp.ModifierAlt)),
+		)
+		var grabbed bool
+		bob.eval(`!!document.querySelector('.card.grabbed') || `+cardIn("list-progress", "task-1"), &grabbed)
+		if grabbed {
+			t.Fatal("a viewer picked up or moved a card")
+		}
+		// The task opens read-only.
+		bob.do(10*time.Second, chromedp.Click(card), chromedp.WaitVisible(chromedp.CSS(`#task-title`)))
+		var editor struct{ ReadOnly, SaveHidden, DeleteHidden bool }
+		bob.eval(`({ReadOnly: document.getElementById('task-title').readOnly,
+			SaveHidden: document.querySelector('#task-form [type=submit]').hidden,
+			DeleteHidden: document.getElementById('task-delete').hidden})`, &editor)
+		if !editor.ReadOnly || !editor.SaveHidden || !editor.DeleteHidden {
+			t.Fatalf("a viewer's task dialog: %+v, want read-only without Save and Delete", editor)
+		}
+		bob.do(10*time.Second, chromedp.KeyEvent(kb.Escape))
+		// The members panel lists the roles; a viewer manages nothing.
+		bob.do(10*time.Second, chromedp.Click(chromedp.CSS(`#members-button`)), chromedp.WaitVisible(chromedp.CSS(`#members-list [data-user-id="user-alice"]`)))
+		var panel struct {
+			Form    bool
+			Selects int
+			Roles   string
+		}
+		bob.eval(`({Form: !document.getElementById('member-form').hidden,
+			Selects: document.querySelectorAll('#members-list select').length,
+			Roles: [...document.querySelectorAll('#members-list .member')].map((m) => m.dataset.userId + ':' + m.dataset.role).join(',')})`, &panel)
+		if panel.Form || panel.Selects != 0 || panel.Roles != "user-alice:owner,user-bob:viewer" {
+			t.Fatalf("a viewer's members panel: %+v, want the roles and no controls", panel)
+		}
+		bob.do(10*time.Second, chromedp.Click(chromedp.CSS(`#members-dialog [data-close]`)))
+		task, err := s.store.Task(ctx, taskboard.Actor{UserID: demo.Alice}, "task-1")
+		if err != nil || task.ListID != "list-todo" || task.Version != 1 {
+			t.Fatalf("task-1 after the viewer's tries: %+v, %v; want it unchanged", task, err)
+		}
+	})
+
+	t.Run("owner promotes", func(t *testing.T) {
+		alice, bob := alice.in(t), bob.in(t)
+		alice.do(10*time.Second, chromedp.Click(chromedp.CSS(`#members-button`)),
+			chromedp.WaitVisible(chromedp.CSS(`#members-list select[data-member="user-bob"]`)))
+		alice.eval(`(() => { const s = document.querySelector('#members-list select[data-member="user-bob"]');
+			s.value = 'editor'; s.dispatchEvent(new Event('change')); return true; })()`, nil)
+		// Bob's open page follows at once: editing is back.
+		bob.waitFor("the read-only note gone", `document.getElementById('read-only-note').hidden`, 10*time.Second)
+		bob.waitFor("Add a task", visible(`.column[data-list-id="list-todo"] .add-task`), 10*time.Second)
+		alice.waitFor("Bob an editor in the panel", `!!document.querySelector('#members-list [data-user-id="user-bob"][data-role="editor"]')`, 10*time.Second)
+		alice.do(10*time.Second, chromedp.Click(chromedp.CSS(`#members-dialog [data-close]`)))
+	})
+
+	t.Run("leave", func(t *testing.T) {
+		alice, bob := alice.in(t), bob.in(t)
+		bob.do(10*time.Second,
+			chromedp.Click(chromedp.CSS(`#members-button`)),
+			chromedp.WaitVisible(chromedp.CSS(`#leave-board`)),
+			chromedp.Click(chromedp.CSS(`#leave-board`)),
+			chromedp.WaitVisible(chromedp.CSS(`#confirm-ok`)),
+			chromedp.Click(chromedp.CSS(`#confirm-ok`)),
+		)
+		bob.waitFor("no boards", visible("#no-boards"), 10*time.Second)
+		alice.waitFor("Bob gone from the board", `!document.querySelector('#presence [data-user-id="user-bob"]')`, 10*time.Second)
+		if ok, err := s.store.IsMember(ctx, demo.Bob, demo.Board); err != nil || ok {
+			t.Fatalf("Bob a member after leaving: %v, %v", ok, err)
+		}
+	})
+}

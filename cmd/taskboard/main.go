@@ -7,6 +7,7 @@
 //	taskboard token create --user ID   print a new bearer token for a user
 //	taskboard token revoke PREFIX|ID   revoke a token and the sessions made from it
 //	taskboard user create --name N --email E   print the new user's id
+//	taskboard member set --board ID --user ID --role ROLE   give a user a role on a board
 //
 // Every flag can also be set through an environment variable: --public-url
 // is TASKBOARD_PUBLIC_URL, --db is TASKBOARD_DB, and so on. Flags given on
@@ -43,9 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
-		if cmd == "token" || cmd == "user" {
+		if cmd == "token" || cmd == "user" || cmd == "member" {
 			if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-				return fmt.Errorf("usage: taskboard %s create|revoke ... (see taskboard -h)", cmd)
+				return fmt.Errorf("usage: taskboard %s create|revoke|set ... (see taskboard -h)", cmd)
 			}
 			cmd, args = cmd+" "+args[0], args[1:]
 		}
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokenRevoke(ctx, args, stdout, stderr)
 	case "user create":
 		return userCreate(ctx, args, stdout, stderr)
+	case "member set":
+		return memberSet(ctx, args, stdout, stderr)
 	case "help":
 		usage(stderr)
 		return nil
@@ -76,6 +79,10 @@ Usage:
   taskboard token create --db DSN --user ID      print a new bearer token for a user
   taskboard token revoke --db DSN PREFIX_OR_ID   revoke a token and the sessions made from it
   taskboard user create --db DSN --name N --email E   create a user and print its id
+  taskboard member set --db DSN --board ID --user ID --role owner|editor|viewer
+                                                 make a user a member of a board with a role,
+                                                 or change their role (an operator's way back
+                                                 into a board whose owners are gone)
 
 Every flag is also read from TASKBOARD_<FLAG> (e.g. TASKBOARD_DB, TASKBOARD_ADDR).
 Run 'taskboard serve -h' (or any command with -h) for its flags.

@@ -39,8 +39,8 @@ type setting struct {
 var errHasUsers = errors.New("demo: the database has users")
 
 // Seed fills a database that has no users with the demo data (Alice and
-// Bob, board-1 "Sprint 12" with its three lists and four tasks, both users
-// members) and marks it as a demo database. It reports whether it seeded: a
+// Bob, board-1 "Sprint 12" with its three lists and four tasks, Alice its
+// owner and Bob an editor) and marks it as a demo database. It reports whether it seeded: a
 // database with users is left alone.
 //
 // Alice is created with Board.CreateUser; everything else is written in the
@@ -85,8 +85,8 @@ func insertRest(ctx context.Context, tx bun.Tx) error {
 		&taskboard.User{ID: Bob, Name: "Bob", Email: "bob@example.com", CreatedAt: t},
 		&taskboard.BoardInfo{ID: Board, Name: "Sprint 12", CreatedAt: t},
 		&[]taskboard.Member{
-			{BoardID: Board, UserID: Alice, CreatedAt: t},
-			{BoardID: Board, UserID: Bob, CreatedAt: t},
+			{BoardID: Board, UserID: Alice, Role: taskboard.RoleOwner, CreatedAt: t},
+			{BoardID: Board, UserID: Bob, Role: taskboard.RoleEditor, CreatedAt: t},
 		},
 		&[]taskboard.List{
 			{ID: "list-todo", BoardID: Board, Name: "To Do", Rank: "a0", Version: 1},

@@ -50,12 +50,15 @@ func TestSeed(t *testing.T) {
 		if snap.Board.ID != "board-1" || snap.Board.Name != "Sprint 12" || snap.Seq != 0 {
 			t.Errorf("board: got %s %q at seq %d, want board-1 \"Sprint 12\" at seq 0", snap.Board.ID, snap.Board.Name, snap.Seq)
 		}
-		type user struct{ id, name, email string }
+		type user struct {
+			id, name, email string
+			role            taskboard.Role
+		}
 		var users []user
 		for _, u := range snap.Members {
-			users = append(users, user{u.ID, u.Name, u.Email})
+			users = append(users, user{u.ID, u.Name, u.Email, u.Role})
 		}
-		wantUsers := []user{{"user-alice", "Alice", "alice@example.com"}, {"user-bob", "Bob", "bob@example.com"}}
+		wantUsers := []user{{"user-alice", "Alice", "alice@example.com", taskboard.RoleOwner}, {"user-bob", "Bob", "bob@example.com", taskboard.RoleEditor}}
 		if !slices.Equal(users, wantUsers) {
 			t.Errorf("members: got %v, want %v", users, wantUsers)
 		}

@@ -5,7 +5,7 @@ import { ApiError, apiURL, get, newKey, onUnauthorized, request } from './api.js
 import { BoardSession } from './board.js';
 import { TaskEditor } from './editor.js';
 import { TRANSPORT_NAMES } from './live.js';
-import { $, avatar, el, errorMessage, toast } from './ui.js';
+import { $, avatar, confirmDialog, el, errorMessage, toast } from './ui.js';
 import { BoardView } from './view.js';
 
 const LAST_BOARD = 'taskboard.lastBoard';
@@ -125,6 +125,7 @@ function renderBoardSelect() {
 
 function closeBoard() {
   if (editor?.isOpen) editor.dialog.close();
+  if ($('members-dialog').open) $('members-dialog').close();
   app.view?.destroy();
   app.session?.close();
   app.view = null;
@@ -192,7 +193,76 @@ function render() {
   const opt = [...$('board-select').options].find((o) => o.value === s.boardId);
   if (opt && opt.textContent !== name) opt.textContent = name;
   renderPresence(s.viewers());
+  // What the user's role allows: a viewer's board says it is read-only;
+  // only owners rename it.
+  title.disabled = !s.isOwner;
+  title.title = s.isOwner ? 'Rename board' : '';
+  $('read-only-note').hidden = s.canEdit;
+  $('boardbar-hint').hidden = !s.canEdit;
+  if ($('members-dialog').open) renderMembers();
   editor.refresh();
+}
+
+const ROLE_NAMES = { owner: 'Owner', editor: 'Editor', viewer: 'Viewer' };
+
+// renderMembers fills the members panel: everyone sees who is on the
+// board and may leave it; owners add members, change roles and remove.
+function renderMembers() {
+  const s = app.session;
+  if (!s) return;
+  const owner = s.isOwner;
+  const members = [...s.view().members].sort((a, b) => a.name.localeCompare(b.name));
+  const focused = document.activeElement?.closest?.('[data-member]')?.dataset.member;
+  $('members-note').textContent = owner ? 'Owners add members, change roles and remove members.'
+    : `You are ${s.role === 'editor' ? 'an editor' : 'a viewer'} of this board. Its owners manage its members.`;
+  $('member-form').hidden = !owner;
+  $('members-list').replaceChildren(...members.map((u) => {
+    const you = u.id === app.me.id;
+    const role = u.role ?? 'owner';
+    let control;
+    if (owner) {
+      const select = el('select', { class: 'member-role-select', 'aria-label': `Role of ${u.name}`, dataset: { member: u.id } },
+        ...Object.entries(ROLE_NAMES).map(([value, text]) => el('option', { value, text })));
+      select.value = role;
+      select.addEventListener('change', async () => {
+        if (await s.setRole(u.id, select.value) === null) select.value = role;
+      });
+      control = select;
+    } else {
+      control = el('span', { class: 'member-role', text: ROLE_NAMES[role] ?? role });
+    }
+    const remove = owner && !you ? el('button', {
+      type: 'button', class: 'button small ghost danger', text: 'Remove', 'aria-label': `Remove ${u.name}`,
+      dataset: { member: u.id },
+      onclick: async () => {
+        const ok = await confirmDialog({ title: `Remove ${u.name}?`, message: `${u.name} will no longer see “${s.board.name}”. Their tasks become unassigned.`, confirm: 'Remove' });
+        if (ok && app.session === s) s.removeMember(u.id);
+      },
+    }) : null;
+    return el('li', { class: 'member', dataset: { userId: u.id, role } }, avatar(u, 'sm'),
+      el('span', { class: 'member-who' }, el('span', { text: you ? `${u.name} (you)` : u.name }), el('span', { class: 'member-email', text: u.email ?? '' })),
+      control, remove);
+  }));
+  if (focused) document.querySelector(`#members-list [data-member="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function openMembers() {
+  if (!app.session) return;
+  $('member-error').hidden = true;
+  $('member-email').value = '';
+  renderMembers();
+  $('members-dialog').showModal();
+}
+
+async function leaveBoard() {
+  const s = app.session;
+  if (!s) return;
+  const ok = await confirmDialog({ title: `Leave “${s.board.name}”?`, message: 'You will no longer see this board unless someone adds you again.', confirm: 'Leave board' });
+  if (!ok || app.session !== s) return;
+  if (await s.leave() !== null) {
+    $('members-dialog').close();
+    if (app.session === s) boardGone('You left the board');
+  }
 }
 
 function renderPresence(users) {
@@ -220,7 +290,7 @@ function renderPresence(users) {
 function renameBoard() {
   const s = app.session;
   const button = $('board-title');
-  if (!s) return;
+  if (!s || !s.isOwner) return;
   const input = el('input', {
     class: 'inline-input', value: s.board.name, maxlength: 200, 'aria-label': 'Board name', autocomplete: 'off',
   });
@@ -300,6 +370,26 @@ function wire() {
   $('conn').addEventListener('click', () => app.session?.live.retryNow());
   $('board-title').addEventListener('click', renameBoard);
   $('help').addEventListener('click', () => $('help-dialog').showModal());
+  $('members-button').addEventListener('click', openMembers);
+  $('leave-board').addEventListener('click', leaveBoard);
+  for (const b of $('members-dialog').querySelectorAll('[data-close]')) b.addEventListener('click', () => $('members-dialog').close());
+  $('member-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const s = app.session;
+    const email = $('member-email').value.trim();
+    const err = $('member-error');
+    if (!email) {
+      err.textContent = 'Give the email address of the person to add.';
+      err.hidden = false;
+      return;
+    }
+    err.hidden = true;
+    const m = await s?.addMember(email, $('member-role').value);
+    if (m) {
+      $('member-email').value = '';
+      toast(`${email} is a member of the board.`);
+    }
+  });
 
   const boardDialog = $('board-dialog');
   const openNewBoard = () => {

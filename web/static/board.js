@@ -92,6 +92,24 @@ export class BoardSession {
     return this.server.board;
   }
 
+  /**
+   * role is the user's role on the board: owner, editor or viewer. Members
+   * of servers from before roles count as owners.
+   */
+  get role() {
+    return this.server?.members.find((u) => u.id === this.me.id)?.role ?? 'owner';
+  }
+
+  /** canEdit reports whether the user may change lists and tasks. */
+  get canEdit() {
+    return this.role !== 'viewer';
+  }
+
+  /** isOwner reports whether the user may rename the board and manage its members. */
+  get isOwner() {
+    return this.role === 'owner';
+  }
+
   changed() {
     if (!this.closed) this.hooks.changed();
   }
@@ -118,8 +136,12 @@ export class BoardSession {
       return;
     }
     if (ev.type === 'member_removed' && ev.userId === this.me.id) {
-      this.hooks.gone('You were removed from this board');
+      this.hooks.gone(this.leaving ? 'You left the board' : 'You were removed from this board');
       return;
+    }
+    if (ev.type === 'member_updated' && ev.userId === this.me.id && !this.canEdit) {
+      this.stopTyping();
+      this.ops = []; // changes still pending will be refused
     }
     this.changed();
   }
@@ -183,6 +205,7 @@ export class BoardSession {
 
   /** typingOn tells the others that the user is editing a task. */
   typingOn(taskId) {
+    if (!this.canEdit) return;
     const now = Date.now();
     if (this.typingTask === taskId && now - this.typingSentAt < TYPING_EVERY) return;
     if (this.typingTask && this.typingTask !== taskId) this.stopTyping();
@@ -420,6 +443,50 @@ export class BoardSession {
     });
   }
 }
+
+// ---- members ----
+
+/**
+ * Members are changed by owners (a member may leave); these wait for the
+ * server rather than show at once, as the answer decides what is shown.
+ */
+Object.assign(BoardSession.prototype, {
+  /** addMember adds a user by email with a role; resolves to the member or null. */
+  async addMember(email, role) {
+    return this.memberRequest('POST', `/boards/${enc(this.boardId)}/members`, { email, role }, 'add the member');
+  },
+
+  /** setRole gives a member another role. */
+  async setRole(userId, role) {
+    return this.memberRequest('PATCH', `/boards/${enc(this.boardId)}/members/${enc(userId)}`, { role }, 'change the role');
+  },
+
+  /** removeMember removes a member from the board. */
+  async removeMember(userId) {
+    return this.memberRequest('DELETE', `/boards/${enc(this.boardId)}/members/${enc(userId)}`, undefined, 'remove the member');
+  },
+
+  /** leave removes the user from the board. */
+  async leave() {
+    this.leaving = true;
+    const res = await this.memberRequest('DELETE', `/boards/${enc(this.boardId)}/members/${enc(this.me.id)}`, undefined, 'leave the board');
+    if (res === null) this.leaving = false;
+    return res;
+  },
+
+  async memberRequest(method, path, body, what) {
+    try {
+      const res = await request(method, path, { body, key: newKey() });
+      return res.body ?? {};
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 401) && !this.closed) {
+        const why = err.status === 409 ? 'a board needs at least one owner.' : err.message;
+        toast(`Couldn't ${what}: ${why}`, { kind: 'error', timeout: 8000 });
+      }
+      return null;
+    }
+  },
+});
 
 // versionReached returns the done function of a change to a task or list:
 // the server state shows it once the row's version reached the response's.

@@ -57,6 +57,15 @@ export class TaskEditor {
     this.assignee.value = task.assignee_id ?? '';
     this.list.replaceChildren(...v.listOrder.map((id) => el('option', { value: id, text: v.lists.get(id).name })));
     this.list.value = task.list_id;
+    // A viewer sees the task but cannot change it.
+    this.readOnly = !session.canEdit;
+    this.title.readOnly = this.readOnly;
+    this.desc.readOnly = this.readOnly;
+    this.assignee.disabled = this.readOnly;
+    this.list.disabled = this.readOnly;
+    $('task-delete').hidden = this.readOnly;
+    this.form.querySelector('[type=submit]').hidden = this.readOnly;
+    $('task-dialog-title').textContent = this.readOnly ? 'Task' : 'Edit task';
     this.refresh();
     this.dialog.showModal();
     this.title.focus();
@@ -82,6 +91,10 @@ export class TaskEditor {
   }
 
   save() {
+    if (this.readOnly) {
+      this.dialog.close();
+      return;
+    }
     const s = this.session;
     const id = this.taskId;
     const t = this.original;

@@ -23,7 +23,7 @@ export const TRANSPORT_NAMES = { ws: 'WebSocket', sse: 'SSE', poll: 'Long pollin
 const SSE_TYPES = [
   'task_created', 'task_updated', 'task_moved', 'task_deleted',
   'list_created', 'list_updated', 'list_moved', 'list_deleted',
-  'board_updated', 'board_deleted', 'member_added', 'member_removed',
+  'board_updated', 'board_deleted', 'member_added', 'member_updated', 'member_removed',
   'user_joined', 'user_left', 'user_typing', 'user_stopped_typing',
 ];
 

@@ -28,7 +28,10 @@ export function attachMoves(view) {
 
   function onDragStart(e) {
     const card = e.target.closest?.('.card');
-    if (!card || card.classList.contains('pending') || grab) return;
+    if (!card || card.classList.contains('pending') || grab || !session.canEdit) {
+      if (card) e.preventDefault();
+      return;
+    }
     drag = { taskId: card.dataset.taskId, card, target: null };
     placeholder.style.height = `${card.offsetHeight}px`;
     e.dataTransfer.effectAllowed = 'move';
@@ -106,6 +109,7 @@ export function attachMoves(view) {
   }
 
   function pickUp(taskId) {
+    if (!session.canEdit) return;
     const v = session.view();
     const at = locate(v, taskId);
     if (!at) return;
@@ -198,7 +202,7 @@ export function attachMoves(view) {
       return;
     }
     const arrow = ARROWS[e.key];
-    if (arrow && e.altKey) {
+    if (arrow && e.altKey && session.canEdit) {
       e.preventDefault();
       const to = step(taskId, arrow[0], arrow[1], session.view());
       if (to) {

@@ -126,7 +126,10 @@ export function applyEvent(m, ev) {
       m.deleted = true;
       break;
     case 'member_added':
-      if (ev.user && !m.members.some((u) => u.id === ev.user.id)) m.members.push(ev.user);
+      if (ev.user && !m.members.some((u) => u.id === ev.user.id)) m.members.push({ ...ev.user, role: ev.role ?? 'owner' });
+      break;
+    case 'member_updated':
+      m.members = m.members.map((u) => (u.id === ev.userId ? { ...u, role: ev.role } : u));
       break;
     case 'member_removed':
       m.members = m.members.filter((u) => u.id !== ev.userId);

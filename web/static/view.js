@@ -35,6 +35,10 @@ export class BoardView {
     const active = document.activeElement;
     const focused = active?.closest?.('.card')?.dataset.taskId;
     const members = new Map(v.members.map((u) => [u.id, u]));
+    // A viewer sees the board as it is: no adding, editing or moving.
+    this.readOnly = !this.session.canEdit;
+    this.root.classList.toggle('read-only', this.readOnly);
+    this.addColumn.hidden = this.readOnly;
     const seenLists = new Set();
     const seenTasks = new Set();
     let prev = null;
@@ -119,14 +123,18 @@ export class BoardView {
     col.menu.setAttribute('aria-label', `Actions for list ${list.name}`);
     col.cards.setAttribute('aria-label', `Tasks in ${list.name}`);
     col.root.classList.toggle('pending', Boolean(list.pending));
-    col.add.disabled = Boolean(list.pending);
+    col.add.disabled = Boolean(list.pending) || this.readOnly;
     col.menu.disabled = Boolean(list.pending);
+    col.foot.hidden = this.readOnly;
+    col.menu.hidden = this.readOnly;
+    col.title.disabled = this.readOnly;
+    col.title.title = this.readOnly ? '' : 'Rename list';
     col.index = index;
   }
 
   startRename(col) {
     const list = this.model.lists.get(col.listId);
-    if (!list || list.pending || col.renaming) return;
+    if (!list || list.pending || col.renaming || this.readOnly) return;
     col.renaming = true;
     const input = el('input', {
       class: 'inline-input', value: list.name, maxlength: 200, 'aria-label': 'List name', autocomplete: 'off',
@@ -207,6 +215,7 @@ export class BoardView {
   }
 
   openAddTask(col) {
+    if (this.readOnly) return;
     if (col.foot.querySelector('form')) {
       col.foot.querySelector('textarea').focus();
       return;
@@ -297,7 +306,7 @@ export class BoardView {
   updateCard(card, task, members) {
     const assignee = task.assignee_id ? members.get(task.assignee_id) ?? { id: task.assignee_id, name: 'Unknown' } : null;
     const typers = this.session.typers(task.id);
-    const key = JSON.stringify([task.title, task.description, assignee?.id, assignee?.name, typers, Boolean(task.pending)]);
+    const key = JSON.stringify([task.title, task.description, assignee?.id, assignee?.name, typers, Boolean(task.pending), this.readOnly]);
     if (card.renderKey === key) return;
     card.renderKey = key;
     const { title, desc, foot, typing } = card.parts;
@@ -318,7 +327,7 @@ export class BoardView {
     typing.hidden = typers.length === 0;
     card.classList.toggle('pending', Boolean(task.pending));
     card.classList.toggle('is-typing', typers.length > 0);
-    card.draggable = !task.pending;
+    card.draggable = !task.pending && !this.readOnly;
     card.setAttribute('aria-busy', task.pending ? 'true' : 'false');
     card.setAttribute('aria-label', [
       task.title,
