@@ -122,6 +122,11 @@ func (c *wsConn) handle(data []byte) {
 // typing relays typing (start) or stop_typing to the board's other
 // connections; typing lapses by itself after TypingTimeout.
 func (c *wsConn) typing(boardID, taskID string, start bool) {
+	if c.id.ReadOnly {
+		// A read credential's typing is refused like a write.
+		c.reply(wsError{Type: "error", Error: "Forbidden", BoardID: boardID})
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.boards[boardID]

@@ -315,6 +315,23 @@ func TestBinary(t *testing.T) {
 		t.Errorf("token create for an unknown user: got exit %d, stdout %q, stderr %q; want 1 and an error", code, out, errOut)
 	}
 
+	// A read token that expires: it reads, and its writes are 403.
+	out, errOut, code = cli(t, nil, "token", "create", "--db", db, "--user", "user-alice", "--name", "ci", "--scope", "read", "--expires", "720h")
+	readToken := strings.TrimSuffix(out, "\n")
+	if code != 0 || !regexp.MustCompile(`^tb_[0-9a-f]{64}$`).MatchString(readToken) {
+		t.Fatalf("token create --scope read: got exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if status, _ := s.get(readToken, "/boards/board-1/tasks"); status != http.StatusOK {
+		t.Errorf("GET with the read token: got %d, want 200", status)
+	}
+	if status, body := s.do(t, readToken, http.MethodPost, "/boards", `{"name":"x"}`); status != http.StatusForbidden {
+		t.Errorf("POST /boards with the read token: got %d %s, want 403", status, body)
+	}
+	if status, body := s.do(t, readToken, http.MethodGet, "/tokens", ""); status != http.StatusOK ||
+		!strings.Contains(body, `"name":"ci"`) || !strings.Contains(body, `"scope":"read"`) || !strings.Contains(body, `"prefix":"`+readToken[:11]+`"`) {
+		t.Errorf("GET /tokens with the read token: got %d %s, want it listed as read, named ci", status, body)
+	}
+
 	// user create prints the new user's id.
 	out, errOut, code = cli(t, nil, "user", "create", "--db", db, "--name", "Carol", "--email", "carol@example.com")
 	carol := strings.TrimSuffix(out, "\n")
@@ -516,6 +533,8 @@ func TestRun(t *testing.T) {
 		{"token without subcommand", []string{"token"}, "usage: taskboard token"},
 		{"unknown token subcommand", []string{"token", "list"}, `unknown command "token list"`},
 		{"token create without user", []string{"token", "create", "--db", db}, "--user is required"},
+		{"token create with a bad scope", []string{"token", "create", "--db", db, "--user", "user-alice", "--scope", "admin"}, "--scope must be read or write"},
+		{"token create with a negative expiry", []string{"token", "create", "--db", db, "--user", "user-alice", "--expires", "-1h"}, "--expires must not be negative"},
 		{"token revoke without token", []string{"token", "revoke", "--db", db}, "give one token prefix or id"},
 		{"serve with arguments", []string{"serve", "--db", db, "extra"}, "unexpected arguments"},
 		{"bad log level", []string{"serve", "--db", db, "--log-level", "loud"}, "--log-level"},
