@@ -245,9 +245,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pattern = "unmatched"
 	}
 	elapsed := time.Since(start)
-	h.metrics.observeRequest(pattern, r.Method, status, elapsed)
+	method := knownMethod(r.Method)
+	h.metrics.observeRequest(pattern, method, status, elapsed)
 	h.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.String("method", method), slog.String("path", clip(r.URL.Path, maxLoggedPath)), slog.Int("status", status),
 		slog.Duration("duration", elapsed), slog.String("user", info.userID))
 }
 
@@ -291,6 +292,29 @@ func (h *Handler) maintainLoop(every time.Duration) {
 	}
 }
 
+// knownMethod returns method when it is one of HTTP's, else "other": a
+// client's method name is neither a metric label nor a log field, so that
+// the label set stays bounded.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// maxLoggedPath is how much of a request path the request log keeps.
+const maxLoggedPath = 1024
+
+// clip returns s cut to at most n bytes, marked with "…" when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
 // requestInfo carries what inner handlers learn back to the logger.
 type requestInfo struct {
 	pattern string
@@ -307,7 +331,7 @@ func infoOf(r *http.Request) *requestInfo {
 }
 
 func (h *Handler) log(r *http.Request) *slog.Logger {
-	return h.opts.Logger.With("method", r.Method, "path", r.URL.Path)
+	return h.opts.Logger.With("method", knownMethod(r.Method), "path", clip(r.URL.Path, maxLoggedPath))
 }
 
 // statusWriter records the status of a response.
