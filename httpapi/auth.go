@@ -268,6 +268,9 @@ type sessionResponse struct {
 
 // createSession is POST /sessions: exchange a token for the session cookie.
 func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
+	if !h.signInAllowed(w, r) {
+		return
+	}
 	var in struct {
 		Token reqString `json:"token"`
 	}
@@ -279,6 +282,9 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
 	p, err := h.creds.AuthenticateToken(r.Context(), in.Token.Value)
 	if err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if !h.tokenSignInAllowed(w, r, p.CredentialID) {
 		return
 	}
 	h.startSession(w, r, p.User, p.CredentialID)
@@ -298,6 +304,9 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, user task
 // createDemoSession is POST /sessions/demo: sign in as a demo user, only on
 // a demo database with demo mode on.
 func (h *Handler) createDemoSession(w http.ResponseWriter, r *http.Request) {
+	if !h.signInAllowed(w, r) {
+		return
+	}
 	isDemo := false
 	if h.opts.Demo {
 		var err error

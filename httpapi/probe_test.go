@@ -61,3 +61,65 @@ func TestIdempotencyRecordsBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInRateLimit reproduces a flood of sign-ins from one address:
+// beyond the bucket, 429 with Retry-After, and no session is made.
+func TestSignInRateLimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRESTEnv(t, dsn, &httpapi.Options{Demo: true, SessionRate: 0.001, SessionBurst: 3})
+		for i := range 3 {
+			if i%2 == 0 {
+				e.do("POST", "/sessions/demo", `{"userId":"user-alice"}`, nil).want(t, http.StatusCreated)
+			} else {
+				e.do("POST", "/sessions", `{"token":`+quoteJSON(e.alice)+`}`, nil).want(t, http.StatusCreated)
+			}
+		}
+		for _, r := range []*restResp{
+			e.do("POST", "/sessions/demo", `{"userId":"user-alice"}`, nil),
+			e.do("POST", "/sessions", `{"token":`+quoteJSON(e.bob)+`}`, nil),
+		} {
+			r.wantError(t, http.StatusTooManyRequests, "Too Many Requests: session rate exceeded")
+			if r.Header.Get("Retry-After") == "" || r.Header.Get("Set-Cookie") != "" {
+				t.Errorf("%s over the limit: Retry-After %q, Set-Cookie %q; want a Retry-After and no cookie", r.call, r.Header.Get("Retry-After"), r.Header.Get("Set-Cookie"))
+			}
+		}
+		var n int
+		if err := seam.DB(e.store).NewRaw("SELECT count(*) FROM sessions").Scan(context.Background(), &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 3 {
+			t.Errorf("sessions made: %d, want 3", n)
+		}
+	})
+}
+
+// TestLoginCSRF reproduces a cross-site form that signs a victim into the
+// sender's account: a body not declared JSON is 415, a foreign Origin 403,
+// and neither sets a cookie.
+func TestLoginCSRF(t *testing.T) {
+	e := newRESTEnv(t, dbtest.SQLite(t), &httpapi.Options{Demo: true, PublicURL: "https://board.example.com"})
+	body := `{"token":` + quoteJSON(e.alice) + `}`
+	for _, tc := range []struct {
+		path, body string
+		h          restHdr
+		status     int
+	}{
+		{"/sessions", body, restHdr{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType},
+		{"/sessions", body, restHdr{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
+		{"/sessions", body, restHdr{"Content-Type": ""}, http.StatusUnsupportedMediaType},
+		{"/sessions", body, restHdr{"Origin": "https://evil.example.com"}, http.StatusForbidden},
+		{"/sessions", body, restHdr{"Referer": "https://evil.example.com/form"}, http.StatusForbidden},
+		{"/sessions/demo", `{"userId":"user-alice"}`, restHdr{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType},
+		{"/sessions/demo", `{"userId":"user-alice"}`, restHdr{"Origin": "https://evil.example.com"}, http.StatusForbidden},
+		{"/sessions", body, restHdr{"Origin": "https://board.example.com", "Content-Type": "application/json; charset=utf-8"}, http.StatusCreated},
+		{"/sessions/demo", `{"userId":"user-alice"}`, nil, http.StatusCreated},
+	} {
+		r := e.do("POST", tc.path, tc.body, tc.h)
+		if r.Status != tc.status {
+			t.Errorf("POST %s with %v: got %d %s, want %d", tc.path, tc.h, r.Status, r.Body, tc.status)
+		}
+		if cookie := r.Header.Get("Set-Cookie"); (cookie != "") != (tc.status == http.StatusCreated) {
+			t.Errorf("POST %s with %v: Set-Cookie %q", tc.path, tc.h, cookie)
+		}
+	}
+}

@@ -83,6 +83,14 @@ type Options struct {
 	WriteRate float64
 	// WriteBurst is the size of each user's write bucket. Zero means 50.
 	WriteBurst int
+	// SessionRate limits the sessions made (POST /sessions and
+	// /sessions/demo) per second, per client address and per token, with a
+	// token bucket of SessionBurst; more are answered 429 with
+	// Retry-After. Behind a reverse proxy every client has the proxy's
+	// address. Zero means 0.5 per second; negative means no limit.
+	SessionRate float64
+	// SessionBurst is the size of each sign-in bucket. Zero means 10.
+	SessionBurst int
 
 	// HeartbeatInterval is the SSE heartbeat period. Zero means 15 s.
 	HeartbeatInterval time.Duration
@@ -135,6 +143,12 @@ func (o *Options) withDefaults() Options {
 	if opts.WriteBurst <= 0 {
 		opts.WriteBurst = 50
 	}
+	if opts.SessionRate == 0 {
+		opts.SessionRate = 0.5
+	}
+	if opts.SessionBurst <= 0 {
+		opts.SessionBurst = 10
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -166,6 +180,8 @@ type Handler struct {
 	metrics *Metrics
 	origins map[string]bool
 	writes  *writeLimiter
+	// signIns limits the sessions made per client address and token.
+	signIns *writeLimiter
 	// tasksCache keeps the body of GET /boards/{boardId}/tasks per board
 	// and seq.
 	tasksCache seqCache
@@ -213,6 +229,7 @@ func New(store *taskboard.Board, opts *Options) *Handler {
 		h.origins[strings.TrimRight(origin, "/")] = true
 	}
 	h.writes = newWriteLimiter(o.WriteRate, o.WriteBurst)
+	h.signIns = newWriteLimiter(o.SessionRate, o.SessionBurst)
 	h.metrics = o.Metrics
 	if h.metrics == nil {
 		h.metrics = NewMetrics()

@@ -437,6 +437,7 @@ func TestEnvironment(t *testing.T) {
 		t.Errorf("GET /metrics with TASKBOARD_ADMIN_TOKEN: got %d, want 200", status)
 	}
 	req, _ := http.NewRequest("POST", s.url+"/sessions/demo", strings.NewReader(`{"userId":"user-alice"}`))
+	req.Header.Set("Content-Type", "application/json")
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNotFound {
 		t.Errorf("POST /sessions/demo with TASKBOARD_DEMO=false: got %v, %v, want 404", res.StatusCode, err)
 	} else {
@@ -492,6 +493,7 @@ func TestPostgresNoDemo(t *testing.T) {
 	addr := freeAddr(t)
 	s := startServer(t, dir, addr, nil, "--addr", addr, "--db", dsn)
 	req, _ := http.NewRequest("POST", s.url+"/sessions/demo", strings.NewReader(`{"userId":"user-alice"}`))
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -73,6 +73,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.api.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", 100, "boards one WebSocket may follow at once (-1: no limit)")
 	fs.Float64Var(&c.api.WriteRate, "write-rate", 20, "writes per second allowed to each user, as a token bucket (-1: no limit)")
 	fs.IntVar(&c.api.WriteBurst, "write-burst", 50, "size of each user's write bucket")
+	fs.Float64Var(&c.api.SessionRate, "session-rate", 0.5, "sign-ins (POST /sessions, /sessions/demo) per second allowed to each client address and token, as a token bucket (-1: no limit)")
+	fs.IntVar(&c.api.SessionBurst, "session-burst", 10, "size of each sign-in bucket")
 	fs.IntVar(&c.store.SubscriberBuffer, "subscriber-buffer", 1024, "events a subscriber may fall behind before it is dropped as a slow consumer")
 	fs.Int64Var(&c.store.HistoryEvents, "history-events", 10000, "events each board's log keeps at least")
 	fs.DurationVar(&c.store.HistoryAge, "history-age", 30*24*time.Hour, "how long each board's log keeps events at least")
