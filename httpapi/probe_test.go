@@ -1,10 +1,15 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
@@ -121,5 +126,41 @@ func TestLoginCSRF(t *testing.T) {
 		if cookie := r.Header.Get("Set-Cookie"); (cookie != "") != (tc.status == http.StatusCreated) {
 			t.Errorf("POST %s with %v: Set-Cookie %q", tc.path, tc.h, cookie)
 		}
+	}
+}
+
+// TestHeadOnStreams reproduces HEAD on the streaming routes over a raw
+// connection: the answer is a bodiless 405, and the request pipelined
+// after it on the same connection is served.
+func TestHeadOnStreams(t *testing.T) {
+	e := newRESTEnv(t, dbtest.SQLite(t), nil)
+	for _, path := range []string{"/boards/board-1/events", "/boards/board-1/poll?timeout=30", "/ws"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(15 * time.Second))
+		host := strings.TrimPrefix(e.srv.URL, "http://")
+		fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n"+
+			"GET /health HTTP/1.1\r\nHost: %s\r\n\r\n", path, host, e.alice, host)
+		br := bufio.NewReader(conn)
+		head, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+		if err != nil {
+			t.Fatalf("HEAD %s: %v", path, err)
+		}
+		head.Body.Close()
+		if head.StatusCode != http.StatusMethodNotAllowed || head.Header.Get("Allow") != "GET" {
+			t.Errorf("HEAD %s: got %d, Allow %q; want 405, GET", path, head.StatusCode, head.Header.Get("Allow"))
+		}
+		next, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+		if err != nil {
+			t.Fatalf("the request pipelined after HEAD %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(next.Body)
+		next.Body.Close()
+		if next.StatusCode != http.StatusOK || !strings.Contains(string(b), `"ok"`) {
+			t.Errorf("the request pipelined after HEAD %s: got %d %s, want the health answer", path, next.StatusCode, b)
+		}
+		conn.Close()
 	}
 }
