@@ -164,3 +164,60 @@ func TestHeadOnStreams(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestWSTypingChecked reproduces typing floods and typing for made-up
+// tasks: a taskId must name a task of the board and be short, and a
+// connection's messages beyond its bucket are refused, while the
+// connection stays open.
+func TestWSTypingChecked(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRTEnv(t, dsn, nil, nil)
+		taskOfOtherBoard := ""
+		{
+			var b struct {
+				ID string `json:"id"`
+			}
+			e.do(http.MethodPost, "/boards", `{"name":"Other"}`, "Authorization", "Bearer "+e.alice).want(t, http.StatusCreated, &b)
+			var l struct {
+				ID string `json:"id"`
+			}
+			e.do(http.MethodPost, "/boards/"+b.ID+"/lists", `{"name":"L"}`, "Authorization", "Bearer "+e.alice).want(t, http.StatusCreated, &l)
+			var task struct {
+				ID string `json:"id"`
+			}
+			e.do(http.MethodPost, "/tasks", `{"title":"T","listId":"`+l.ID+`"}`, "Authorization", "Bearer "+e.alice).want(t, http.StatusCreated, &task)
+			taskOfOtherBoard = task.ID
+		}
+		ws := e.bearerWS(e.alice)
+		ws.join("board-1", -1)
+		for _, tc := range []struct{ taskID, want string }{
+			{"no-such-task", "Task not found"},
+			{taskOfOtherBoard, "Task not found"},
+			{strings.Repeat("x", 60000), "Invalid field: taskId is too long"},
+		} {
+			ws.send(map[string]any{"type": "typing", "boardId": "board-1", "taskId": tc.taskID})
+			if m := ws.expect("error"); !strings.Contains(string(m.raw), `"`+tc.want+`"`) || len(m.raw) > 1000 {
+				t.Errorf("typing in %.20q: got %.200s, want %q", tc.taskID, m.raw, tc.want)
+			}
+		}
+
+		// A flood: the messages beyond the bucket are refused.
+		for range 300 {
+			ws.send(`{"type":"typing","boardId":"board-1","taskId":"task-1"}`)
+		}
+		refused := 0
+		ws.send(`{"type":"ping"}`)
+		for {
+			m := ws.mustNext()
+			if m.Type == "pong" {
+				break
+			}
+			if m.Type == "error" && strings.Contains(string(m.raw), "Too many messages") {
+				refused++
+			}
+		}
+		if refused == 0 {
+			t.Errorf("300 typing messages at once: none refused, want those beyond the connection's bucket")
+		}
+	})
+}
