@@ -50,7 +50,7 @@ type serveConfig struct {
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{}
-	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:3000", "address to listen on (:3000 listens on every interface); on a loopback address without --public-url, requests for another Host are refused (421)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "address of a separate listener for Go's profiler at /debug/pprof/ (empty: none; keep it private, e.g. 127.0.0.1:6060)")
 	fs.StringVar(&c.db, "db", "taskboard.db", "database: a SQLite file path or a postgres:// URL")
 	fs.StringVar(&c.publicURL, "public-url", "", "public URL of the server (its origin is allowed; https makes cookies Secure)")
@@ -144,8 +144,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	api := httpapi.New(store, &cfg.api)
+	handler := routes(api)
+	if isLoopbackListener(ln.Addr()) && cfg.publicURL == "" {
+		handler = hostGuard(handler)
+	}
 	srv := &http.Server{
-		Handler:           routes(api),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.readTimeout,
 		WriteTimeout:      cfg.writeTimeout,
