@@ -257,7 +257,7 @@ func TestBinary(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "board.db")
 	addr := freeAddr(t)
-	s := startServer(t, dir, addr, nil, "serve", "--addr", addr, "--db", db, "--admin-token", "adm1n", "--shutdown-timeout", "5s")
+	s := startServer(t, dir, addr, nil, "serve", "--addr", addr, "--db", db, "--admin-token", "binary-admin-token-0123", "--shutdown-timeout", "5s")
 	tokens := s.demoTokens()
 	if !strings.Contains(s.stdout.String(), "http://"+addr+"/") {
 		t.Errorf("stdout: got %q, want the page's address http://%s/", s.stdout, addr)
@@ -356,7 +356,7 @@ func TestBinary(t *testing.T) {
 	if status, _ := s.get("", "/metrics"); status != http.StatusUnauthorized {
 		t.Errorf("GET /metrics without the admin token: got %d, want 401", status)
 	}
-	if status, body := s.get("adm1n", "/metrics"); status != http.StatusOK || !strings.Contains(body, `route="GET /boards/{boardId}/tasks"`) {
+	if status, body := s.get("binary-admin-token-0123", "/metrics"); status != http.StatusOK || !strings.Contains(body, `route="GET /boards/{boardId}/tasks"`) {
 		t.Errorf("GET /metrics: got %d, want 200 with the request counter", status)
 	} else if !strings.Contains(body, `taskboard_db_query_duration_seconds_count{operation="SELECT"}`) {
 		t.Errorf("GET /metrics: no database query timing in\n%s", body)
@@ -428,12 +428,12 @@ func TestBinary(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	s := startServer(t, dir, addr, []string{"TASKBOARD_ADDR=" + addr, "TASKBOARD_DEMO=false", "TASKBOARD_ADMIN_TOKEN=from-env"})
+	s := startServer(t, dir, addr, []string{"TASKBOARD_ADDR=" + addr, "TASKBOARD_DEMO=false", "TASKBOARD_ADMIN_TOKEN=from-env-admin-token-0123"})
 	// No arguments: ./taskboard.db in the working directory, no demo data.
 	if _, err := os.Stat(filepath.Join(dir, "taskboard.db")); err != nil {
 		t.Errorf("default database: %v", err)
 	}
-	if status, _ := s.get("from-env", "/metrics"); status != http.StatusOK {
+	if status, _ := s.get("from-env-admin-token-0123", "/metrics"); status != http.StatusOK {
 		t.Errorf("GET /metrics with TASKBOARD_ADMIN_TOKEN: got %d, want 200", status)
 	}
 	req, _ := http.NewRequest("POST", s.url+"/sessions/demo", strings.NewReader(`{"userId":"user-alice"}`))
@@ -540,6 +540,7 @@ func TestRun(t *testing.T) {
 		{"token revoke without token", []string{"token", "revoke", "--db", db}, "give one token prefix or id"},
 		{"serve with arguments", []string{"serve", "--db", db, "extra"}, "unexpected arguments"},
 		{"bad log level", []string{"serve", "--db", db, "--log-level", "loud"}, "--log-level"},
+		{"short admin token", []string{"serve", "--db", db, "--admin-token", "0123456789abcde"}, "--admin-token must be at least 16 characters"},
 		{"bad sqlite sync", []string{"serve", "--db", db, "--sqlite-sync", "sometimes"}, "--sqlite-sync"},
 		{"unknown flag", []string{"serve", "--colour", "blue"}, "flag provided but not defined"},
 		{"bad address", []string{"serve", "--db", db, "--addr", "127.0.0.1:99999"}, "listen on"},

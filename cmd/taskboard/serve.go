@@ -37,6 +37,9 @@ func (b *optBool) Set(s string) error {
 	return nil
 }
 
+// minAdminToken is the shortest --admin-token accepted.
+const minAdminToken = 16
+
 // serveConfig is the serve command's configuration.
 type serveConfig struct {
 	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
@@ -55,7 +58,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.db, "db", "taskboard.db", "database: a SQLite file path or a postgres:// URL")
 	fs.StringVar(&c.publicURL, "public-url", "", "public URL of the server (its origin is allowed; https makes cookies Secure)")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated further origins allowed for cookie writes, WebSocket upgrades and CORS")
-	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for /admin/* and /metrics (empty: those routes are 404)")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for /admin/* and /metrics (empty: those routes are 404); at least 16 characters, best 32 random bytes, such as the output of \"openssl rand -hex 32\"")
 	fs.Var(&c.demo, "demo", "seed a database without users with the demo data and allow one-click demo sign-in (default: true for SQLite, false for PostgreSQL)")
 	fs.StringVar(&c.sqliteSync, "sqlite-sync", "normal", "SQLite synchronous mode: normal (a killed process loses nothing acknowledged) or full (a power cut neither)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -89,6 +92,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	if n := len(cfg.adminToken); n > 0 && n < minAdminToken {
+		return fmt.Errorf("--admin-token must be at least %d characters (it has %d); use a long random one, such as the output of `openssl rand -hex 32`", minAdminToken, n)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
