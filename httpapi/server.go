@@ -86,8 +86,9 @@ type Options struct {
 	// SessionRate limits the sessions made (POST /sessions and
 	// /sessions/demo) per second, per client address and per token, with a
 	// token bucket of SessionBurst; more are answered 429 with
-	// Retry-After. Behind a reverse proxy every client has the proxy's
-	// address. Zero means 0.5 per second; negative means no limit.
+	// Retry-After. A request from a loopback peer (a reverse proxy on the
+	// same machine) counts for the last address of its X-Forwarded-For.
+	// Zero means 0.5 per second; negative means no limit.
 	SessionRate float64
 	// SessionBurst is the size of each sign-in bucket. Zero means 10.
 	SessionBurst int

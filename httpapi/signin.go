@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // errUnsupportedMediaType refuses a sign-in whose body is not declared
@@ -15,7 +16,9 @@ var errUnsupportedMediaType = errors.New("httpapi: the body must be application/
 
 // clientKey is the rate-limit key of a request's client address: the
 // address itself for IPv4, its /64 network for IPv6 (one client often
-// holds a whole /64).
+// holds a whole /64). A request from a loopback peer, a reverse proxy on
+// the same machine, is keyed by the last address of its X-Forwarded-For
+// (the one the proxy added), when it has one.
 func clientKey(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -26,6 +29,15 @@ func clientKey(r *http.Request) string {
 		return "a:" + host
 	}
 	addr = addr.Unmap()
+	if xff := r.Header.Values("X-Forwarded-For"); addr.IsLoopback() && len(xff) > 0 {
+		last := xff[len(xff)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		if fwd, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+			addr = fwd.Unmap()
+		}
+	}
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return "a:" + p.String()
