@@ -245,3 +245,35 @@ func TestTicketsNotKept(t *testing.T) {
 		}
 	})
 }
+
+// TestReadTokenWritesNothing sends every write route with a read token:
+// each is 403 and changes nothing.
+func TestReadTokenWritesNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRTEnv(t, dsn, nil, nil)
+		read := e.createToken(e.alice, `{"name":"r","scope":"read"}`, http.StatusCreated)
+		before := e.seq("board-1")
+		for _, tc := range []struct{ method, path, body string }{
+			{"POST", "/tasks", `{"title":"x","listId":"list-todo"}`},
+			{"PATCH", "/tasks/task-1", `{"title":"x"}`},
+			{"PATCH", "/tasks/task-1/move", `{"listId":"list-done","position":0}`},
+			{"DELETE", "/tasks/task-1", ""},
+			{"POST", "/boards", `{"name":"x"}`},
+			{"PATCH", "/boards/board-1", `{"name":"x"}`},
+			{"DELETE", "/boards/board-1", ""},
+			{"POST", "/boards/board-1/members", `{"email":"carol@example.com"}`},
+			{"DELETE", "/boards/board-1/members/user-bob", ""},
+			{"POST", "/boards/board-1/lists", `{"name":"x"}`},
+			{"PATCH", "/lists/list-todo", `{"name":"x"}`},
+			{"PATCH", "/lists/list-todo/move", `{"position":2}`},
+			{"DELETE", "/lists/list-todo", ""},
+		} {
+			if r := e.do(tc.method, tc.path, tc.body, "Authorization", "Bearer "+read.Token); r.Status != http.StatusForbidden {
+				t.Errorf("%s %s with a read token: got %d %s, want 403", tc.method, tc.path, r.Status, r.Body)
+			}
+		}
+		if got := e.seq("board-1"); got != before {
+			t.Errorf("board-1's seq went from %d to %d under a read token", before, got)
+		}
+	})
+}
