@@ -2,8 +2,11 @@ package taskboard
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -34,6 +37,9 @@ func openDB(dsn string, sqliteSyncFull bool) (*bun.DB, error) {
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		return bun.NewDB(sqldb, pgdialect.New()), nil
 	}
+	if err := createPrivate(dsn); err != nil {
+		return nil, fmt.Errorf("taskboard: open sqlite %s: %w", dsn, err)
+	}
 	sqldb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(dsn, sqliteSyncFull))
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: open sqlite %s: %w", dsn, err)
@@ -47,6 +53,34 @@ func openDB(dsn string, sqliteSyncFull bool) (*bun.DB, error) {
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver
+
+// createPrivate creates the SQLite file of dsn, when it does not exist
+// yet, readable and writable by its owner only (0600): it holds every
+// board and the hashes of every credential. SQLite gives the -wal and -shm
+// files it makes beside it the same permissions. An existing file keeps
+// its own; an in-memory database has none.
+func createPrivate(dsn string) error {
+	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if strings.HasPrefix(dsn, "file:") {
+		if q, err := url.ParseQuery(query); err == nil && q.Get("mode") == "memory" {
+			return nil
+		}
+		if p, err := url.PathUnescape(path); err == nil {
+			path = p
+		}
+	}
+	if path == "" || path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
 
 // sqliteDSN adds the pragmas the store relies on to a SQLite path.
 func sqliteDSN(dsn string, syncFull bool) string {

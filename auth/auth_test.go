@@ -295,8 +295,8 @@ func TestNUL(t *testing.T) {
 			{"AuthenticateSession", func() error { _, err := s.AuthenticateSession(ctx, "\x00"); return err }, auth.ErrUnauthorized, ""},
 			{"RedeemTicket", func() error { _, err := s.RedeemTicket(ctx, "tk_\x00"); return err }, auth.ErrUnauthorized, ""},
 			{"CreateSession user", func() error { _, _, err := s.CreateSession(ctx, nul, ""); return err }, taskboard.ErrNotFound, "User"},
-			{"CreateSession token", func() error { _, _, err := s.CreateSession(ctx, alice, nul); return err }, taskboard.ErrNotFound, "Token"},
-			{"CreateSession unknown token", func() error { _, _, err := s.CreateSession(ctx, alice, "no-such-token"); return err }, taskboard.ErrNotFound, "Token"},
+			{"CreateSession token", func() error { _, _, err := s.CreateSession(ctx, alice, nul); return err }, auth.ErrUnauthorized, ""},
+			{"CreateSession unknown token", func() error { _, _, err := s.CreateSession(ctx, alice, "no-such-token"); return err }, auth.ErrUnauthorized, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				wantErr(t, tc.name, tc.call(), tc.want, tc.entity)

@@ -42,7 +42,12 @@ func (c *cache) put(key string, p *Principal, ttl time.Duration) {
 	if c.entries == nil || len(c.entries) >= maxCache {
 		c.entries = make(map[string]cacheEntry)
 	}
-	c.entries[key] = cacheEntry{p: *p, until: time.Now().Add(ttl)}
+	until := time.Now().Add(ttl)
+	if p.ExpiresAt != nil && p.ExpiresAt.Before(until) {
+		// An expiring credential is not remembered past its end.
+		until = *p.ExpiresAt
+	}
+	c.entries[key] = cacheEntry{p: *p, until: until}
 }
 
 func (c *cache) clear() {

@@ -37,8 +37,9 @@ type Identity struct {
 	// come from an allowed origin.
 	SentByBrowser bool
 	// ReadOnly limits the caller to reads: its writes are answered 403
-	// (taskboard.Actor.ReadOnly). A ticket the caller gets carries its user
-	// only; tickets are taken only by the streaming routes, which read.
+	// (taskboard.Actor.ReadOnly), and so is its WebSocket typing. The
+	// built-in authenticator sets it for read tokens and what was made
+	// with them; the tickets and tokens the caller gets carry it on.
 	ReadOnly bool
 
 	// creds is the store that issued CredentialID (set by Builtin only).
@@ -111,21 +112,21 @@ func (b *Builtin) Authenticate(r *http.Request) (*Identity, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Identity{User: p.User, CredentialID: p.CredentialID, creds: b.creds}, nil
+		return &Identity{User: p.User, CredentialID: p.CredentialID, ReadOnly: p.ReadOnly, creds: b.creds}, nil
 	}
 	if ticket := r.URL.Query().Get("ticket"); ticket != "" && acceptsTicket(r) {
 		p, err := b.creds.RedeemTicket(ctx, ticket)
 		if err != nil {
 			return nil, err
 		}
-		return &Identity{User: p.User, CredentialID: p.CredentialID, creds: b.creds}, nil
+		return &Identity{User: p.User, CredentialID: p.CredentialID, ReadOnly: p.ReadOnly, creds: b.creds}, nil
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		p, err := b.creds.AuthenticateSession(ctx, c.Value)
 		if err != nil {
 			return nil, err
 		}
-		return &Identity{User: p.User, CredentialID: p.CredentialID, SentByBrowser: true, creds: b.creds}, nil
+		return &Identity{User: p.User, CredentialID: p.CredentialID, ReadOnly: p.ReadOnly, SentByBrowser: true, creds: b.creds}, nil
 	}
 	return nil, ErrUnauthorized
 }
@@ -240,8 +241,9 @@ func (k *knownUsers) add(id string) {
 	k.ids[id] = struct{}{}
 }
 
-// setSessionCookie sets or, with an empty value, clears the session cookie.
-func (h *Handler) setSessionCookie(w http.ResponseWriter, value string) {
+// setSessionCookie sets or, with an empty value, clears the session cookie,
+// which the browser keeps for maxAge at most (zero: auth.SessionIdleTTL).
+func (h *Handler) setSessionCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
 	c := &http.Cookie{
 		Name:     SessionCookie,
 		Value:    value,
@@ -250,6 +252,9 @@ func (h *Handler) setSessionCookie(w http.ResponseWriter, value string) {
 		SameSite: http.SameSiteLaxMode,
 		Secure:   strings.HasPrefix(h.opts.PublicURL, "https://"),
 		MaxAge:   int(auth.SessionIdleTTL / time.Second),
+	}
+	if maxAge > 0 && maxAge < auth.SessionIdleTTL {
+		c.MaxAge = max(int(maxAge/time.Second), 1)
 	}
 	if value == "" {
 		c.MaxAge = -1
@@ -263,6 +268,9 @@ type sessionResponse struct {
 
 // createSession is POST /sessions: exchange a token for the session cookie.
 func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
+	if !h.signInAllowed(w, r) {
+		return
+	}
 	var in struct {
 		Token reqString `json:"token"`
 	}
@@ -276,23 +284,29 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if !h.tokenSignInAllowed(w, r, p.CredentialID) {
+		return
+	}
 	h.startSession(w, r, p.User, p.CredentialID)
 }
 
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, user taskboard.User, tokenID string) {
-	_, cookie, err := h.creds.CreateSession(r.Context(), user.ID, tokenID)
+	sess, cookie, err := h.creds.CreateSession(r.Context(), user.ID, tokenID)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	infoOf(r).userID = user.ID
-	h.setSessionCookie(w, cookie)
+	h.setSessionCookie(w, cookie, sess.ExpiresAt.Sub(sess.CreatedAt))
 	writeJSON(w, http.StatusCreated, sessionResponse{User: user})
 }
 
 // createDemoSession is POST /sessions/demo: sign in as a demo user, only on
 // a demo database with demo mode on.
 func (h *Handler) createDemoSession(w http.ResponseWriter, r *http.Request) {
+	if !h.signInAllowed(w, r) {
+		return
+	}
 	isDemo := false
 	if h.opts.Demo {
 		var err error
@@ -340,7 +354,7 @@ func (h *Handler) deleteSession(w http.ResponseWriter, r *http.Request) {
 		}
 		h.credentialRevoked(id)
 	}
-	h.setSessionCookie(w, "")
+	h.setSessionCookie(w, "", 0)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -350,10 +364,13 @@ type ticketResponse struct {
 }
 
 // createTicket is POST /realtime/tickets. A ticket of a caller that the
-// built-in authenticator vouches for dies with its token or session; one of
-// a caller authenticated otherwise stands on its own for its 60 s.
+// built-in authenticator vouches for has the scope of its token or session,
+// ends no later and dies with it; one of a caller authenticated otherwise
+// stands on its own for its 60 s, read-only when the caller is. Tickets
+// take no Idempotency-Key: a ticket is kept nowhere in plain text, and
+// never handed out twice.
 func (h *Handler) createTicket(w http.ResponseWriter, r *http.Request, id *Identity) {
-	p := auth.Principal{User: id.User}
+	p := auth.Principal{User: id.User, ReadOnly: id.ReadOnly}
 	if id.creds != nil {
 		p.CredentialID = id.CredentialID
 	}

@@ -41,7 +41,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.As(err, &limited):
 		w.Header().Set("Retry-After", retryAfterSeconds(limited.retryAfter))
-		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Too Many Requests: write rate exceeded"})
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Too Many Requests: " + limited.kind() + " rate exceeded"})
 	case errors.Is(err, errTooManyConnections):
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Too Many Requests: too many open connections"})
@@ -55,6 +55,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "Invalid JSON"})
 	case errors.Is(err, errTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: "Request body too large"})
+	case errors.Is(err, errUnsupportedMediaType):
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: "Unsupported Media Type: use application/json"})
 	case errors.Is(err, errForbiddenOrig), errors.Is(err, taskboard.ErrForbidden):
 		writeJSON(w, http.StatusForbidden, errorBody{Error: "Forbidden"})
 	case errors.Is(err, ErrUnauthorized):

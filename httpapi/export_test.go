@@ -8,13 +8,13 @@ import (
 )
 
 // IdempotencyKeyForTest is an idempotency key as the external tests build
-// it.
+// it; Path is the request's path, which the record keeps as its hash.
 type IdempotencyKeyForTest struct {
 	UserID, Method, Path, Key, RequestHash string
 }
 
 func (k IdempotencyKeyForTest) internal() idempotencyKey {
-	return idempotencyKey{userID: k.UserID, method: k.Method, path: k.Path, key: k.Key, requestHash: k.RequestHash}
+	return idempotencyKey{userID: k.UserID, method: k.Method, path: pathKey(k.Path), key: k.Key, requestHash: k.RequestHash}
 }
 
 // BeginIdempotentForTest claims k as a request would, and reports whether a

@@ -43,7 +43,7 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 			return
 		}
 		sum := sha256.Sum256(body)
-		k := idempotencyKey{userID: id.User.ID, method: r.Method, path: r.URL.Path, key: key,
+		k := idempotencyKey{userID: id.User.ID, method: r.Method, path: pathKey(r.URL.Path), key: key,
 			requestHash: hex.EncodeToString(sum[:])}
 		stored, err := h.idem.begin(r.Context(), k)
 		if err != nil {
@@ -119,6 +119,14 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 		w.WriteHeader(status)
 		w.Write(rec.body.Bytes())
 	}
+}
+
+// pathKey is what an idempotency record keeps of a request path: its
+// SHA-256, so that a record's size does not grow with the path (a path may
+// be as long as the request line allows).
+func pathKey(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // replay sends a stored response.

@@ -27,7 +27,8 @@ var (
 )
 
 // idempotencyKey scopes a client's Idempotency-Key to its user, method and
-// path; requestHash fingerprints the request body.
+// path (pathKey: a hash of the path); requestHash fingerprints the request
+// body.
 type idempotencyKey struct {
 	userID      string
 	method      string

@@ -13,13 +13,23 @@ import (
 // errTooManyConnections refuses a stream beyond Options.MaxConnectionsPerUser.
 var errTooManyConnections = errors.New("httpapi: too many connections for this user")
 
-// rateLimitedError refuses a write beyond Options.WriteRate.
+// rateLimitedError refuses a write beyond Options.WriteRate, or a sign-in
+// beyond Options.SessionRate.
 type rateLimitedError struct {
 	retryAfter time.Duration
+	// what is limited: "write" or "session".
+	what string
 }
 
 func (e *rateLimitedError) Error() string {
-	return "httpapi: write rate exceeded; retry after " + e.retryAfter.String()
+	return "httpapi: " + e.kind() + " rate exceeded; retry after " + e.retryAfter.String()
+}
+
+func (e *rateLimitedError) kind() string {
+	if e.what == "" {
+		return "write"
+	}
+	return e.what
 }
 
 // retryAfterSeconds formats a Retry-After value: whole seconds, at least 1.
@@ -27,7 +37,8 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
-// writeLimiter is a token bucket per user.
+// writeLimiter is a token bucket per key: a user's writes, a client
+// address's or a token's sign-ins.
 type writeLimiter struct {
 	limit rate.Limit
 	burst int

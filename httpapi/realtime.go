@@ -61,11 +61,25 @@ func (h *Handler) realtimeRoutes() {
 	h.rt = rt
 
 	h.handle("GET /boards/{boardId}/updates", h.authed(h.serveUpdates))
-	h.handle("GET /boards/{boardId}/poll", h.authed(h.servePoll))
-	h.handle("GET /boards/{boardId}/events", h.authed(h.serveEvents))
+	h.handle("GET /boards/{boardId}/poll", noHead(h.authed(h.servePoll)))
+	h.handle("GET /boards/{boardId}/events", noHead(h.authed(h.serveEvents)))
 	h.handle("GET /boards/{boardId}/presence", h.authed(h.servePresence))
-	h.handle("GET /ws", h.serveWebSocket)
+	h.handle("GET /ws", noHead(h.serveWebSocket))
 	h.handle("GET /admin/connections", h.admin(h.serveConnections))
+}
+
+// noHead answers HEAD on a streaming route 405, before anything else: a
+// stream's body must not follow a HEAD answer, which would take over the
+// connection and swallow the next request pipelined on it.
+func noHead(fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Allow", http.MethodGet)
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "Method Not Allowed"})
+			return
+		}
+		fn(w, r)
+	}
 }
 
 // credentialRevoked ends the streams opened with a token or session.

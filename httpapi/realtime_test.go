@@ -53,6 +53,7 @@ func rtOptions() *httpapi.Options {
 		PresenceGrace:           200 * time.Millisecond,
 		TypingTimeout:           300 * time.Millisecond,
 		CredentialCheckInterval: 100 * time.Millisecond,
+		SessionRate:             -1,
 	}
 }
 
@@ -198,6 +199,9 @@ func (e *rtEnv) do(method, path, body string, hdr ...string) *rtResp {
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

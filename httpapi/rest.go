@@ -47,7 +47,10 @@ func (h *Handler) routes() {
 	h.handle("PATCH /lists/{id}/move", h.authed(h.idempotent(h.moveList)))
 	h.handle("DELETE /lists/{id}", h.authed(h.idempotent(h.deleteList)))
 	if h.creds != nil {
-		h.handle("POST /realtime/tickets", h.authed(h.idempotent(h.createTicket)))
+		h.handle("POST /realtime/tickets", h.authed(h.createTicket))
+		h.handle("GET /tokens", h.authed(h.listTokens))
+		h.handle("POST /tokens", h.authed(h.createToken))
+		h.handle("DELETE /tokens/{id}", h.authed(h.deleteToken))
 	}
 
 	h.realtimeRoutes()

@@ -143,6 +143,11 @@ func newRESTEnvWith(t testing.TB, store *taskboard.Board, opts *httpapi.Options,
 	if o.Authenticator == nil {
 		o.Authenticator = httpapi.NewBuiltin(e.creds)
 	}
+	if o.SessionRate == 0 {
+		// Tests sign in often from one address; TestSignInRateLimit
+		// sets a limit.
+		o.SessionRate = -1
+	}
 	e.api = httpapi.New(store, &o)
 	t.Cleanup(e.api.Close)
 	var h http.Handler = e.api
@@ -234,6 +239,10 @@ func (e *restEnv) do(method, path, body string, h restHdr) *restResp {
 	req, err := http.NewRequestWithContext(ctx, method, e.srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if body != "" {
+		// As clients do; a test may set another type.
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range h {
 		if k == "Host" {

@@ -83,6 +83,15 @@ type Options struct {
 	WriteRate float64
 	// WriteBurst is the size of each user's write bucket. Zero means 50.
 	WriteBurst int
+	// SessionRate limits the sessions made (POST /sessions and
+	// /sessions/demo) per second, per client address and per token, with a
+	// token bucket of SessionBurst; more are answered 429 with
+	// Retry-After. A request from a loopback peer (a reverse proxy on the
+	// same machine) counts for the last address of its X-Forwarded-For.
+	// Zero means 0.5 per second; negative means no limit.
+	SessionRate float64
+	// SessionBurst is the size of each sign-in bucket. Zero means 10.
+	SessionBurst int
 
 	// HeartbeatInterval is the SSE heartbeat period. Zero means 15 s.
 	HeartbeatInterval time.Duration
@@ -135,6 +144,12 @@ func (o *Options) withDefaults() Options {
 	if opts.WriteBurst <= 0 {
 		opts.WriteBurst = 50
 	}
+	if opts.SessionRate == 0 {
+		opts.SessionRate = 0.5
+	}
+	if opts.SessionBurst <= 0 {
+		opts.SessionBurst = 10
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -166,6 +181,8 @@ type Handler struct {
 	metrics *Metrics
 	origins map[string]bool
 	writes  *writeLimiter
+	// signIns limits the sessions made per client address and token.
+	signIns *writeLimiter
 	// tasksCache keeps the body of GET /boards/{boardId}/tasks per board
 	// and seq.
 	tasksCache seqCache
@@ -213,6 +230,7 @@ func New(store *taskboard.Board, opts *Options) *Handler {
 		h.origins[strings.TrimRight(origin, "/")] = true
 	}
 	h.writes = newWriteLimiter(o.WriteRate, o.WriteBurst)
+	h.signIns = newWriteLimiter(o.SessionRate, o.SessionBurst)
 	h.metrics = o.Metrics
 	if h.metrics == nil {
 		h.metrics = NewMetrics()
@@ -245,9 +263,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pattern = "unmatched"
 	}
 	elapsed := time.Since(start)
-	h.metrics.observeRequest(pattern, r.Method, status, elapsed)
+	method := knownMethod(r.Method)
+	h.metrics.observeRequest(pattern, method, status, elapsed)
 	h.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.String("method", method), slog.String("path", clip(r.URL.Path, maxLoggedPath)), slog.Int("status", status),
 		slog.Duration("duration", elapsed), slog.String("user", info.userID))
 }
 
@@ -291,6 +310,29 @@ func (h *Handler) maintainLoop(every time.Duration) {
 	}
 }
 
+// knownMethod returns method when it is one of HTTP's, else "other": a
+// client's method name is neither a metric label nor a log field, so that
+// the label set stays bounded.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// maxLoggedPath is how much of a request path the request log keeps.
+const maxLoggedPath = 1024
+
+// clip returns s cut to at most n bytes, marked with "…" when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
 // requestInfo carries what inner handlers learn back to the logger.
 type requestInfo struct {
 	pattern string
@@ -307,7 +349,7 @@ func infoOf(r *http.Request) *requestInfo {
 }
 
 func (h *Handler) log(r *http.Request) *slog.Logger {
-	return h.opts.Logger.With("method", r.Method, "path", r.URL.Path)
+	return h.opts.Logger.With("method", knownMethod(r.Method), "path", clip(r.URL.Path, maxLoggedPath))
 }
 
 // statusWriter records the status of a response.

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gobwas/ws"
 	"github.com/taskboard/taskboard"
 )
@@ -31,6 +33,13 @@ const (
 	wsCloseTimeout = 2 * time.Second
 	// wsMaxEcho bounds how much of a client's text an error message repeats.
 	wsMaxEcho = 64
+	// wsMessageRate and wsMessageBurst bound the messages a connection
+	// may send (a token bucket per connection); more are answered with an
+	// error and not acted on.
+	wsMessageRate  = 20
+	wsMessageBurst = 40
+	// wsMaxTaskID bounds a typing message's taskId.
+	wsMaxTaskID = 200
 )
 
 // Close codes of the application.
@@ -122,6 +131,9 @@ type wsConn struct {
 	readerDone chan struct{} // closed when the reader returns
 	group      goGroup
 
+	// msgLimit bounds the client's message rate; used by the reader only.
+	msgLimit *rate.Limiter
+
 	mu           sync.Mutex
 	closing      bool // no more joins
 	boards       map[string]*wsBoard
@@ -146,7 +158,8 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	} else {
 		infoOf(r).userID = id.User.ID
 	}
-	c := &wsConn{h: h, id: id, boards: make(map[string]*wsBoard), readerDone: make(chan struct{})}
+	c := &wsConn{h: h, id: id, boards: make(map[string]*wsBoard), readerDone: make(chan struct{}),
+		msgLimit: rate.NewLimiter(wsMessageRate, wsMessageBurst)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	st, err := h.rt.open(transportWebSocket, id, c.stop)
 	if err != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"time"
@@ -75,6 +76,10 @@ func parseClientMessage(data []byte) (clientMessage, string) {
 		if m.TaskID, problem = str("taskId"); problem != "" {
 			return m, problem
 		}
+		if len(m.TaskID) > wsMaxTaskID {
+			m.TaskID = ""
+			return m, "Invalid field: taskId is too long"
+		}
 	}
 	return m, ""
 }
@@ -105,6 +110,10 @@ func (c *wsConn) handle(data []byte) {
 		c.reply(wsError{Type: "error", Error: problem, BoardID: m.BoardID})
 		return
 	}
+	if m.Type != "ping" && !c.msgLimit.Allow() {
+		c.reply(wsError{Type: "error", Error: "Too many messages", BoardID: m.BoardID})
+		return
+	}
 	switch m.Type {
 	case "ping":
 		c.reply(wsPong{Type: "pong"})
@@ -123,10 +132,34 @@ func (c *wsConn) handle(data []byte) {
 // connections; typing lapses by itself after TypingTimeout. A board counts
 // as joined for typing once its subscription started.
 func (c *wsConn) typing(boardID, taskID string, start bool) {
+	if c.id.ReadOnly {
+		// A read credential's typing is refused like a write.
+		c.reply(wsError{Type: "error", Error: "Forbidden", BoardID: boardID})
+		return
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	b := c.boards[boardID]
 	if b == nil || b.gone || b.sub == nil {
+		c.mu.Unlock()
+		c.reply(wsError{Type: "error", Error: "Not joined", BoardID: boardID})
+		return
+	}
+	// Typing is a write: a viewer's, or a read-only credential's, is
+	// refused, by the role the member has now.
+	if err := b.sub.MayWrite(); err != nil {
+		c.mu.Unlock()
+		c.reply(wsError{Type: "error", Error: "Forbidden", BoardID: boardID})
+		return
+	}
+	same := b.typing != nil && b.typing.taskID == taskID
+	c.mu.Unlock()
+	if start && !same && !c.taskOnBoard(boardID, taskID) {
+		c.reply(wsError{Type: "error", Error: "Task not found", BoardID: boardID})
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b.gone || c.boards[boardID] != b {
 		c.reply(wsError{Type: "error", Error: "Not joined", BoardID: boardID})
 		return
 	}
@@ -153,6 +186,15 @@ func (c *wsConn) typing(boardID, taskID string, start bool) {
 	gen := b.typingGen
 	b.typing = &typingState{taskID: taskID, timer: time.AfterFunc(c.h.opts.TypingTimeout, func() { c.typingLapsed(b, gen) })}
 	c.broadcastTyping(b, taskboard.EventUserTyping, taskID)
+}
+
+// taskOnBoard reports whether taskID names a task of boardID that the
+// connection's user may see: typing is relayed only for those.
+func (c *wsConn) taskOnBoard(boardID, taskID string) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	t, err := c.h.store.Task(ctx, c.id.actor(), taskID)
+	return err == nil && t.BoardID == boardID
 }
 
 // typingLapsed ends a typing indicator that was not renewed in time.

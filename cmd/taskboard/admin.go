@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/auth"
@@ -19,18 +20,32 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("token create", stderr)
 	db := dbFlag(fs)
 	user := fs.String("user", "", "id of the user the token belongs to (required)")
+	name := fs.String("name", "", "a name telling the token apart")
+	scope := fs.String("scope", auth.ScopeWrite, "what the token may do: read (GET routes and streams) or write (reads and writes)")
+	expires := fs.Duration("expires", 0, "how long the token lasts, such as 720h (0: no expiry)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *user == "" {
 		return fmt.Errorf("token create: --user is required")
 	}
+	if *scope != auth.ScopeRead && *scope != auth.ScopeWrite {
+		return fmt.Errorf("token create: --scope must be read or write, not %q", *scope)
+	}
+	if *expires < 0 {
+		return fmt.Errorf("token create: --expires must not be negative")
+	}
+	spec := auth.TokenSpec{Name: *name, Scope: *scope}
+	if *expires > 0 {
+		exp := time.Now().Add(*expires)
+		spec.ExpiresAt = &exp
+	}
 	store, err := openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	_, secret, err := auth.New(store, nil).CreateToken(ctx, *user)
+	_, secret, err := auth.New(store, nil).IssueToken(ctx, *user, spec)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func TestPageRoutes(t *testing.T) {
 		{"GET", "/openapi.json", 200, "application/json", ""},
 		{"GET", "/boards", 401, "application/json", "Unauthorized"},
 		{"GET", "/users/me", 401, "application/json", "Unauthorized"},
-		{"POST", "/sessions", 400, "application/json", ""},
+		{"POST", "/sessions", 415, "application/json", "Unsupported Media Type"},
 		{"POST", "/", 404, "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

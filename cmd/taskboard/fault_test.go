@@ -298,7 +298,7 @@ func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "board.db")
 	addr := freeAddr(t)
-	args := []string{"serve", "--addr", addr, "--db", db, "--demo", "--log-level", "warn", "--write-rate", "-1", "--shutdown-timeout", "10s", "--admin-token", "adm"}
+	args := []string{"serve", "--addr", addr, "--db", db, "--demo", "--log-level", "warn", "--write-rate", "-1", "--shutdown-timeout", "10s", "--admin-token", "fault-admin-token-0123"}
 	s := startServer(t, dir, addr, nil, args...)
 	token := s.demoTokens()["user-alice"]
 	ctx, cancel := context.WithCancel(context.Background())
@@ -360,7 +360,7 @@ func TestGracefulShutdown(t *testing.T) {
 // getAdmin is GET with the admin token TestGracefulShutdown starts its
 // server with.
 func (s *server) getAdmin(path string) (int, string) {
-	return s.get("adm", path)
+	return s.get("fault-admin-token-0123", path)
 }
 
 // TestRollingRestart restarts two instances over one PostgreSQL database one

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	taskboard [serve] [flags]          serve the API (default: :3000, ./taskboard.db)
+//	taskboard [serve] [flags]          serve the API (default: 127.0.0.1:3000, ./taskboard.db)
 //	taskboard token create --user ID   print a new bearer token for a user
 //	taskboard token revoke PREFIX|ID   revoke a token and the sessions made from it
 //	taskboard user create --name N --email E   print the new user's id
@@ -75,7 +75,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `taskboard: real-time collaborative task boards.
 
 Usage:
-  taskboard [serve] [flags]                      serve the API (default :3000 with ./taskboard.db)
+  taskboard [serve] [flags]                      serve the API (default 127.0.0.1:3000 with ./taskboard.db)
   taskboard token create --db DSN --user ID      print a new bearer token for a user
   taskboard token revoke --db DSN PREFIX_OR_ID   revoke a token and the sessions made from it
   taskboard user create --db DSN --name N --email E   create a user and print its id

@@ -257,7 +257,7 @@ func TestBinary(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "board.db")
 	addr := freeAddr(t)
-	s := startServer(t, dir, addr, nil, "serve", "--addr", addr, "--db", db, "--admin-token", "adm1n", "--shutdown-timeout", "5s")
+	s := startServer(t, dir, addr, nil, "serve", "--addr", addr, "--db", db, "--admin-token", "binary-admin-token-0123", "--shutdown-timeout", "5s")
 	tokens := s.demoTokens()
 	if !strings.Contains(s.stdout.String(), "http://"+addr+"/") {
 		t.Errorf("stdout: got %q, want the page's address http://%s/", s.stdout, addr)
@@ -315,6 +315,23 @@ func TestBinary(t *testing.T) {
 		t.Errorf("token create for an unknown user: got exit %d, stdout %q, stderr %q; want 1 and an error", code, out, errOut)
 	}
 
+	// A read token that expires: it reads, and its writes are 403.
+	out, errOut, code = cli(t, nil, "token", "create", "--db", db, "--user", "user-alice", "--name", "ci", "--scope", "read", "--expires", "720h")
+	readToken := strings.TrimSuffix(out, "\n")
+	if code != 0 || !regexp.MustCompile(`^tb_[0-9a-f]{64}$`).MatchString(readToken) {
+		t.Fatalf("token create --scope read: got exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if status, _ := s.get(readToken, "/boards/board-1/tasks"); status != http.StatusOK {
+		t.Errorf("GET with the read token: got %d, want 200", status)
+	}
+	if status, body := s.do(t, readToken, http.MethodPost, "/boards", `{"name":"x"}`); status != http.StatusForbidden {
+		t.Errorf("POST /boards with the read token: got %d %s, want 403", status, body)
+	}
+	if status, body := s.do(t, readToken, http.MethodGet, "/tokens", ""); status != http.StatusOK ||
+		!strings.Contains(body, `"name":"ci"`) || !strings.Contains(body, `"scope":"read"`) || !strings.Contains(body, `"prefix":"`+readToken[:11]+`"`) {
+		t.Errorf("GET /tokens with the read token: got %d %s, want it listed as read, named ci", status, body)
+	}
+
 	// user create prints the new user's id.
 	out, errOut, code = cli(t, nil, "user", "create", "--db", db, "--name", "Carol", "--email", "carol@example.com")
 	carol := strings.TrimSuffix(out, "\n")
@@ -339,7 +356,7 @@ func TestBinary(t *testing.T) {
 	if status, _ := s.get("", "/metrics"); status != http.StatusUnauthorized {
 		t.Errorf("GET /metrics without the admin token: got %d, want 401", status)
 	}
-	if status, body := s.get("adm1n", "/metrics"); status != http.StatusOK || !strings.Contains(body, `route="GET /boards/{boardId}/tasks"`) {
+	if status, body := s.get("binary-admin-token-0123", "/metrics"); status != http.StatusOK || !strings.Contains(body, `route="GET /boards/{boardId}/tasks"`) {
 		t.Errorf("GET /metrics: got %d, want 200 with the request counter", status)
 	} else if !strings.Contains(body, `taskboard_db_query_duration_seconds_count{operation="SELECT"}`) {
 		t.Errorf("GET /metrics: no database query timing in\n%s", body)
@@ -411,15 +428,16 @@ func TestBinary(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	s := startServer(t, dir, addr, []string{"TASKBOARD_ADDR=" + addr, "TASKBOARD_DEMO=false", "TASKBOARD_ADMIN_TOKEN=from-env"})
+	s := startServer(t, dir, addr, []string{"TASKBOARD_ADDR=" + addr, "TASKBOARD_DEMO=false", "TASKBOARD_ADMIN_TOKEN=from-env-admin-token-0123"})
 	// No arguments: ./taskboard.db in the working directory, no demo data.
 	if _, err := os.Stat(filepath.Join(dir, "taskboard.db")); err != nil {
 		t.Errorf("default database: %v", err)
 	}
-	if status, _ := s.get("from-env", "/metrics"); status != http.StatusOK {
+	if status, _ := s.get("from-env-admin-token-0123", "/metrics"); status != http.StatusOK {
 		t.Errorf("GET /metrics with TASKBOARD_ADMIN_TOKEN: got %d, want 200", status)
 	}
 	req, _ := http.NewRequest("POST", s.url+"/sessions/demo", strings.NewReader(`{"userId":"user-alice"}`))
+	req.Header.Set("Content-Type", "application/json")
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNotFound {
 		t.Errorf("POST /sessions/demo with TASKBOARD_DEMO=false: got %v, %v, want 404", res.StatusCode, err)
 	} else {
@@ -475,6 +493,7 @@ func TestPostgresNoDemo(t *testing.T) {
 	addr := freeAddr(t)
 	s := startServer(t, dir, addr, nil, "--addr", addr, "--db", dsn)
 	req, _ := http.NewRequest("POST", s.url+"/sessions/demo", strings.NewReader(`{"userId":"user-alice"}`))
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -516,9 +535,12 @@ func TestRun(t *testing.T) {
 		{"token without subcommand", []string{"token"}, "usage: taskboard token"},
 		{"unknown token subcommand", []string{"token", "list"}, `unknown command "token list"`},
 		{"token create without user", []string{"token", "create", "--db", db}, "--user is required"},
+		{"token create with a bad scope", []string{"token", "create", "--db", db, "--user", "user-alice", "--scope", "admin"}, "--scope must be read or write"},
+		{"token create with a negative expiry", []string{"token", "create", "--db", db, "--user", "user-alice", "--expires", "-1h"}, "--expires must not be negative"},
 		{"token revoke without token", []string{"token", "revoke", "--db", db}, "give one token prefix or id"},
 		{"serve with arguments", []string{"serve", "--db", db, "extra"}, "unexpected arguments"},
 		{"bad log level", []string{"serve", "--db", db, "--log-level", "loud"}, "--log-level"},
+		{"short admin token", []string{"serve", "--db", db, "--admin-token", "0123456789abcde"}, "--admin-token must be at least 16 characters"},
 		{"bad sqlite sync", []string{"serve", "--db", db, "--sqlite-sync", "sometimes"}, "--sqlite-sync"},
 		{"unknown flag", []string{"serve", "--colour", "blue"}, "flag provided but not defined"},
 		{"bad address", []string{"serve", "--db", db, "--addr", "127.0.0.1:99999"}, "listen on"},

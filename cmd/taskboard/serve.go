@@ -37,6 +37,9 @@ func (b *optBool) Set(s string) error {
 	return nil
 }
 
+// minAdminToken is the shortest --admin-token accepted.
+const minAdminToken = 16
+
 // serveConfig is the serve command's configuration.
 type serveConfig struct {
 	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
@@ -50,12 +53,12 @@ type serveConfig struct {
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{}
-	fs.StringVar(&c.addr, "addr", ":3000", "address to listen on")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:3000", "address to listen on (:3000 listens on every interface); on a loopback address without --public-url, requests for another Host are refused (421)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "address of a separate listener for Go's profiler at /debug/pprof/ (empty: none; keep it private, e.g. 127.0.0.1:6060)")
 	fs.StringVar(&c.db, "db", "taskboard.db", "database: a SQLite file path or a postgres:// URL")
 	fs.StringVar(&c.publicURL, "public-url", "", "public URL of the server (its origin is allowed; https makes cookies Secure)")
 	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", "comma-separated further origins allowed for cookie writes, WebSocket upgrades and CORS")
-	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for /admin/* and /metrics (empty: those routes are 404)")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for /admin/* and /metrics (empty: those routes are 404); at least 16 characters, best 32 random bytes, such as the output of \"openssl rand -hex 32\"")
 	fs.Var(&c.demo, "demo", "seed a database without users with the demo data and allow one-click demo sign-in (default: true for SQLite, false for PostgreSQL)")
 	fs.StringVar(&c.sqliteSync, "sqlite-sync", "normal", "SQLite synchronous mode: normal (a killed process loses nothing acknowledged) or full (a power cut neither)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -73,6 +76,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.api.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", 100, "boards one WebSocket may follow at once (-1: no limit)")
 	fs.Float64Var(&c.api.WriteRate, "write-rate", 20, "writes per second allowed to each user, as a token bucket (-1: no limit)")
 	fs.IntVar(&c.api.WriteBurst, "write-burst", 50, "size of each user's write bucket")
+	fs.Float64Var(&c.api.SessionRate, "session-rate", 0.5, "sign-ins (POST /sessions, /sessions/demo) per second allowed to each client address and token, as a token bucket (-1: no limit)")
+	fs.IntVar(&c.api.SessionBurst, "session-burst", 10, "size of each sign-in bucket")
 	fs.IntVar(&c.store.SubscriberBuffer, "subscriber-buffer", 1024, "events a subscriber may fall behind before it is dropped as a slow consumer")
 	fs.Int64Var(&c.store.HistoryEvents, "history-events", 10000, "events each board's log keeps at least")
 	fs.DurationVar(&c.store.HistoryAge, "history-age", 30*24*time.Hour, "how long each board's log keeps events at least")
@@ -87,6 +92,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	if n := len(cfg.adminToken); n > 0 && n < minAdminToken {
+		return fmt.Errorf("--admin-token must be at least %d characters (it has %d); use a long random one, such as the output of `openssl rand -hex 32`", minAdminToken, n)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
@@ -142,8 +150,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	api := httpapi.New(store, &cfg.api)
+	handler := routes(api)
+	if isLoopbackListener(ln.Addr()) && cfg.publicURL == "" {
+		handler = hostGuard(handler)
+	}
 	srv := &http.Server{
-		Handler:           routes(api),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.readTimeout,
 		WriteTimeout:      cfg.writeTimeout,
