@@ -68,6 +68,9 @@ func runServe(args []string) {
 	}
 }
 
+// ensureTasks makes the "tasks" collection: public to list, view, create,
+// update and delete, with the fields load and writes set, and 20 records.
+// A collection from an older data dir gains what it lacks.
 func ensureTasks(app core.App) error {
 	col, err := app.FindCollectionByNameOrId("tasks")
 	if err != nil {
@@ -78,13 +81,22 @@ func ensureTasks(app core.App) error {
 			&core.AutodateField{Name: "created", OnCreate: true},
 			&core.AutodateField{Name: "updated", OnCreate: true, OnUpdate: true},
 		)
-		public := ""
-		col.ListRule = &public
-		col.ViewRule = &public
-		col.UpdateRule = &public
-		if err := app.Save(col); err != nil {
-			return fmt.Errorf("create tasks collection: %w", err)
-		}
+	}
+	// position and list are what the writes subcommand moves.
+	if col.Fields.GetByName("position") == nil {
+		col.Fields.Add(&core.NumberField{Name: "position"})
+	}
+	if col.Fields.GetByName("list") == nil {
+		col.Fields.Add(&core.TextField{Name: "list", Max: 20})
+	}
+	public := ""
+	col.ListRule = &public
+	col.ViewRule = &public
+	col.CreateRule = &public
+	col.UpdateRule = &public
+	col.DeleteRule = &public
+	if err := app.Save(col); err != nil {
+		return fmt.Errorf("save tasks collection: %w", err)
 	}
 
 	n, err := app.CountRecords(col)
@@ -95,6 +107,8 @@ func ensureTasks(app core.App) error {
 		r := core.NewRecord(col)
 		r.Set("title", fmt.Sprintf("task %d", i))
 		r.Set("pos", i)
+		r.Set("position", i)
+		r.Set("list", "a")
 		if err := app.Save(r); err != nil {
 			return fmt.Errorf("create record: %w", err)
 		}

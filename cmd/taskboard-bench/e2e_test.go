@@ -78,7 +78,8 @@ func testServer(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(store, &httpapi.Options{AdminToken: "admin-secret"})
+	// Limits lifted, as for a benchmark.
+	api := httpapi.New(store, &httpapi.Options{AdminToken: "admin-secret", WriteRate: -1})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		api.Close()
@@ -187,4 +188,50 @@ func TestStormEndToEnd(t *testing.T) {
 		t.Errorf("storm: dropped %d, caught up %d, all resumed %v; want 8, 8, true", st.Dropped, st.CaughtUp, st.AllResumed)
 	}
 	checkDelivery(t, st.Run)
+}
+
+// TestWritesEndToEnd runs -mode writes at two list lengths and draws its
+// chart: every mix yields requests and none fails, and the list is filled
+// to each length.
+func TestWritesEndToEnd(t *testing.T) {
+	url, token := testServer(t)
+	res, table := runBench(t, "-url", url, "-token", token, "-mode", "writes", "-list-lengths", "3,20", "-rest-clients", "4", "-duration", "300ms")
+	kinds := map[string]bool{}
+	for _, w := range res.Writes {
+		kinds[fmt.Sprintf("%d %s %s", w.ListLength, w.Mix, w.Name)] = true
+		if w.OK == 0 || w.Failed != 0 {
+			t.Errorf("%d tasks, %s, %s: %d ok, %d failed (%v); want some and none failed", w.ListLength, w.Mix, w.Name, w.OK, w.Failed, w.Failures)
+		}
+	}
+	for _, n := range []int{3, 20} {
+		for _, k := range []string{"create POST /tasks", "create DELETE /tasks/{id}", "move-random PATCH /tasks/{id}/move", "move-top PATCH /tasks/{id}/move", "move-across PATCH /tasks/{id}/move"} {
+			if !kinds[fmt.Sprintf("%d %s", n, k)] {
+				t.Errorf("no result for %d tasks, %s", n, k)
+			}
+		}
+	}
+	if !strings.Contains(table, "Writes against list length") {
+		t.Errorf("table lacks its title:\n%s", table)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "writes.json")
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svg := filepath.Join(dir, "writes.svg")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-mode", "writes-chart", "-token", "x", "-compare", "taskboard=" + path, "-svg", svg}, &stdout, &stderr); err != nil {
+		t.Fatalf("writes-chart: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("taskboard moves")) || !bytes.Contains(b, []byte("taskboard creates")) {
+		t.Errorf("chart lacks its series:\n%s", b)
+	}
 }

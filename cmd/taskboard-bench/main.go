@@ -24,6 +24,7 @@
 //	rest     REST throughput and latency of reads (GET /boards/{id}/tasks) and moves
 //	writes   creates, deletes and moves (random, to the top, across lists) against
 //	         the length of the list, at each of -list-lengths
+//	writes-chart  draw the -json results of writes runs (-compare NAME=FILE,...) as -svg
 //	setup    create -setup-boards boards with lists and tasks and print their ids
 //
 // Every event a subscriber receives is checked against the board's log:
@@ -165,6 +166,7 @@ type config struct {
 	writeMixes  []string
 	writeLists  []string
 	serverPID   int
+	compare     string
 
 	setupBoards  int
 	setupLists   int
@@ -244,6 +246,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&listLengths, "list-lengths", "10,1000,10000,100000", "-mode writes: the list lengths to measure at, in increasing order (the list is filled over HTTP)")
 	fs.StringVar(&writeMixesFlag, "write-mixes", strings.Join(writeMixes, ","), "-mode writes: the mixes to run at each length: create (create at the end, then delete), move-random, move-top, move-across")
 	fs.StringVar(&writeLists, "write-lists", "", "-mode writes: two existing list ids to write to (default: two new lists on the first of -boards)")
+	fs.StringVar(&c.compare, "compare", "", "-mode writes-chart: NAME=FILE,... JSON results of -mode writes (or of bench/pocketbase writes) to draw, one line per server and kind")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "-mode writes: the server's process id, to report its CPU time per request (same host, Linux)")
 
 	fs.IntVar(&c.setupBoards, "setup-boards", 1, "boards -mode setup creates")
@@ -374,6 +377,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.mode == "writes-chart" {
+		return writesChart(cfg.compare, cfg.svgPath)
 	}
 	if !cfg.allowRemote {
 		for _, u := range append(append([]string{}, cfg.urls...), cfg.writeURLs...) {
