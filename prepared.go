@@ -13,12 +13,19 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// stmtCache holds the write path's most frequent statements, prepared once
+// stmtCache runs the write path's most frequent statements prepared once
 // per connection. bun writes a query's arguments into its SQL text, so the
 // database parses every bun query anew; on SQLite that parse is a good part
 // of a small write. The statements here keep their placeholders and are
 // written with ?, which become $1, $2… on PostgreSQL. Their outcome reaches
 // Options.QueryObserver as bun's queries do.
+//
+// On SQLite they are database/sql statements, prepared on each connection
+// the first time it runs them. On PostgreSQL they are sent with their
+// arguments apart, and pgx prepares and keeps them per connection itself:
+// preparing through database/sql would take a second connection from the
+// pool while the transaction holds one, and a pool whose every connection
+// is in a transaction waiting for that would never get it.
 type stmtCache struct {
 	db      *bun.DB
 	dollar  bool
@@ -26,18 +33,50 @@ type stmtCache struct {
 
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
+	pgSQL  map[string]string // queries with $n placeholders, by their ? form
 	closed bool
 }
 
 func newStmtCache(db *bun.DB, postgres bool, observe func(string, time.Duration, error)) *stmtCache {
-	return &stmtCache{db: db, dollar: postgres, observe: observe, stmts: map[string]*sql.Stmt{}}
+	return &stmtCache{db: db, dollar: postgres, observe: observe, stmts: map[string]*sql.Stmt{}, pgSQL: map[string]string{}}
 }
 
 // errStmtCacheClosed is the error of a statement asked for after close.
 var errStmtCacheClosed = errors.New("prepared statements closed")
 
-// prepared returns query's statement in tx, preparing it on first use.
-func (s *stmtCache) prepared(ctx context.Context, tx bun.Tx, query string) (*sql.Stmt, error) {
+// preparer is what runs a statement of the cache: a prepared statement
+// of the transaction (SQLite) or the transaction itself (PostgreSQL).
+type preparer interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+}
+
+// txQuery runs one query, arguments apart, in a transaction.
+type txQuery struct {
+	tx    *sql.Tx
+	query string
+}
+
+func (q txQuery) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return q.tx.ExecContext(ctx, q.query, args...)
+}
+
+func (q txQuery) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return q.tx.QueryContext(ctx, q.query, args...)
+}
+
+// prepared returns what runs query in tx.
+func (s *stmtCache) prepared(ctx context.Context, tx bun.Tx, query string) (preparer, error) {
+	if s.dollar {
+		s.mu.Lock()
+		q, ok := s.pgSQL[query]
+		if !ok {
+			q = s.dialectSQL(query)
+			s.pgSQL[query] = q
+		}
+		s.mu.Unlock()
+		return txQuery{tx.Tx, q}, nil
+	}
 	s.mu.Lock()
 	st, ok := s.stmts[query]
 	if !ok && !s.closed {
