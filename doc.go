@@ -140,4 +140,11 @@
 // them back from the log, and delivers nothing if the write did not commit.
 // A writer that must know looks for its mutation id (WithMutationID) among
 // the board's events, or reads the entity back.
+//
+// On SQLite, which takes one writer at a time, a Board runs its writes on
+// one goroutine and commits the writes that queued up meanwhile in one
+// transaction, each answered alone: a write that fails changes nothing and
+// does not fail the others. A write whose context ends while it waits its
+// turn is not run and returns the context's error; once it has started, it
+// runs to its end whatever its context does.
 package taskboard
