@@ -85,7 +85,7 @@ func runWrites(args []string) {
 	clients := fs.Int("clients", 50, "closed-loop clients, each sending requests back to back")
 	dur := fs.Duration("dur", 10*time.Second, "duration of each measurement")
 	lengthsFlag := fs.String("lengths", "10,1000,10000,100000", "collection lengths, in turn")
-	mixesFlag := fs.String("mixes", "create,move-random,move-top,move-across", "mixes run at each length")
+	mixesFlag := fs.String("mixes", "create,create-only,move-random,move-top,move-across", "mixes run at each length")
 	pid := fs.Int("pid", 0, "server pid for its CPU time (0 => find by port via ss)")
 	jsonPath := fs.String("json", "", "also write the results to this JSON file")
 	fs.Parse(args)
@@ -153,7 +153,7 @@ func runWrites(args []string) {
 				}
 				rep.Results = append(rep.Results, r)
 			}
-			if c := res[0].CountAfter; c != n {
+			if c := res[0].CountAfter; c != n && mix != "create-only" {
 				fmt.Fprintf(os.Stderr, "pbbench: %d records after %s at length %d\n", c, mix, n)
 			}
 		}
@@ -173,6 +173,7 @@ func runWrites(args []string) {
 // its results.
 var mixKinds = map[string][]string{
 	"create":      {"create", "delete"},
+	"create-only": {"create"},
 	"move-random": {"move"},
 	"move-top":    {"move"},
 	"move-across": {"move"},
@@ -237,6 +238,15 @@ func (w *writesBench) measure(n int, mix string, d time.Duration, pid int) ([]Wr
 	kinds := mixKinds[mix]
 	var step func(c int, rng *rand.Rand, recs []*recorder)
 	switch mix {
+	case "create-only":
+		// Each client creates records; the count grows, and the next
+		// resize deletes them.
+		step = func(c int, rng *rand.Rand, recs []*recorder) {
+			body := `{"title":"created","list":"a","position":` + strconv.Itoa(n) + `}`
+			t0 := time.Now()
+			status, err := w.do(http.MethodPost, tasksPath, body, nil)
+			recs[0].note(time.Since(t0), status, err)
+		}
 	case "create":
 		// Each client creates a record and deletes it, so the count stays.
 		step = func(c int, rng *rand.Rand, recs []*recorder) {

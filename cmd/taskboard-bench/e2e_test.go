@@ -204,7 +204,7 @@ func TestWritesEndToEnd(t *testing.T) {
 		}
 	}
 	for _, n := range []int{3, 20} {
-		for _, k := range []string{"create POST /tasks", "create DELETE /tasks/{id}", "move-random PATCH /tasks/{id}/move", "move-top PATCH /tasks/{id}/move", "move-across PATCH /tasks/{id}/move"} {
+		for _, k := range []string{"create POST /tasks", "create DELETE /tasks/{id}", "create-only POST /tasks", "move-random PATCH /tasks/{id}/move", "move-top PATCH /tasks/{id}/move", "move-across PATCH /tasks/{id}/move"} {
 			if !kinds[fmt.Sprintf("%d %s", n, k)] {
 				t.Errorf("no result for %d tasks, %s", n, k)
 			}

@@ -293,13 +293,17 @@ func (r *Result) print(w io.Writer) {
 	if len(r.Writes) > 0 {
 		fmt.Fprintln(w, "Writes against list length")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "tasks\tmix\trequest\tclients\tok\tfailed\treq/s\tp50\tp99\tserver CPU/req\t")
+		fmt.Fprintln(tw, "tasks\tmix\trequest\tclients\tok\tfailed\treq/s\tlogged/s\tp50\tp99\tserver CPU/req\t")
 		for _, x := range r.Writes {
 			cpu := "-"
 			if x.ServerCPUMicros > 0 {
 				cpu = fmt.Sprintf("%.0f µs", x.ServerCPUMicros)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%.0f\t%.2f ms\t%.2f ms\t%s\t\n", x.ListLength, x.Mix, x.Name, x.Clients, x.OK, x.Failed, x.PerSecond, x.Latency.P50, x.Latency.P99, cpu)
+			logged := "-"
+			if x.LoggedPerSecond > 0 {
+				logged = fmt.Sprintf("%.0f", x.LoggedPerSecond)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%.0f\t%s\t%.2f ms\t%.2f ms\t%s\t\n", x.ListLength, x.Mix, x.Name, x.Clients, x.OK, x.Failed, x.PerSecond, logged, x.Latency.P50, x.Latency.P99, cpu)
 		}
 		tw.Flush()
 		for _, x := range r.Writes {

@@ -24,13 +24,17 @@ type WriteResult struct {
 	Mix        string `json:"mix"`
 	RequestResult
 	// ServerCPUMicros is the server's CPU time per request in
-	// microseconds (from process_cpu_seconds_total of /metrics, with
-	// -admin-token), zero when unknown.
+	// microseconds (of the -server-pid process), zero when unknown.
 	ServerCPUMicros float64 `json:"serverCpuMicros,omitempty"`
+	// LoggedPerSecond is the events the board logged per second during
+	// the mix (its seq's growth), when the tool made the board's lists: a
+	// move to where a task already is changes and logs nothing, and with
+	// fewer tasks than clients such moves happen.
+	LoggedPerSecond float64 `json:"loggedPerSecond,omitempty"`
 }
 
 // The write mixes of -mode writes.
-var writeMixes = []string{"create", "move-random", "move-top", "move-across"}
+var writeMixes = []string{"create", "create-only", "move-random", "move-top", "move-across"}
 
 // writeLoad measures creates, deletes and moves against the length of the
 // list they touch: for each -list-lengths n it brings the first of the two
@@ -40,6 +44,8 @@ var writeMixes = []string{"create", "move-random", "move-top", "move-across"}
 //
 //	create       each client creates a task at the end of the list and
 //	             deletes it again, so the list keeps its length
+//	create-only  each client creates tasks at the end of the list (which
+//	             grows meanwhile; they are deleted after the measurement)
 //	move-random  each client moves a task to a random position in its list
 //	move-top     each client moves a task to the top of its list
 //	move-across  each client moves a task to a random position in the other
@@ -54,6 +60,7 @@ func (b *bench) writeLoad(ctx context.Context, res *Result) error {
 	if len(cfg.writeLists) == 2 {
 		w.lists = [2]string{cfg.writeLists[0], cfg.writeLists[1]}
 	} else {
+		w.board = cfg.boards[0]
 		if err := w.makeLists(ctx); err != nil {
 			return err
 		}
@@ -87,6 +94,7 @@ type listWrites struct {
 	b           *bench
 	base, token string
 	clients     int
+	board       string // the lists' board, when the tool made them
 	lists       [2]string
 	tasks       []string // in lists[0]
 }
@@ -156,10 +164,30 @@ func (w *listWrites) fill(ctx context.Context, n int) error {
 // kind of request.
 func (w *listWrites) run(ctx context.Context, n int, mix string) ([]WriteResult, error) {
 	cpu0, _ := w.serverCPU(ctx)
+	seq0, seqErr := w.boardSeq(ctx)
 	var results []WriteResult
 	clients := w.clients
 	d := w.b.cfg.duration
 	switch mix {
+	case "create-only":
+		creates := newRequestStats()
+		var mu sync.Mutex
+		var made []string
+		elapsed := runClosedLoop(ctx, clients, d, creates, func(ctx context.Context, i int) (int, error) {
+			id, status, err := w.create(ctx, "created")
+			if err == nil && status == http.StatusCreated {
+				mu.Lock()
+				made = append(made, id)
+				mu.Unlock()
+			}
+			return status, err
+		})
+		results = append(results, WriteResult{ListLength: n, Mix: mix, RequestResult: creates.result("POST /tasks", clients, elapsed, 0)})
+		defer func() {
+			if err := w.deleteAll(ctx, made); err != nil {
+				w.b.logf("writes: delete the created tasks: %v", err)
+			}
+		}()
 	case "create":
 		creates, deletes := newRequestStats(), newRequestStats()
 		elapsed := runClosedLoop(ctx, clients, d, creates, func(ctx context.Context, i int) (int, error) {
@@ -208,6 +236,11 @@ func (w *listWrites) run(ctx context.Context, n int, mix string) ([]WriteResult,
 			}
 		}
 	}
+	if seq1, err := w.boardSeq(ctx); err == nil && seqErr == nil && len(results) > 0 {
+		for i := range results {
+			results[i].LoggedPerSecond = float64(seq1-seq0) / results[0].Seconds
+		}
+	}
 	if cpu1, ok := w.serverCPU(ctx); ok && cpu0 > 0 {
 		total := int64(0)
 		for _, r := range results {
@@ -220,6 +253,51 @@ func (w *listWrites) run(ctx context.Context, n int, mix string) ([]WriteResult,
 		}
 	}
 	return results, ctx.Err()
+}
+
+// deleteAll deletes tasks with the clients in parallel.
+func (w *listWrites) deleteAll(ctx context.Context, ids []string) error {
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range w.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(ids)) && ctx.Err() == nil; i = next.Add(1) - 1 {
+				if status, err := w.send(ctx, http.MethodDelete, "/tasks/"+url.PathEscape(ids[i]), ""); err != nil || status != http.StatusNoContent {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d deletes failed", n, len(ids))
+	}
+	return ctx.Err()
+}
+
+// boardSeq returns the seq of the lists' board, when the tool made them.
+func (w *listWrites) boardSeq(ctx context.Context) (int64, error) {
+	if w.board == "" {
+		return 0, errors.New("board unknown")
+	}
+	var boards struct {
+		Data []struct {
+			ID  string `json:"id"`
+			Seq int64  `json:"seq"`
+		} `json:"data"`
+	}
+	if err := w.b.api.do(ctx, http.MethodGet, w.base, "/boards", w.token, nil, &boards); err != nil {
+		return 0, err
+	}
+	for _, b := range boards.Data {
+		if b.ID == w.board {
+			return b.Seq, nil
+		}
+	}
+	return 0, fmt.Errorf("board %s not among the caller's", w.board)
 }
 
 // create creates a task at the end of the first list and returns its id.
