@@ -60,6 +60,8 @@ type hookRunner struct {
 	disableAfter, retryMin     time.Duration
 
 	kickCh chan struct{} // cap 1: run the leaser now
+	// flushMu makes flushes one at a time, so that they write in order.
+	flushMu sync.Mutex
 
 	mu      sync.Mutex
 	workers map[string]*hookWorker // by webhook ID
@@ -296,6 +298,13 @@ type hookState struct {
 func (r *hookRunner) work(ctx context.Context, w *hookWorker) {
 	defer r.wg.Done()
 	defer func() {
+		// Where the worker got to is written before another worker of the
+		// webhook may start.
+		if !r.abandoned.Load() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			r.flush(ctx)
+			cancel()
+		}
 		r.mu.Lock()
 		if r.workers[w.id] == w {
 			delete(r.workers, w.id)
@@ -613,6 +622,8 @@ func (r *hookRunner) flusher() {
 // cursor is written only while this instance holds the lease and no replay
 // moved it since.
 func (r *hookRunner) flush(ctx context.Context) {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	if !r.dirty {
 		r.mu.Unlock()

@@ -1,10 +1,12 @@
 package taskboard_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // Receiver answers for the receivers of these tests.
@@ -375,5 +378,305 @@ func TestWebhookReceiverFailsThenRecovers(t *testing.T) {
 		if st := f.b.Stats(); st.WebhookRetries == 0 || st.WebhookFailures == 0 {
 			t.Fatalf("Stats: %+v, want retries and failures", st)
 		}
+	})
+}
+
+func TestWebhookSurvivesRestartAndCrash(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		b1, err := taskboard.Open(ctx, dsn, hookOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &fixture{b: b1, ctx: ctx}
+		if ok, err := demo.Seed(ctx, b1); err != nil || !ok {
+			t.Fatalf("demo.Seed: %v %v", ok, err)
+		}
+		board, lists := f.newBoard(t, "Hooks", "Todo")
+		rc := newReceiver(t)
+		f.addHook(t, board, rc)
+		from := f.seq(t, board)
+		f.writeTasks(t, lists[0], 4, 5)
+		mid := f.seq(t, board)
+		// Closed mid-stream: its progress is written.
+		rc.wait("a first delivery", func(got []received, _ int) bool { return len(got) > 0 })
+		if err := b1.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.b = openStore(t, dsn, hookOpts())
+		f.writeTasks(t, lists[0], 2, 5)
+		mid2 := f.seq(t, board)
+		rc.waitSeq(mid)
+		// A crash: nothing written since the last flush, the lease held
+		// until it expires; the next process repeats what it must.
+		rc.wait("a delivery after the restart", func(got []received, _ int) bool {
+			return slices.ContainsFunc(got, func(r received) bool { return r.Seq > mid })
+		})
+		taskboard.AbandonWebhooks(f.b)
+		f.b = openStore(t, dsn, hookOpts())
+		f.writeTasks(t, lists[0], 1, 3)
+		to := f.seq(t, board)
+		got := rc.waitSeq(to)
+		f.wantRun(t, board, got, from, to, true)
+		_ = mid2
+	})
+}
+
+func TestWebhookTakeoverPostgres(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	for _, crash := range []bool{false, true} {
+		t.Run(map[bool]string{false: "close", true: "crash"}[crash], func(t *testing.T) {
+			dsn := dsn
+			f := newFixture(t, dsn, hookOpts())
+			board, lists := f.newBoard(t, "Hooks", "Todo")
+			rc := newReceiver(t)
+			f.addHook(t, board, rc)
+			from := f.seq(t, board)
+			f.newTask(t, lists[0], "first")
+			rc.waitSeq(from + 1)
+			// A second instance, which writes too; the first one goes.
+			b2 := openStore(t, dsn, hookOpts())
+			other := &fixture{b: b2, ctx: f.ctx}
+			other.writeTasks(t, lists[0], 2, 5)
+			if crash {
+				taskboard.AbandonWebhooks(f.b)
+			} else if err := f.b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			other.writeTasks(t, lists[0], 2, 5)
+			to := other.seq(t, board)
+			got := rc.waitSeq(to)
+			other.wantRun(t, board, got, from, to, crash)
+			if st := b2.Stats(); st.WebhookDeliveries == 0 {
+				t.Fatalf("the second instance delivered nothing: %+v", st)
+			}
+		})
+		// The next run starts with a fresh database.
+		dsn = dbtest.Postgres(t)
+	}
+}
+
+func TestWebhookFilterPauseReplay(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, hookOpts())
+		alice := taskboard.Actor{UserID: alice}
+		board, lists := f.newBoard(t, "Hooks", "Todo")
+		rc := newReceiver(t)
+		h := f.addHook(t, board, rc, taskboard.EventListCreated, taskboard.EventListCreated)
+		if !slices.Equal(h.Events, []string{taskboard.EventListCreated}) {
+			t.Fatalf("Events: got %v", h.Events)
+		}
+		from := f.seq(t, board)
+		f.newTask(t, lists[0], "not delivered")
+		f.newBoard(t, "Other", "Elsewhere")
+		l, err := f.b.CreateList(f.ctx, alice, board, taskboard.ListCreate{Name: "Delivered"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := rc.waitSeq(f.seq(t, board))
+		f.wantRun(t, board, got, from, f.seq(t, board), false, taskboard.EventListCreated)
+
+		// Paused: the cursor stays, and the events come once active.
+		events := []string{taskboard.EventTaskCreated}
+		paused := taskboard.WebhookPaused
+		if h2, err := f.b.UpdateWebhook(f.ctx, alice, h.ID, taskboard.WebhookUpdate{Events: &events, Status: &paused}); err != nil || h2.Status != paused {
+			t.Fatalf("UpdateWebhook(paused): %+v, %v", h2, err)
+		}
+		pauseSeq := f.seq(t, board)
+		f.newTask(t, l.ID, "while paused 1")
+		f.newTask(t, l.ID, "while paused 2")
+		if n := len(rc.wait("nothing", func([]received, int) bool { return true })); n != len(got) {
+			t.Fatalf("paused webhook delivered %d more", n-len(got))
+		}
+		active := taskboard.WebhookActive
+		if _, err := f.b.UpdateWebhook(f.ctx, alice, h.ID, taskboard.WebhookUpdate{Status: &active}); err != nil {
+			t.Fatal(err)
+		}
+		to := f.seq(t, board)
+		all := rc.waitSeq(to)
+		f.wantRun(t, board, all[len(got):], pauseSeq, to, false, taskboard.EventTaskCreated)
+
+		// A replay sends the same ids again, from after.
+		if _, err := f.b.ReplayWebhook(f.ctx, alice, h.ID, from); err != nil {
+			t.Fatalf("ReplayWebhook: %v", err)
+		}
+		n := len(all)
+		again := rc.wait("the replay", func(got []received, _ int) bool {
+			return len(got) > n && got[len(got)-1].Seq == to
+		})
+		f.wantRun(t, board, again[n:], from, to, false, taskboard.EventTaskCreated)
+		_, err = f.b.ReplayWebhook(f.ctx, alice, h.ID, to+1)
+		wantErr(t, "ReplayWebhook(ahead)", err, taskboard.ErrInvalid, "after")
+	})
+}
+
+func TestWebhookDisabledAfterFailureWindow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		opts := hookOpts()
+		opts.WebhookDisableAfter = 200 * time.Millisecond
+		f := newFixture(t, dsn, opts)
+		alice := taskboard.Actor{UserID: alice}
+		board, lists := f.newBoard(t, "Hooks", "Todo")
+		rc := newReceiver(t)
+		rc.setAnswer(answer500)
+		h := f.addHook(t, board, rc)
+		from := f.seq(t, board)
+		f.newTask(t, lists[0], "one")
+		f.newTask(t, lists[0], "two")
+		waitUntil(t, "the webhook disabled", func() bool {
+			h, err := f.b.Webhook(f.ctx, alice, h.ID)
+			return err == nil && h.Status == taskboard.WebhookDisabled
+		})
+		rc.setAnswer(answerOK)
+		active := taskboard.WebhookActive
+		if _, err := f.b.UpdateWebhook(f.ctx, alice, h.ID, taskboard.WebhookUpdate{Status: &active}); err != nil {
+			t.Fatal(err)
+		}
+		f.newTask(t, lists[0], "three")
+		to := f.seq(t, board)
+		f.wantRun(t, board, rc.waitSeq(to), from, to, false)
+	})
+}
+
+func TestWebhookBehindRetainedLog(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		opts := hookOpts()
+		opts.HistoryEvents, opts.HistoryAge = 1, time.Nanosecond
+		f := newFixture(t, dsn, opts)
+		alice := taskboard.Actor{UserID: alice}
+		board, lists := f.newBoard(t, "Hooks", "Todo")
+		rc := newReceiver(t)
+		h := f.addHook(t, board, rc)
+		paused := taskboard.WebhookPaused
+		if _, err := f.b.UpdateWebhook(f.ctx, alice, h.ID, taskboard.WebhookUpdate{Status: &paused}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4 {
+			f.newTask(t, lists[0], fmt.Sprint(i))
+		}
+		if err := f.b.Maintain(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		seq := f.seq(t, board)
+		active := taskboard.WebhookActive
+		if _, err := f.b.UpdateWebhook(f.ctx, alice, h.ID, taskboard.WebhookUpdate{Status: &active}); err != nil {
+			t.Fatal(err)
+		}
+		rc.wait("the reset", func(got []received, _ int) bool { return len(got) > 0 })
+		f.newTask(t, lists[0], "after")
+		got := rc.waitSeq(seq + 1)
+		if len(got) != 2 || got[0].ID != fmt.Sprintf("%s:reset:%d", board, seq) || got[0].Type != "reset" {
+			t.Fatalf("got %s, want the reset then seq %d", ids(got), seq+1)
+		}
+		var reset map[string]any
+		json.Unmarshal(got[0].Body, &reset)
+		if reset["reason"] != "history_truncated" || reset["boardId"] != board || reset["seq"] != float64(seq) {
+			t.Fatalf("reset body %s", got[0].Body)
+		}
+	})
+}
+
+func TestWebhookRefusesForbiddenAddresses(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, &taskboard.Options{Webhooks: true, WebhookTimeout: 500 * time.Millisecond, WebhookRetryMin: time.Millisecond})
+		alice := taskboard.Actor{UserID: alice}
+		for _, u := range []string{
+			"http://127.0.0.1/hook", "http://10.1.2.3/hook", "http://[::1]:8080/hook",
+			"http://169.254.169.254/latest/meta-data", "http://localhost:3000/hook",
+			"http://[::ffff:127.0.0.1]/", "http://100.64.0.1/", "http://[fe80::1]/", "http://0.0.0.0/",
+			"ftp://example.com/hook", "/relative", "",
+		} {
+			_, err := f.b.CreateWebhook(f.ctx, alice, board1, taskboard.WebhookCreate{URL: u})
+			wantErr(t, "CreateWebhook("+u+")", err, taskboard.ErrInvalid, "url")
+		}
+		hooks, err := f.b.Webhooks(f.ctx, alice, board1)
+		if err != nil || len(hooks) != 0 {
+			t.Fatalf("Webhooks: %v, %v; want none", hooks, err)
+		}
+	})
+}
+
+// A webhook stored while private addresses were allowed is refused on
+// the address dialled once they are not.
+func TestWebhookRefusedAtDialTime(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, &taskboard.Options{WebhookAllowPrivate: true})
+		rc := newReceiver(t)
+		h := f.addHook(t, board1, rc)
+		if err := f.b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.b = openStore(t, dsn, &taskboard.Options{Webhooks: true, WebhookTimeout: 500 * time.Millisecond, WebhookRetryMin: time.Millisecond})
+		f.newTask(t, listTodo, "not sent")
+		waitUntil(t, "a refused attempt", func() bool {
+			a, err := f.b.WebhookDeliveries(f.ctx, taskboard.Actor{UserID: alice}, h.ID, 1)
+			return err == nil && len(a) == 1 && a[0].Error != nil && strings.Contains(*a[0].Error, "forbidden destination")
+		})
+		if n := len(rc.wait("nothing", func([]received, int) bool { return true })); n != 0 {
+			t.Fatalf("receiver got %d deliveries", n)
+		}
+	})
+}
+
+func TestWebhookManagement(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, &taskboard.Options{WebhookAllowPrivate: true})
+		alice, bobRO := taskboard.Actor{UserID: alice}, taskboard.Actor{UserID: bob, ReadOnly: true}
+		carol := taskboard.Actor{UserID: f.carol}
+		in := taskboard.WebhookCreate{URL: "http://127.0.0.1:9/hook"}
+		_, err := f.b.CreateWebhook(f.ctx, carol, board1, in)
+		wantErr(t, "CreateWebhook(non-member)", err, taskboard.ErrNotFound, "Board")
+		_, err = f.b.CreateWebhook(f.ctx, bobRO, board1, in)
+		wantErr(t, "CreateWebhook(read-only)", err, taskboard.ErrForbidden, "")
+		_, err = f.b.CreateWebhook(f.ctx, alice, board1, taskboard.WebhookCreate{URL: in.URL, Events: []string{"user_typing"}})
+		wantErr(t, "CreateWebhook(ephemeral type)", err, taskboard.ErrInvalid, "events")
+		_, err = f.b.CreateWebhook(f.ctx, alice, board1, taskboard.WebhookCreate{URL: in.URL, Events: []string{}})
+		wantErr(t, "CreateWebhook(no type)", err, taskboard.ErrInvalid, "events")
+		var first *taskboard.Webhook
+		for i := range taskboard.MaxWebhooksPerBoard {
+			h, err := f.b.CreateWebhook(f.ctx, alice, board1, in)
+			if err != nil {
+				t.Fatalf("CreateWebhook %d: %v", i, err)
+			}
+			if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.Secret, "whsec_")); err != nil || len(key) != 32 {
+				t.Fatalf("secret %q", h.Secret)
+			}
+			if first == nil {
+				first = h
+			}
+		}
+		_, err = f.b.CreateWebhook(f.ctx, alice, board1, in)
+		wantErr(t, "CreateWebhook(21st)", err, taskboard.ErrInvalid, "url")
+		hooks, err := f.b.Webhooks(f.ctx, alice, board1)
+		if err != nil || len(hooks) != taskboard.MaxWebhooksPerBoard || hooks[0].ID != first.ID || hooks[0].Secret != "" {
+			t.Fatalf("Webhooks: %d, %v", len(hooks), err)
+		}
+		_, err = f.b.Webhook(f.ctx, carol, first.ID)
+		wantErr(t, "Webhook(non-member)", err, taskboard.ErrNotFound, "Webhook")
+		desc := "renamed"
+		_, err = f.b.UpdateWebhook(f.ctx, bobRO, first.ID, taskboard.WebhookUpdate{Description: &desc})
+		wantErr(t, "UpdateWebhook(read-only)", err, taskboard.ErrForbidden, "")
+		bad := "disabled"
+		_, err = f.b.UpdateWebhook(f.ctx, alice, first.ID, taskboard.WebhookUpdate{Status: &bad})
+		wantErr(t, "UpdateWebhook(disabled)", err, taskboard.ErrInvalid, "status")
+		var all []string
+		h, err := f.b.UpdateWebhook(f.ctx, alice, first.ID, taskboard.WebhookUpdate{Description: &desc, Events: &all})
+		if err != nil || h.Description != desc || h.Events != nil {
+			t.Fatalf("UpdateWebhook: %+v, %v", h, err)
+		}
+		if err := f.b.DeleteWebhook(f.ctx, carol, first.ID); !errors.Is(err, taskboard.ErrNotFound) {
+			t.Fatalf("DeleteWebhook(non-member): %v", err)
+		}
+		if err := f.b.DeleteWebhook(f.ctx, alice, first.ID); err != nil {
+			t.Fatalf("DeleteWebhook: %v", err)
+		}
+		_, err = f.b.Webhook(f.ctx, alice, first.ID)
+		wantErr(t, "Webhook(deleted)", err, taskboard.ErrNotFound, "Webhook")
+		// The board's deletion takes its webhooks.
+		if err := f.b.DeleteBoard(f.ctx, alice, board1); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.b.Webhook(f.ctx, alice, hooks[1].ID)
+		wantErr(t, "Webhook(board deleted)", err, taskboard.ErrNotFound, "Webhook")
 	})
 }
