@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/taskboard/taskboard/webhook"
 	"github.com/uptrace/bun"
 )
@@ -208,6 +209,8 @@ func (b *Board) CreateWebhook(ctx context.Context, actor Actor, boardID string, 
 	rec := &webhookRecord{ID: newID(), BoardID: boardID, URL: in.URL, Events: events,
 		Description: in.Description, Secret: webhook.NewSecret(), Status: WebhookActive,
 		CreatedAt: now(), Epoch: 1, Version: 1}
+	out := new(Webhook)
+	seam.SetTxResult(ctx, out)
 	err := b.webhookTx(ctx, boardID, func(tx bun.Tx) error {
 		if err := mayManageWebhooks(ctx, tx, actor, boardID, "Board"); err != nil {
 			return err
@@ -229,16 +232,18 @@ func (b *Board) CreateWebhook(ctx context.Context, actor Actor, boardID string, 
 			return invalid("url", "a board has at most %d webhooks", MaxWebhooksPerBoard)
 		}
 		rec.Cursor = board.Seq
-		_, err = tx.NewInsert().Model(rec).Exec(ctx)
-		return err
+		if _, err = tx.NewInsert().Model(rec).Exec(ctx); err != nil {
+			return err
+		}
+		*out = *rec.webhook()
+		out.Secret = rec.Secret
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: create webhook of board %s: %w", boardID, err)
 	}
 	b.hooks.kick()
-	w := rec.webhook()
-	w.Secret = rec.Secret
-	return w, nil
+	return out, nil
 }
 
 // webhookTx runs fn in a write transaction; on PostgreSQL it does not
@@ -333,9 +338,11 @@ func (b *Board) UpdateWebhook(ctx context.Context, actor Actor, id string, in We
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	var rec *webhookRecord
-	err := b.plainTx(ctx, func(tx bun.Tx) (err error) {
-		if rec, err = loadWebhook(ctx, tx, actor, id, !b.sqlite); err != nil {
+	out := new(Webhook)
+	seam.SetTxResult(ctx, out)
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		rec, err := loadWebhook(ctx, tx, actor, id, !b.sqlite)
+		if err != nil {
 			return err
 		}
 		q := tx.NewUpdate().Model((*webhookRecord)(nil)).Set("version = version + 1").Where("id = ?", id)
@@ -356,14 +363,17 @@ func (b *Board) UpdateWebhook(ctx context.Context, actor Actor, id string, in We
 			// A new start: the failure window begins again.
 			q = q.Set("status = ?", rec.Status).Set("failing_since = NULL")
 		}
-		_, err = q.Exec(ctx)
-		return err
+		if _, err = q.Exec(ctx); err != nil {
+			return err
+		}
+		*out = *rec.webhook()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: update webhook %s: %w", id, err)
 	}
 	b.hooks.changed(id)
-	return rec.webhook(), nil
+	return out, nil
 }
 
 // DeleteWebhook deletes a webhook and its attempts.
@@ -387,9 +397,11 @@ func (b *Board) DeleteWebhook(ctx context.Context, actor Actor, id string) error
 // between 0 and the board's seq; one older than the retained log makes the
 // webhook get a reset first.
 func (b *Board) ReplayWebhook(ctx context.Context, actor Actor, id string, after int64) (*Webhook, error) {
-	var rec *webhookRecord
-	err := b.plainTx(ctx, func(tx bun.Tx) (err error) {
-		if rec, err = loadWebhook(ctx, tx, actor, id, !b.sqlite); err != nil {
+	out := new(Webhook)
+	seam.SetTxResult(ctx, out)
+	err := b.plainTx(ctx, func(tx bun.Tx) error {
+		rec, err := loadWebhook(ctx, tx, actor, id, !b.sqlite)
+		if err != nil {
 			return err
 		}
 		var seq int64
@@ -400,16 +412,19 @@ func (b *Board) ReplayWebhook(ctx context.Context, actor Actor, id string, after
 			return invalid("after", "must be between 0 and the board's seq %d", seq)
 		}
 		rec.Cursor = after
-		_, err = tx.NewUpdate().Model((*webhookRecord)(nil)).
+		if _, err = tx.NewUpdate().Model((*webhookRecord)(nil)).
 			Set("cursor_seq = ?", after).Set("epoch = epoch + 1").Set("version = version + 1").
-			Where("id = ?", id).Exec(ctx)
-		return err
+			Where("id = ?", id).Exec(ctx); err != nil {
+			return err
+		}
+		*out = *rec.webhook()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: replay webhook %s: %w", id, err)
 	}
 	b.hooks.changed(id)
-	return rec.webhook(), nil
+	return out, nil
 }
 
 // WebhookDeliveries returns a webhook's latest delivery attempts, newest
