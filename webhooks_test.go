@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -678,5 +679,40 @@ func TestWebhookManagement(t *testing.T) {
 		}
 		_, err = f.b.Webhook(f.ctx, alice, hooks[1].ID)
 		wantErr(t, "Webhook(board deleted)", err, taskboard.ErrNotFound, "Webhook")
+	})
+}
+
+// A receiver that does not answer holds up its own webhook only.
+func TestWebhookSlowReceiverDelaysNoOther(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		opts := hookOpts()
+		opts.WebhookTimeout = time.Minute
+		f := newFixture(t, dsn, opts)
+		board, lists := f.newBoard(t, "Hooks", "Todo")
+		release := make(chan struct{})
+		var held atomic.Int32
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			held.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		defer slow.Close()
+		defer close(release)
+		if _, err := f.b.CreateWebhook(f.ctx, taskboard.Actor{UserID: alice}, board, taskboard.WebhookCreate{URL: slow.URL}); err != nil {
+			t.Fatal(err)
+		}
+		rc := newReceiver(t)
+		f.addHook(t, board, rc)
+		from := f.seq(t, board)
+		f.writeTasks(t, lists[0], 2, 10)
+		to := f.seq(t, board)
+		f.wantRun(t, board, rc.waitSeq(to), from, to, false)
+		if n := held.Load(); n != 1 {
+			t.Fatalf("the slow receiver got %d requests, want the first one, held", n)
+		}
+		// Writes go on too.
+		f.newTask(t, lists[0], "still writing")
 	})
 }
