@@ -187,12 +187,14 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 		// Instances sharing a PostgreSQL database fan out through it.
 		b.notifier = newPGNotifier(b.db, o.Logger)
 	}
+	if o.Webhooks {
+		// Before the notifier starts: its signals wake the deliverer.
+		b.hooks = newHookRunner(b)
+	}
 	b.feed = newFeed(b, b.notifier)
 	if err := b.notifier.Start(context.Background(), b.feed.receive); err != nil {
+		b.hooks.close()
 		return nil, fmt.Errorf("taskboard: start notifier: %w", err)
-	}
-	if o.Webhooks {
-		b.hooks = newHookRunner(b)
 	}
 	if o.MaintenanceInterval > 0 {
 		b.wg.Add(1)

@@ -248,7 +248,7 @@ func hookOpts() *taskboard.Options {
 	return &taskboard.Options{
 		Webhooks:            true,
 		WebhookAllowPrivate: true,
-		WebhookTimeout:      500 * time.Millisecond,
+		WebhookTimeout:      2 * time.Second,
 		WebhookRetryMin:     time.Millisecond,
 	}
 }
@@ -324,7 +324,9 @@ func TestWebhookDeliversEveryEventInOrder(t *testing.T) {
 
 func TestWebhookReceiverFailsThenRecovers(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
-		f := newFixture(t, dsn, hookOpts())
+		opts := hookOpts()
+		opts.WebhookTimeout = time.Second // for the receiver that does not answer
+		f := newFixture(t, dsn, opts)
 		board, lists := f.newBoard(t, "Hooks", "Todo")
 		// At first nobody listens at the webhook's address.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
