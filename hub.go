@@ -82,8 +82,9 @@ func (f *feed) broadcast(ev Event) {
 
 // receive handles a signal from another instance.
 func (f *feed) receive(s feedSignal) {
-	if s.Event == nil {
-		// The board's log grew, or may have ("" for every board).
+	if s.Event == nil && !s.Check {
+		// The board's log grew, or, after the listener reconnected, every
+		// board's may have ("").
 		f.b.hooks.wake(s.BoardID)
 	}
 	if s.Resync {

@@ -23,6 +23,7 @@ import (
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
 	"github.com/taskboard/taskboard/internal/demo"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // Receiver answers for the receivers of these tests.
@@ -303,7 +304,7 @@ func TestWebhookDeliversEveryEventInOrder(t *testing.T) {
 			t.Fatalf("CreateWebhook: got %+v", h)
 		}
 		from := f.seq(t, board)
-		f.writeTasks(t, lists[0], 4, 15)
+		f.writeTasks(t, lists[0], 4, 30)
 		to := f.seq(t, board)
 		got := rc.waitSeq(to)
 		f.wantRun(t, board, got, from, to, false)
@@ -311,10 +312,15 @@ func TestWebhookDeliversEveryEventInOrder(t *testing.T) {
 		if got[0].Seq != from+1 {
 			t.Fatalf("first delivery %s, want seq %d", got[0].ID, from+1)
 		}
+		// The latest 100 attempts are kept, newest first.
 		waitUntil(t, "the attempts recorded", func() bool {
 			a, err := f.b.WebhookDeliveries(f.ctx, taskboard.Actor{UserID: alice}, h.ID, 0)
-			return err == nil && len(a) == int(to-from) && a[0].Seq == to && a[0].StatusCode != nil && *a[0].StatusCode == 204 && a[0].Error == nil
+			return err == nil && len(a) == 100 && a[0].Seq == to && a[99].Seq == to-99 && a[0].StatusCode != nil && *a[0].StatusCode == 204 && a[0].Error == nil
 		})
+		kept, err := seam.DB(f.b).NewSelect().Table("webhook_attempts").Where("webhook_id = ?", h.ID).Count(f.ctx)
+		if err != nil || kept != 100 {
+			t.Fatalf("attempts kept: %d, %v; want 100", kept, err)
+		}
 		st := f.b.Stats()
 		if st.WebhookDeliveries < to-from {
 			t.Fatalf("Stats: WebhookDeliveries %d, want at least %d", st.WebhookDeliveries, to-from)
