@@ -207,7 +207,9 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 func (b *Board) Options() Options { return b.opts }
 
 // Close ends every subscription with ErrClosed, stops background work and,
-// when the Board was made by Open, closes the database.
+// when the Board was made by Open, closes the database. Webhook deliveries
+// under way get up to 2 seconds to finish; the webhooks this Board
+// delivered are then free for another instance at once.
 func (b *Board) Close() error {
 	var err error
 	b.closeOnce.Do(func() {

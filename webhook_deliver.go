@@ -47,6 +47,8 @@ const (
 	webhookRetryMax = 10 * time.Minute
 	// webhookPage is how many events a worker reads from the log at once.
 	webhookPage = 100
+	// sendCloseGrace is how long Close lets the sends under way finish.
+	sendCloseGrace = 2 * time.Second
 )
 
 // hookRunner delivers the webhooks whose leases this instance holds. A nil
@@ -73,7 +75,12 @@ type hookRunner struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the leaser, the flusher and the workers
+	// sendCtx is the context of the sends under way, which may finish
+	// after a worker is told to stop: it ends sendCloseGrace after close
+	// begins, at once on abandon.
+	sendCtx    context.Context
+	sendCancel context.CancelFunc
+	wg         sync.WaitGroup // the leaser, the flusher and the workers
 }
 
 // hookWorker is the goroutine delivering one webhook.
@@ -98,6 +105,7 @@ func (w *hookWorker) poke() {
 // hookPending is what a worker has done since the last flush.
 type hookPending struct {
 	epoch        int64
+	version      int64 // the settings' version the failure window is of
 	cursor       int64
 	failingSince *time.Time
 	attempts     []attemptRecord
@@ -121,6 +129,7 @@ func newHookRunner(b *Board) *hookRunner {
 	r.renewEvery = r.lease / 8
 	r.client = webhook.NewClient(o.WebhookAllowPrivate, r.timeout)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.sendCtx, r.sendCancel = context.WithCancel(context.Background())
 	r.wg.Add(2)
 	go r.leaser()
 	go r.flusher()
@@ -176,7 +185,12 @@ func (r *hookRunner) close() {
 		return
 	}
 	r.cancel()
+	// The sends under way may finish, so that what they delivered is
+	// not delivered again by the next instance.
+	cut := time.AfterFunc(min(r.timeout, sendCloseGrace), r.sendCancel)
 	r.wg.Wait()
+	cut.Stop()
+	r.sendCancel()
 	r.client.CloseIdleConnections()
 	if r.abandoned.Load() {
 		return
@@ -196,6 +210,7 @@ func (r *hookRunner) close() {
 func (r *hookRunner) abandon() {
 	r.abandoned.Store(true)
 	r.cancel()
+	r.sendCancel()
 	r.wg.Wait()
 	r.client.CloseIdleConnections()
 	r.mu.Lock()
@@ -414,7 +429,9 @@ func (r *hookRunner) load(ctx context.Context, w *hookWorker, st *hookState, fir
 		}
 		if !first && rec.Epoch == st.rec.Epoch {
 			rec.Cursor = st.rec.Cursor
-			if st.rec.FailingSince != nil && rec.FailingSince == nil {
+			if rec.Version == st.rec.Version {
+				// Unchanged settings: the worker's failure window, which
+				// may be ahead of what is written, goes on.
 				rec.FailingSince = st.rec.FailingSince
 			}
 		} else {
@@ -447,7 +464,7 @@ func (r *hookRunner) note(w *hookWorker, st *hookState, a *attemptRecord) {
 		p = &hookPending{attempts: attempts}
 		r.pending[w.id] = p
 	}
-	p.epoch, p.cursor, p.failingSince = st.rec.Epoch, st.rec.Cursor, st.rec.FailingSince
+	p.epoch, p.version, p.cursor, p.failingSince = st.rec.Epoch, st.rec.Version, st.rec.Cursor, st.rec.FailingSince
 	if a != nil {
 		p.attempts = append(p.attempts, *a)
 	}
@@ -470,9 +487,11 @@ func (r *hookRunner) deliver(ctx context.Context, w *hookWorker, st *hookState, 
 			r.retries.Add(1)
 		}
 		at := now()
-		code, errText := r.send(ctx, st, id, body)
-		if ctx.Err() != nil {
-			// Cancelled: not an answer of the receiver.
+		// A send under way is not cut when the worker is told to stop
+		// (the lease covers it): an acknowledgement is kept.
+		code, errText := r.send(r.sendCtx, st, id, body)
+		if errText != "" && (ctx.Err() != nil || r.sendCtx.Err() != nil) {
+			// Perhaps cut by the stop: not an answer of the receiver.
 			return false
 		}
 		a := attemptRecord{WebhookID: w.id, Seq: seq, Attempt: st.attempt, At: at,
@@ -638,7 +657,10 @@ func (r *hookRunner) flush(ctx context.Context) {
 		stale = stale[:0]
 		for id, p := range batch {
 			res, err := tx.NewUpdate().Model((*webhookRecord)(nil)).
-				Set("cursor_seq = ?", p.cursor).Set("failing_since = ?", p.failingSince).
+				Set("cursor_seq = ?", p.cursor).
+				// A change of the settings (a resumption) starts a new
+				// failure window, which an older one must not overwrite.
+				Set("failing_since = CASE WHEN version = ? THEN ? ELSE failing_since END", p.version, p.failingSince).
 				Where("id = ? AND lease_owner = ? AND epoch = ?", id, r.owner, p.epoch).Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("write cursor of webhook %s: %w", id, err)
