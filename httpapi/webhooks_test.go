@@ -122,11 +122,28 @@ func TestWebhookRoutes(t *testing.T) {
 			t.Fatalf("replayed %v, want %v again", ids[2:], want)
 		}
 
-		metrics := string(e.as(admin, "GET", "/metrics", "").want(t, http.StatusOK).Body)
+		// The receiver records a delivery before the sender has its answer.
+		var metrics string
+		waitHook(t, "the fourth delivery counted", func() bool {
+			metrics = string(e.as(admin, "GET", "/metrics", "").want(t, http.StatusOK).Body)
+			return strings.Contains(metrics, `taskboard_webhook_deliveries_total{result="ok"} 4`)
+		})
 		for _, line := range []string{`taskboard_webhook_deliveries_total{result="ok"} 4`, `taskboard_webhook_deliveries_total{result="failed"} 0`, "taskboard_webhook_retries_total 0", "taskboard_webhook_lag_events "} {
 			if !strings.Contains(metrics, line) {
 				t.Errorf("GET /metrics: no line %q in\n%s", line, grepLines(metrics, "webhook"))
 			}
+		}
+		// A retried creation answers the same webhook and secret.
+		body := `{"url":"` + sink.srv.URL + `/second"}`
+		first := e.do("POST", "/boards/board-1/webhooks", body, bearerHdr(e.alice).with("Idempotency-Key", "hook-1")).want(t, http.StatusCreated)
+		again := e.do("POST", "/boards/board-1/webhooks", body, bearerHdr(e.alice).with("Idempotency-Key", "hook-1")).want(t, http.StatusCreated)
+		if string(first.Body) != string(again.Body) || !strings.Contains(string(again.Body), `"secret":"whsec_`) {
+			t.Fatalf("retried creation: got %s, want %s", again.Body, first.Body)
+		}
+		var list struct{ Data []any }
+		e.as(e.alice, "GET", "/boards/board-1/webhooks", "").want(t, http.StatusOK).decode(t, &list)
+		if len(list.Data) != 2 {
+			t.Fatalf("webhooks after a retried creation: %d, want 2", len(list.Data))
 		}
 		e.as(e.alice, "DELETE", "/webhooks/"+hook.ID, "").want(t, http.StatusNoContent)
 		e.as(e.alice, "DELETE", "/webhooks/"+hook.ID, "").wantError(t, http.StatusNotFound, "Webhook not found")
