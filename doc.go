@@ -116,6 +116,17 @@
 // reads; Close returns when the channel is closed. Board.Close ends every
 // subscription and waits for the Board's background work.
 //
+// # Webhooks
+//
+// A board's webhooks (CreateWebhook) receive its logged events as signed
+// HTTP POSTs (package webhook signs and verifies them), each webhook in
+// seq order and at least once, from a cursor kept in the database. A Board
+// opened with Options.Webhooks delivers them: each webhook by one of the
+// instances sharing the database at a time, which holds a lease on it,
+// renewed while it delivers; another instance takes over when the lease
+// ends. A Board without it (a program of the command line) manages webhooks
+// but never delivers them.
+//
 // # Errors
 //
 // Errors match the package's sentinels with errors.Is: ErrNotFound (also for

@@ -28,3 +28,8 @@ func SetMaxRankLen(n int) (restore func()) {
 	maxRankLen = n
 	return func() { maxRankLen = old }
 }
+
+// AbandonWebhooks stops b's webhook delivery as a crash would: what was
+// delivered since the last write is not written, and the leases stay
+// until they expire.
+func AbandonWebhooks(b *Board) { b.hooks.abandon() }

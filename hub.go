@@ -56,6 +56,7 @@ func (f *feed) publish(boardID string, events []Event) {
 		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", boardID, "seq", last.Seq, "err", err)
 	}
 	f.deliver(boardID, events)
+	f.b.hooks.wake(boardID)
 }
 
 // recheck makes the board's hub read its log up to seq, after a commit
@@ -81,6 +82,11 @@ func (f *feed) broadcast(ev Event) {
 
 // receive handles a signal from another instance.
 func (f *feed) receive(s feedSignal) {
+	if s.Event == nil && !s.Check {
+		// The board's log grew, or, after the listener reconnected, every
+		// board's may have ("").
+		f.b.hooks.wake(s.BoardID)
+	}
 	if s.Resync {
 		if s.Check && !f.checking.CompareAndSwap(false, true) {
 			return

@@ -96,8 +96,15 @@ func newPGPresence(b *Board, grace time.Duration, left func(boardID string, user
 	return p
 }
 
-// lockUser serialises presence changes of one user on one board.
+// lockUser serialises presence changes of one user on one board. It first
+// takes the board's row as its presence rows' foreign keys do, so that a
+// presence change waits for a board's deletion before it holds any
+// presence row the deletion's cascade must delete (the other order
+// deadlocks).
 func lockUser(ctx context.Context, tx bun.Tx, boardID, userID string) error {
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM boards WHERE id = ? FOR KEY SHARE", boardID); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", "presence/"+boardID+"/"+userID)
 	return err
 }

@@ -24,6 +24,19 @@ type Stats struct {
 	// notification to its receipt here; divided by NotificationsReceived,
 	// the mean delay.
 	NotificationLag time.Duration
+
+	// The counters of webhook delivery by this process (Options.Webhooks).
+
+	// WebhookDeliveries counts the deliveries the receivers acknowledged.
+	WebhookDeliveries int64
+	// WebhookFailures counts the attempts that failed: an answer other
+	// than 2xx, no answer in time, or no connection.
+	WebhookFailures int64
+	// WebhookRetries counts the attempts that repeated a failed one.
+	WebhookRetries int64
+	// WebhookLag is the most events of its board any webhook delivered
+	// here has still to handle.
+	WebhookLag int64
 }
 
 // Stats returns the Board's counters.
@@ -32,6 +45,7 @@ func (b *Board) Stats() Stats {
 	if pn, ok := b.notifier.(*pgNotifier); ok {
 		pn.addStats(&s)
 	}
+	b.hooks.addStats(&s)
 	b.feed.mu.Lock()
 	defer b.feed.mu.Unlock()
 	s.ActiveBoards = len(b.feed.hubs)

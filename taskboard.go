@@ -46,6 +46,28 @@ type Options struct {
 	// return quickly. Nil means queries are not observed.
 	// httpapi.Metrics.ObserveQuery turns them into the HTTP API's metrics.
 	QueryObserver func(operation string, d time.Duration, err error)
+
+	// Webhooks makes the Board deliver the boards' webhooks (see
+	// CreateWebhook): each one by a single instance of those sharing the
+	// database, which holds a lease on it. Off, the Board manages webhooks
+	// but never delivers them: programs that open the store for a moment,
+	// such as the command line's subcommands, leave it off.
+	Webhooks bool
+	// WebhookAllowPrivate lets webhooks reach loopback, private,
+	// link-local and the other addresses they may not reach otherwise
+	// (webhook.CheckAddr), for receivers on the same machine or network.
+	WebhookAllowPrivate bool
+	// WebhookDisableAfter is how long a webhook may fail without a single
+	// acknowledged delivery before it turns disabled. Zero means 24 hours.
+	WebhookDisableAfter time.Duration
+	// WebhookTimeout is how long one delivery may take. Zero means 10
+	// seconds. The lease on a webhook is one and a half times as long,
+	// plus a second: the time another instance waits before it takes over
+	// from one that died.
+	WebhookTimeout time.Duration
+	// WebhookRetryMin is the first wait before a failed delivery is tried
+	// again; the waits double up to 10 minutes. Zero means one second.
+	WebhookRetryMin time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -67,6 +89,15 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
+	}
+	if opts.WebhookDisableAfter <= 0 {
+		opts.WebhookDisableAfter = 24 * time.Hour
+	}
+	if opts.WebhookTimeout <= 0 {
+		opts.WebhookTimeout = 10 * time.Second
+	}
+	if opts.WebhookRetryMin <= 0 {
+		opts.WebhookRetryMin = time.Second
 	}
 	return opts
 }
@@ -100,6 +131,8 @@ type Board struct {
 	// notifier carries the feed's signals to the other instances sharing
 	// the database: LISTEN/NOTIFY on PostgreSQL; nobody on SQLite.
 	notifier notifier
+	// hooks delivers webhooks; nil unless Options.Webhooks.
+	hooks *hookRunner
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -159,8 +192,13 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 		// Instances sharing a PostgreSQL database fan out through it.
 		b.notifier = newPGNotifier(b.db, o.Logger)
 	}
+	if o.Webhooks {
+		// Before the notifier starts: its signals wake the deliverer.
+		b.hooks = newHookRunner(b)
+	}
 	b.feed = newFeed(b, b.notifier)
 	if err := b.notifier.Start(context.Background(), b.feed.receive); err != nil {
+		b.hooks.close()
 		return nil, fmt.Errorf("taskboard: start notifier: %w", err)
 	}
 	if b.sqlite {
@@ -179,11 +217,15 @@ func New(ctx context.Context, db *bun.DB, opts *Options) (*Board, error) {
 func (b *Board) Options() Options { return b.opts }
 
 // Close ends every subscription with ErrClosed, stops background work and,
-// when the Board was made by Open, closes the database.
+// when the Board was made by Open, closes the database. Webhook deliveries
+// under way get up to 2 seconds to finish; the webhooks this Board
+// delivered are then free for another instance at once.
 func (b *Board) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
 		close(b.closing)
+		// Deliveries end first, writing where they got to.
+		b.hooks.close()
 		// Stop hearing other instances first, so nothing new reaches the
 		// feed while it shuts down.
 		err = b.notifier.Close()

@@ -111,6 +111,20 @@ func (m *Metrics) register(reg prometheus.Registerer, gather prometheus.Gatherer
 			Name: "taskboard_notification_lag_seconds_total",
 			Help: "Summed delay from an instance's NOTIFY to its receipt here; divide by taskboard_notifications_received_total for the mean.",
 		}, stat(func(s taskboard.Stats) float64 { return s.NotificationLag.Seconds() })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_webhook_deliveries_total", Help: "Webhook delivery attempts by this process, by result: ok (a 2xx answer) or failed.",
+			ConstLabels: prometheus.Labels{"result": "ok"},
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.WebhookDeliveries) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_webhook_deliveries_total", Help: "Webhook delivery attempts by this process, by result: ok (a 2xx answer) or failed.",
+			ConstLabels: prometheus.Labels{"result": "failed"},
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.WebhookFailures) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "taskboard_webhook_retries_total", Help: "Webhook delivery attempts that repeated a failed one.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.WebhookRetries) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "taskboard_webhook_lag_events", Help: "The most events of its board any webhook delivered by this process has still to handle.",
+		}, stat(func(s taskboard.Stats) float64 { return float64(s.WebhookLag) })),
 	)
 }
 

@@ -391,7 +391,8 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		const admin = "admin-token"
 		var rec *capture
-		e := newRESTEnvWrapped(t, dsn, &httpapi.Options{AdminToken: admin, Demo: true, PublicURL: "https://board.example.com"},
+		e := newRESTEnvStore(t, dsn, &httpapi.Options{AdminToken: admin, Demo: true, PublicURL: "https://board.example.com"},
+			&taskboard.Options{WebhookAllowPrivate: true},
 			func(h http.Handler) http.Handler { rec = &capture{next: h}; return rec })
 
 		a := func(method, path, body string) *restResp { return e.as(e.alice, method, path, body) }
@@ -457,6 +458,19 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		if e.serves("GET /admin/connections") {
 			e.as(admin, "GET", "/admin/connections", "")
 			e.as("x", "GET", "/admin/connections", "")
+		}
+		if e.serves("POST /boards/{boardId}/webhooks") {
+			var hook struct{ ID string }
+			created := a("POST", "/boards/"+bid+"/webhooks", `{"url":"http://127.0.0.1:9/hook","events":["task_created"]}`)
+			json.Unmarshal(created.Body, &hook)
+			a("POST", "/boards/"+bid+"/webhooks", `{"url":"ftp://x"}`)
+			a("GET", "/boards/"+bid+"/webhooks", "")
+			a("GET", "/webhooks/"+hook.ID, "")
+			a("PATCH", "/webhooks/"+hook.ID, `{"status":"paused","events":null}`)
+			a("POST", "/webhooks/"+hook.ID+"/replay", `{"after":0}`)
+			a("GET", "/webhooks/"+hook.ID+"/deliveries?limit=5", "")
+			a("DELETE", "/webhooks/"+hook.ID, "")
+			a("GET", "/webhooks/"+hook.ID, "")
 		}
 		a("DELETE", "/boards/"+bid, "")
 

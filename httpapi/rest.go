@@ -54,6 +54,7 @@ func (h *Handler) routes() {
 	}
 
 	h.realtimeRoutes()
+	h.webhookRoutes()
 
 	// Operational.
 	h.handle("GET /metrics", h.admin(h.metrics.serve))

@@ -103,6 +103,17 @@ func newRESTEnv(t testing.TB, dsn string, opts *httpapi.Options) *restEnv {
 // handler's metrics time the store's queries.
 func newRESTEnvWrapped(t testing.TB, dsn string, opts *httpapi.Options, wrap func(http.Handler) http.Handler) *restEnv {
 	t.Helper()
+	return newRESTEnvStore(t, dsn, opts, nil, wrap)
+}
+
+// newRESTEnvStore is newRESTEnvWrapped over a store opened with storeOpts
+// (nil: none), to which MaintenanceInterval and QueryObserver are added.
+func newRESTEnvStore(t testing.TB, dsn string, opts *httpapi.Options, storeOpts *taskboard.Options, wrap func(http.Handler) http.Handler) *restEnv {
+	t.Helper()
+	var so taskboard.Options
+	if storeOpts != nil {
+		so = *storeOpts
+	}
 	var o httpapi.Options
 	if opts != nil {
 		o = *opts
@@ -111,7 +122,8 @@ func newRESTEnvWrapped(t testing.TB, dsn string, opts *httpapi.Options, wrap fun
 		o.Metrics = httpapi.NewMetrics()
 	}
 	ctx := context.Background()
-	store, err := taskboard.Open(ctx, dsn, &taskboard.Options{MaintenanceInterval: -1, QueryObserver: o.Metrics.ObserveQuery})
+	so.MaintenanceInterval, so.QueryObserver = -1, o.Metrics.ObserveQuery
+	store, err := taskboard.Open(ctx, dsn, &so)
 	if err != nil {
 		t.Fatalf("taskboard.Open(%q): %v", dsn, err)
 	}

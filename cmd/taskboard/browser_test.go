@@ -100,6 +100,7 @@ type pageServer struct {
 	dbPath string
 	addr   string
 	wrap   func(http.Handler) http.Handler
+	opts   *taskboard.Options // the store's; nil for none
 	store  *taskboard.Board
 	api    *httpapi.Handler
 	srv    *http.Server
@@ -121,7 +122,7 @@ func startPageServer(t *testing.T, wrap func(http.Handler) http.Handler) *pageSe
 
 func (s *pageServer) start() {
 	s.t.Helper()
-	store, err := taskboard.Open(context.Background(), s.dbPath, nil)
+	store, err := taskboard.Open(context.Background(), s.dbPath, s.opts)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -81,6 +81,12 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.store.SubscriberBuffer, "subscriber-buffer", 1024, "events a subscriber may fall behind before it is dropped as a slow consumer")
 	fs.Int64Var(&c.store.HistoryEvents, "history-events", 10000, "events each board's log keeps at least")
 	fs.DurationVar(&c.store.HistoryAge, "history-age", 30*24*time.Hour, "how long each board's log keeps events at least")
+	fs.BoolVar(&c.store.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and other internal addresses (for receivers on this machine or network)")
+	fs.DurationVar(&c.store.WebhookDisableAfter, "webhook-disable-after", 24*time.Hour, "how long a webhook may fail without an acknowledged delivery before it is disabled")
+	fs.DurationVar(&c.store.WebhookTimeout, "webhook-timeout", 10*time.Second, "how long one webhook delivery may take; another instance takes over a dead one's webhooks after 1.5 times this and a second")
+	// The server delivers webhooks; the other commands open the store
+	// without delivering.
+	c.store.Webhooks = true
 	return c
 }
 

@@ -7,6 +7,7 @@ import { TaskEditor } from './editor.js';
 import { TRANSPORT_NAMES } from './live.js';
 import { $, avatar, confirmDialog, el, errorMessage, toast } from './ui.js';
 import { BoardView } from './view.js';
+import { Webhooks } from './webhooks.js';
 
 const LAST_BOARD = 'taskboard.lastBoard';
 
@@ -20,6 +21,7 @@ const app = {
 };
 
 let editor;
+let webhooks;
 
 function show(id) {
   for (const s of ['loading', 'signin', 'workspace']) $(s).hidden = s !== id;
@@ -131,6 +133,7 @@ function closeBoard() {
   app.view = null;
   app.session = null;
   clearInterval(app.countdown);
+  webhooks?.forBoard(null);
   $('presence').replaceChildren();
   delete $('presence').dataset.key;
 }
@@ -168,6 +171,7 @@ async function openBoard(boardId) {
   });
   render();
   session.start();
+  webhooks.forBoard(boardId);
 }
 
 function boardGone(message) {
@@ -347,6 +351,7 @@ function setStatus(s) {
 
 function wire() {
   editor = new TaskEditor();
+  webhooks = new Webhooks();
   onUnauthorized(() => {
     if (app.me) showSignIn('Your session has ended. Please sign in again.');
   });
