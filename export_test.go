@@ -1,5 +1,7 @@
 package taskboard
 
+import "context"
+
 // HoldNotifications makes b stop announcing its logged changes to the other
 // instances, as an instance that dies right after its commits would; the
 // other instances' periodic check must still deliver them.
@@ -27,4 +29,29 @@ func SetMaxRankLen(n int) (restore func()) {
 	old := maxRankLen
 	maxRankLen = n
 	return func() { maxRankLen = old }
+}
+
+// SetImportChunk sets the number of rows one transaction of an import
+// writes, for tests, and returns a function that restores it.
+func SetImportChunk(n int) (restore func()) {
+	old := importChunk
+	importChunk = n
+	return func() { importChunk = old }
+}
+
+// BoardRows counts the rows of the boards, lists and tasks tables, whether
+// or not anyone can see them.
+func BoardRows(b *Board) (boards, lists, tasks int64, err error) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		table string
+		n     *int64
+	}{{"boards", &boards}, {"lists", &lists}, {"tasks", &tasks}} {
+		n, cerr := b.db.NewSelect().Table(c.table).Count(ctx)
+		if cerr != nil {
+			return 0, 0, 0, cerr
+		}
+		*c.n = int64(n)
+	}
+	return
 }
