@@ -224,15 +224,23 @@ func (b *Board) Import(ctx context.Context, actor Actor, doc *Export) (*Snapshot
 	if err := b.resolveMembers(ctx, actor, doc, plan); err != nil {
 		return nil, fmt.Errorf("taskboard: import: %w", err)
 	}
-	boardID, err := b.writeImport(ctx, actor, plan)
-	if err != nil {
-		return nil, fmt.Errorf("taskboard: import: %w", err)
-	}
-	s, err := b.Snapshot(ctx, actor, boardID)
-	if err != nil {
+	// The new board's snapshot is what the plan holds: no one else can
+	// change the board before it is complete.
+	s := plan.snapshot()
+	seam.SetTxResult(ctx, s)
+	if err := b.writeImport(ctx, actor, plan); err != nil {
 		return nil, fmt.Errorf("taskboard: import: %w", err)
 	}
 	return s, nil
+}
+
+// snapshot returns the snapshot of the planned board once complete.
+func (p *importPlan) snapshot() *Snapshot {
+	s := &Snapshot{Board: p.board, Lists: slices.Clone(p.lists), Tasks: slices.Clone(p.tasks), Members: p.users, Seq: 1}
+	s.Board.Seq = 1
+	numberLists(s.Lists)
+	numberTasks(s.Tasks)
+	return s
 }
 
 // importPlan is a validated document, in order, with its new rows.
@@ -241,6 +249,7 @@ type importPlan struct {
 	lists   []List
 	tasks   []Task
 	members []Member
+	users   []MemberUser // the members as the snapshot lists them
 	// assignees maps each new task's index to the document's assignee ID.
 	assignees map[int]string
 }
@@ -378,11 +387,16 @@ func rankRows(p *importPlan) error {
 // else by email), makes the actor the owner, and keeps the assignees who
 // are then members.
 func (b *Board) resolveMembers(ctx context.Context, actor Actor, doc *Export, p *importPlan) error {
-	if err := requireUser(ctx, b.db, actor.UserID); err != nil {
-		return err
+	var me User
+	if err := b.db.NewSelect().Model(&me).Where("id = ?", actor.UserID).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("User")
+		}
+		return wrapDBError(fmt.Errorf("find user %s: %w", actor.UserID, err))
 	}
 	local := map[string]string{actor.UserID: actor.UserID} // document user ID → user ID here
 	roles := map[string]Role{actor.UserID: RoleOwner}
+	users := map[string]User{me.ID: me}
 	order := []string{actor.UserID}
 	for _, m := range doc.Members {
 		if hasNUL(m.ID, m.Email) {
@@ -398,6 +412,7 @@ func (b *Board) resolveMembers(ctx context.Context, actor Actor, doc *Export, p 
 			return wrapDBError(fmt.Errorf("find member %s: %w", m.ID, err))
 		}
 		local[m.ID] = u.ID
+		users[u.ID] = u
 		if _, ok := roles[u.ID]; !ok {
 			roles[u.ID] = cmp.Or(m.Role, RoleEditor)
 			order = append(order, u.ID)
@@ -406,7 +421,12 @@ func (b *Board) resolveMembers(ctx context.Context, actor Actor, doc *Export, p 
 	at := p.board.CreatedAt
 	for _, id := range order {
 		p.members = append(p.members, Member{BoardID: p.board.ID, UserID: id, Role: roles[id], CreatedAt: at})
+		p.users = append(p.users, MemberUser{User: users[id], Role: roles[id]})
 	}
+	slices.SortFunc(p.users, func(a, b MemberUser) int {
+		// As selectMembers orders them.
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
 	for i, a := range p.assignees {
 		if id, ok := local[a]; ok {
 			p.tasks[i].AssigneeID = &id
@@ -417,7 +437,7 @@ func (b *Board) resolveMembers(ctx context.Context, actor Actor, doc *Export, p 
 
 // writeImport writes a planned board in chunks and completes it; on
 // failure it removes what it wrote.
-func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) (string, error) {
+func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) error {
 	boardID := p.board.ID
 	marker := importMarker(boardID)
 	// The context's transaction hook belongs to the write as a whole: it
@@ -432,16 +452,16 @@ func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) (st
 		return err
 	})
 	if err != nil {
-		return "", err
+		return err
 	}
-	fail := func(err error) (string, error) {
+	fail := func(err error) error {
 		// The board has no member yet: no one has seen it.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		if derr := b.dropImport(cctx, boardID); derr != nil {
 			b.opts.Logger.Warn("taskboard: remove a failed import", "board", boardID, "err", derr)
 		}
-		return "", err
+		return err
 	}
 	chunk := func(insert func(tx bun.Tx) error) error {
 		return b.plainTx(ctx, func(tx bun.Tx) error {
@@ -486,7 +506,7 @@ func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) (st
 	if err != nil {
 		return fail(err)
 	}
-	return boardID, nil
+	return nil
 }
 
 // dropImport removes an unfinished import, a chunk at a time.

@@ -98,6 +98,16 @@ func TestExportImportRoundTrip(t *testing.T) {
 				t.Errorf("Import: task %s kept its ID", task.ID)
 			}
 		}
+		// The snapshot Import returns is the board as stored.
+		stored, err := f.b.Snapshot(f.ctx, owner, snap.Board.ID)
+		if err != nil {
+			t.Fatalf("Snapshot(imported): %v", err)
+		}
+		sj, _ := json.Marshal(snap)
+		dj, _ := json.Marshal(stored)
+		if string(sj) != string(dj) {
+			t.Errorf("Import returned\n%s\nbut the board stored is\n%s", sj, dj)
+		}
 		again, err := f.b.Export(f.ctx, owner, snap.Board.ID)
 		if err != nil {
 			t.Fatalf("Export(imported): %v", err)
