@@ -462,11 +462,47 @@ func (b *Board) resolveMembers(ctx context.Context, actor Actor, doc *Export, p 
 // failure it removes what it wrote.
 func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) error {
 	boardID := p.board.ID
-	marker := importMarker(boardID)
 	// The context's transaction hook belongs to the write as a whole: it
 	// runs in the last transaction, which completes the board, alone.
 	final := ctx
 	ctx = seam.WithTxHook(ctx, nil)
+	fail := func(err error) error {
+		// The board has no member yet: no one has seen it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if derr := b.dropImport(cctx, boardID); derr != nil {
+			b.opts.Logger.Warn("taskboard: remove a failed import", "board", boardID, "err", derr)
+		}
+		return err
+	}
+	if err := b.writeImportRows(ctx, p); err != nil {
+		return fail(err)
+	}
+	counts := &ImportCounts{Lists: len(p.lists), Tasks: len(p.tasks), Members: len(p.members)}
+	err := b.changeOf(final, actor, target{boardID: boardID, operator: true}, "Board", func(c *change) error {
+		if c.board.Seq != 0 {
+			return fmt.Errorf("imported board %s already complete", boardID)
+		}
+		if _, err := c.tx.NewInsert().Model(&p.members).Exec(ctx); err != nil {
+			return fmt.Errorf("insert members: %w", err)
+		}
+		if _, err := c.tx.NewRaw("DELETE FROM settings WHERE key = ?", importMarker(boardID)).Exec(ctx); err != nil {
+			return fmt.Errorf("complete import: %w", err)
+		}
+		return c.emit(ctx, Envelope{Type: EventBoardImported, Counts: counts})
+	})
+	if err != nil {
+		// Should the commit have happened all the same, dropImport leaves
+		// the board alone: it has members.
+		return fail(err)
+	}
+	return nil
+}
+
+// writeImportRows writes the planned board, lists and tasks, a chunk per
+// transaction, with the marker of an unfinished import.
+func (b *Board) writeImportRows(ctx context.Context, p *importPlan) error {
+	marker := importMarker(p.board.ID)
 	err := b.plainTx(ctx, func(tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&p.board).Exec(ctx); err != nil {
 			return fmt.Errorf("insert board: %w", err)
@@ -475,15 +511,6 @@ func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) err
 		return err
 	})
 	if err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		// The board has no member yet: no one has seen it.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if derr := b.dropImport(cctx, boardID); derr != nil {
-			b.opts.Logger.Warn("taskboard: remove a failed import", "board", boardID, "err", derr)
-		}
 		return err
 	}
 	chunk := func(insert func(tx bun.Tx) error) error {
@@ -501,7 +528,7 @@ func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) err
 			_, err := tx.NewInsert().Model(&rows).Exec(ctx)
 			return err
 		}); err != nil {
-			return fail(fmt.Errorf("insert lists: %w", err))
+			return fmt.Errorf("insert lists: %w", err)
 		}
 	}
 	for i := 0; i < len(p.tasks); i += importChunk {
@@ -510,35 +537,21 @@ func (b *Board) writeImport(ctx context.Context, actor Actor, p *importPlan) err
 			_, err := tx.NewInsert().Model(&rows).Exec(ctx)
 			return err
 		}); err != nil {
-			return fail(fmt.Errorf("insert tasks: %w", err))
+			return fmt.Errorf("insert tasks: %w", err)
 		}
-	}
-	counts := &ImportCounts{Lists: len(p.lists), Tasks: len(p.tasks), Members: len(p.members)}
-	err = b.changeOf(final, actor, target{boardID: boardID, operator: true}, "Board", func(c *change) error {
-		if c.board.Seq != 0 {
-			return fmt.Errorf("imported board %s already complete", boardID)
-		}
-		if _, err := c.tx.NewInsert().Model(&p.members).Exec(ctx); err != nil {
-			return fmt.Errorf("insert members: %w", err)
-		}
-		if _, err := c.tx.NewRaw("DELETE FROM settings WHERE key = ?", marker).Exec(ctx); err != nil {
-			return fmt.Errorf("complete import: %w", err)
-		}
-		return c.emit(ctx, Envelope{Type: EventBoardImported, Counts: counts})
-	})
-	if err != nil {
-		return fail(err)
 	}
 	return nil
 }
 
-// dropImport removes an unfinished import, a chunk at a time.
+// dropImport removes an unfinished import, a chunk at a time. A board
+// that has members is complete and stays.
 func (b *Board) dropImport(ctx context.Context, boardID string) error {
 	for _, table := range []string{"tasks", "lists"} {
 		for {
 			var n int64
 			err := b.plainTx(ctx, func(tx bun.Tx) error {
-				res, err := tx.NewRaw("DELETE FROM "+table+" WHERE id IN (SELECT id FROM "+table+" WHERE board_id = ? LIMIT ?)", boardID, importChunk).Exec(ctx)
+				res, err := tx.NewRaw("DELETE FROM "+table+" WHERE id IN (SELECT id FROM "+table+" WHERE board_id = ? LIMIT ?) "+
+					"AND NOT EXISTS (SELECT 1 FROM board_members WHERE board_id = ?)", boardID, importChunk, boardID).Exec(ctx)
 				if err != nil {
 					return err
 				}

@@ -1,6 +1,9 @@
 package taskboard
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // HoldNotifications makes b stop announcing its logged changes to the other
 // instances, as an instance that dies right after its commits would; the
@@ -54,4 +57,30 @@ func BoardRows(b *Board) (boards, lists, tasks int64, err error) {
 		*c.n = int64(n)
 	}
 	return
+}
+
+// AbandonedImport writes a document as an import whose process died before
+// completing it, having written its last chunk age ago, and returns the
+// board's ID.
+func AbandonedImport(b *Board, actor Actor, doc *Export, age time.Duration) (string, error) {
+	ctx := context.Background()
+	p, err := planImport(doc)
+	if err != nil {
+		return "", err
+	}
+	if err := b.resolveMembers(ctx, actor, doc, p); err != nil {
+		return "", err
+	}
+	if err := b.writeImportRows(ctx, p); err != nil {
+		return "", err
+	}
+	_, err = b.db.NewRaw("UPDATE settings SET value = ? WHERE key = ?",
+		now().Add(-age).Format(time.RFC3339Nano), importMarker(p.board.ID)).Exec(ctx)
+	return p.board.ID, err
+}
+
+// BoardExists reports whether a board's row exists, whether or not anyone
+// can see it.
+func BoardExists(b *Board, id string) (bool, error) {
+	return b.db.NewSelect().Model((*BoardInfo)(nil)).Where("id = ?", id).Exists(context.Background())
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/internal/dbtest"
@@ -354,6 +355,69 @@ func TestImportFailureLeavesNothing(t *testing.T) {
 		boards, err := f.b.Boards(f.ctx, taskboard.Actor{UserID: alice})
 		if err != nil || len(boards) != 1 {
 			t.Errorf("Boards(alice) after a failed import: got %d, %v; want board-1 alone", len(boards), err)
+		}
+	})
+}
+
+// TestAbandonedImport checks what an import whose process died leaves: a
+// board no one can see or change, which a later import removes once it
+// has not advanced for ten minutes.
+func TestAbandonedImport(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		defer taskboard.SetImportChunk(2)()
+		f := newFixture(t, dsn, nil)
+		owner := taskboard.Actor{UserID: alice}
+		exp, err := f.b.Export(f.ctx, owner, board1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b0, l0, t0, err := taskboard.BoardRows(f.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := taskboard.AbandonedImport(f.b, owner, exp, 11*time.Minute)
+		if err != nil {
+			t.Fatalf("AbandonedImport(stale): %v", err)
+		}
+		fresh, err := taskboard.AbandonedImport(f.b, owner, exp, time.Minute)
+		if err != nil {
+			t.Fatalf("AbandonedImport(fresh): %v", err)
+		}
+		if b1, l1, t1, _ := taskboard.BoardRows(f.b); b1 != b0+2 || l1 != l0+6 || t1 != t0+8 {
+			t.Fatalf("rows of two unfinished imports: got %d boards, %d lists, %d tasks; want %d, %d, %d", b1, l1, t1, b0+2, l0+6, t0+8)
+		}
+		for _, id := range []string{stale, fresh} {
+			if _, err := f.b.Snapshot(f.ctx, owner, id); !errors.Is(err, taskboard.ErrNotFound) {
+				t.Errorf("Snapshot of an unfinished import: got %v, want ErrNotFound", err)
+			}
+			if _, err := f.b.OperatorExport(f.ctx, id); !errors.Is(err, taskboard.ErrNotFound) {
+				t.Errorf("OperatorExport of an unfinished import: got %v, want ErrNotFound", err)
+			}
+			if _, err := f.b.CreateList(f.ctx, owner, id, taskboard.ListCreate{Name: "x"}); !errors.Is(err, taskboard.ErrNotFound) {
+				t.Errorf("CreateList on an unfinished import: got %v, want ErrNotFound", err)
+			}
+		}
+		if boards, err := f.b.Boards(f.ctx, owner); err != nil || len(boards) != 1 {
+			t.Errorf("Boards: got %d, %v; want board-1 alone", len(boards), err)
+		}
+
+		// The next import removes the stale one and leaves the one that
+		// may still be running.
+		snap, err := f.b.Import(f.ctx, owner, exp)
+		if err != nil {
+			t.Fatalf("Import: %v", err)
+		}
+		if b1, l1, t1, _ := taskboard.BoardRows(f.b); b1 != b0+2 || l1 != l0+6 || t1 != t0+8 {
+			t.Errorf("rows after the sweep: got %d boards, %d lists, %d tasks; want %d, %d, %d (the fresh import and the new board)", b1, l1, t1, b0+2, l0+6, t0+8)
+		}
+		if snap.Seq != 1 {
+			t.Errorf("Import: got seq %d, want 1", snap.Seq)
+		}
+		if ok, err := taskboard.BoardExists(f.b, stale); err != nil || ok {
+			t.Errorf("the stale import: exists %v, %v; want removed", ok, err)
+		}
+		if ok, err := taskboard.BoardExists(f.b, fresh); err != nil || !ok {
+			t.Errorf("the fresh import: exists %v, %v; want kept", ok, err)
 		}
 	})
 }
