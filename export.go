@@ -214,6 +214,10 @@ var importChunk = 250
 // chunk before another import treats it as abandoned and removes it.
 const importStale = 10 * time.Minute
 
+// maxImportMembers bounds the members of an imported document, each of
+// which is looked up.
+const maxImportMembers = 1000
+
 // importMarker is the settings key that marks a board being imported.
 func importMarker(boardID string) string { return "import:" + boardID }
 
@@ -339,6 +343,9 @@ func planImport(doc *Export) (*importPlan, error) {
 			v.add(field+".position", "must be a non-negative integer")
 		}
 		tasks[t.ListID] = append(tasks[t.ListID], ordered{t.Position, i})
+	}
+	if len(doc.Members) > maxImportMembers {
+		v.add("members", "must have at most "+strconv.Itoa(maxImportMembers)+" entries")
 	}
 	for i, m := range doc.Members {
 		field := "members." + strconv.Itoa(i)

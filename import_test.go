@@ -291,6 +291,13 @@ func TestImportInvalid(t *testing.T) {
 				m["lists"] = append(ls, ls[0])
 			}), "lists.3.id"},
 			{"bad role", encode(func(m map[string]any) { m["members"].([]any)[0].(map[string]any)["role"] = "king" }), "members.0.role"},
+			{"too many members", encode(func(m map[string]any) {
+				ms := m["members"].([]any)
+				for len(ms) <= 1000 {
+					ms = append(ms, ms[0])
+				}
+				m["members"] = ms
+			}), "members"},
 			{"Trello cards not an array", []byte(`{"name":"T","lists":[],"cards":{}}`), "document"},
 		}
 		b0, l0, t0, err := taskboard.BoardRows(f.b)
