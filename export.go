@@ -86,6 +86,7 @@ func (b *Board) OperatorExport(ctx context.Context, boardID string) (*Export, er
 // dates and closed lists and cards are left out. A document that is
 // neither, or is malformed, is ErrInvalid naming the problem.
 func ParseImport(data []byte) (*Export, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a byte order mark some editors write
 	var head struct {
 		Format *string          `json:"format"`
 		Cards  *json.RawMessage `json:"cards"`

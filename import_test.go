@@ -204,9 +204,9 @@ func TestImportTrello(t *testing.T) {
 	}
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		f := newFixture(t, dsn, nil)
-		doc, err := taskboard.ParseImport(data)
+		doc, err := taskboard.ParseImport(append([]byte("\xef\xbb\xbf"), data...))
 		if err != nil {
-			t.Fatalf("ParseImport(Trello): %v", err)
+			t.Fatalf("ParseImport(Trello, after a byte order mark): %v", err)
 		}
 		snap, err := f.b.Import(f.ctx, taskboard.Actor{UserID: f.carol}, doc)
 		if err != nil {
