@@ -123,9 +123,17 @@ func selectMembers(ctx context.Context, db bun.IDB, boardID string, members *[]M
 // Snapshot returns the board with its lists, tasks and members, consistent as
 // of the returned Seq. It returns ErrNotFound unless the actor is a member.
 func (b *Board) Snapshot(ctx context.Context, actor Actor, boardID string) (*Snapshot, error) {
+	return b.snapshot(ctx, boardID, func(tx bun.Tx) (*BoardInfo, error) {
+		return visibleBoard(ctx, tx, actor.UserID, boardID)
+	})
+}
+
+// snapshot reads a board's snapshot in one transaction, the board as load
+// finds it.
+func (b *Board) snapshot(ctx context.Context, boardID string, load func(tx bun.Tx) (*BoardInfo, error)) (*Snapshot, error) {
 	s := &Snapshot{Lists: []List{}, Tasks: []Task{}, Members: []MemberUser{}}
 	err := b.readTx(ctx, func(tx bun.Tx) error {
-		board, err := visibleBoard(ctx, tx, actor.UserID, boardID)
+		board, err := load(tx)
 		if err != nil {
 			return err
 		}

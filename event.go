@@ -23,6 +23,8 @@ const (
 	EventMemberAdded   = "member_added"
 	EventMemberRemoved = "member_removed"
 	EventMemberUpdated = "member_updated"
+	// EventBoardImported starts the log of a board made by Import.
+	EventBoardImported = "board_imported"
 )
 
 // Ephemeral event types: delivered to live subscribers, never logged.
@@ -53,6 +55,8 @@ type Envelope struct {
 	UserID  string     `json:"userId,omitempty"`
 	Role    Role       `json:"role,omitempty"`
 	User    *User      `json:"user,omitempty"`
+	// Counts is what an imported board holds (board_imported).
+	Counts *ImportCounts `json:"counts,omitempty"`
 }
 
 // Event is one event of a board's feed. Logged events have Seq >= 1;

@@ -1,5 +1,10 @@
 package taskboard
 
+import (
+	"context"
+	"time"
+)
+
 // HoldNotifications makes b stop announcing its logged changes to the other
 // instances, as an instance that dies right after its commits would; the
 // other instances' periodic check must still deliver them.
@@ -33,3 +38,54 @@ func SetMaxRankLen(n int) (restore func()) {
 // delivered since the last write is not written, and the leases stay
 // until they expire.
 func AbandonWebhooks(b *Board) { b.hooks.abandon() }
+
+// SetImportChunk sets the number of rows one transaction of an import
+// writes, for tests, and returns a function that restores it.
+func SetImportChunk(n int) (restore func()) {
+	old := importChunk
+	importChunk = n
+	return func() { importChunk = old }
+}
+
+// BoardRows counts the rows of the boards, lists and tasks tables, whether
+// or not anyone can see them.
+func BoardRows(b *Board) (boards, lists, tasks int64, err error) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		table string
+		n     *int64
+	}{{"boards", &boards}, {"lists", &lists}, {"tasks", &tasks}} {
+		n, cerr := b.db.NewSelect().Table(c.table).Count(ctx)
+		if cerr != nil {
+			return 0, 0, 0, cerr
+		}
+		*c.n = int64(n)
+	}
+	return
+}
+
+// AbandonedImport writes a document as an import whose process died before
+// completing it, having written its last chunk age ago, and returns the
+// board's ID.
+func AbandonedImport(b *Board, actor Actor, doc *Export, age time.Duration) (string, error) {
+	ctx := context.Background()
+	p, err := planImport(doc)
+	if err != nil {
+		return "", err
+	}
+	if err := b.resolveMembers(ctx, actor, doc, p); err != nil {
+		return "", err
+	}
+	if err := b.writeImportRows(ctx, p); err != nil {
+		return "", err
+	}
+	_, err = b.db.NewRaw("UPDATE settings SET value = ? WHERE key = ?",
+		now().Add(-age).Format(time.RFC3339Nano), importMarker(p.board.ID)).Exec(ctx)
+	return p.board.ID, err
+}
+
+// BoardExists reports whether a board's row exists, whether or not anyone
+// can see it.
+func BoardExists(b *Board, id string) (bool, error) {
+	return b.db.NewSelect().Model((*BoardInfo)(nil)).Where("id = ?", id).Exists(context.Background())
+}

@@ -55,7 +55,8 @@
 //
 // Logged types are task_created, task_updated, task_moved, task_deleted,
 // list_created, list_updated, list_moved, list_deleted, board_updated,
-// board_deleted, member_added, member_updated and member_removed. Ephemeral events
+// board_deleted, member_added, member_updated, member_removed and
+// board_imported (the first event of an imported board). Ephemeral events
 // (user_joined, user_left, user_typing, user_stopped_typing, presence) have
 // no seq and are never logged. Every transport delivers each logged event
 // once and in seq order, and resumes after the last seq it delivered; a

@@ -24,6 +24,12 @@ const maxIdempotencyKey = 255
 // a different body it is 422; while the first is in flight, 409. Server
 // errors are not kept. The key becomes the mutationId of the write's event.
 func (h *Handler) idempotent(fn userHandler) userHandler {
+	return h.idempotentUpTo(h.opts.MaxBodyBytes, fn)
+}
+
+// idempotentUpTo is idempotent for a route whose bodies may have up to
+// limit bytes.
+func (h *Handler) idempotentUpTo(limit int64, fn userHandler) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, id *Identity) {
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" || strings.IndexByte(r.URL.Path, 0) >= 0 {
@@ -37,7 +43,7 @@ func (h *Handler) idempotent(fn userHandler) userHandler {
 				Path: []string{"Idempotency-Key"}, Message: "must be at most 255 characters"}}})
 			return
 		}
-		body, err := readBody(w, r, h.opts.MaxBodyBytes)
+		body, err := readBody(w, r, limit)
 		if err != nil {
 			h.writeError(w, r, err)
 			return

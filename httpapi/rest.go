@@ -42,6 +42,8 @@ func (h *Handler) routes() {
 	h.handle("POST /boards/{boardId}/members", h.authed(h.idempotent(h.addMember)))
 	h.handle("PATCH /boards/{boardId}/members/{userId}", h.authed(h.idempotent(h.updateMember)))
 	h.handle("DELETE /boards/{boardId}/members/{userId}", h.authed(h.idempotent(h.removeMember)))
+	h.handle("GET /boards/{boardId}/export", h.authed(h.exportBoard))
+	h.handle("POST /boards/import", h.authed(h.idempotentUpTo(h.opts.MaxImportBytes, h.importBoard)))
 	h.handle("POST /boards/{boardId}/lists", h.authed(h.idempotent(h.createList)))
 	h.handle("PATCH /lists/{id}", h.authed(h.idempotent(h.updateList)))
 	h.handle("PATCH /lists/{id}/move", h.authed(h.idempotent(h.moveList)))

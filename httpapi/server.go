@@ -56,6 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies. Zero means 1 MiB.
 	MaxBodyBytes int64
+	// MaxImportBytes limits the documents of POST /boards/import. Zero
+	// means 16 MiB.
+	MaxImportBytes int64
 	// Registerer receives the handler's Prometheus metrics. Nil means a
 	// registry of the handler's own, served at /metrics.
 	Registerer prometheus.Registerer
@@ -131,6 +134,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxImportBytes <= 0 {
+		opts.MaxImportBytes = 16 << 20
 	}
 	if opts.MaxConnectionsPerUser == 0 {
 		opts.MaxConnectionsPerUser = 100

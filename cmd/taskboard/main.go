@@ -8,6 +8,10 @@
 //	taskboard token revoke PREFIX|ID   revoke a token and the sessions made from it
 //	taskboard user create --name N --email E   print the new user's id
 //	taskboard member set --board ID --user ID --role ROLE   give a user a role on a board
+//	taskboard export --board ID [--out FILE]   write a board's export document
+//	taskboard import --user ID FILE    make a new board from an export or a Trello board export
+//	taskboard backup --out FILE        write a consistent copy of a SQLite database
+//	taskboard health [--url URL]       check a server's /ready (for container health checks)
 //
 // Every flag can also be set through an environment variable: --public-url
 // is TASKBOARD_PUBLIC_URL, --db is TASKBOARD_DB, and so on. Flags given on
@@ -62,6 +66,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return userCreate(ctx, args, stdout, stderr)
 	case "member set":
 		return memberSet(ctx, args, stdout, stderr)
+	case "export":
+		return exportBoard(ctx, args, stdout, stderr)
+	case "import":
+		return importBoard(ctx, args, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, stdout, stderr)
+	case "health":
+		return health(ctx, args, stdout, stderr)
 	case "help":
 		usage(stderr)
 		return nil
@@ -83,6 +95,12 @@ Usage:
                                                  make a user a member of a board with a role,
                                                  or change their role (an operator's way back
                                                  into a board whose owners are gone)
+  taskboard export --db DSN --board ID [--out FILE]   write a board's export document (JSON)
+  taskboard import --db DSN --user ID FILE       make a new board of the user's from an export
+                                                 or a Trello board export; print its id
+  taskboard backup --db DSN --out FILE           write a consistent copy of a SQLite database,
+                                                 also while a server runs (PostgreSQL: pg_dump)
+  taskboard health [--url URL]                   exit 0 when the server's /ready answers 200
 
 Every flag is also read from TASKBOARD_<FLAG> (e.g. TASKBOARD_DB, TASKBOARD_ADDR).
 Run 'taskboard serve -h' (or any command with -h) for its flags.

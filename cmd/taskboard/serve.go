@@ -44,6 +44,9 @@ const minAdminToken = 16
 type serveConfig struct {
 	addr, db, publicURL, allowedOrigins, adminToken, sqliteSync, logLevel string
 	debugAddr                                                             string
+	backupDir                                                             string
+	backupEvery                                                           time.Duration
+	backupKeep                                                            int
 	demo                                                                  optBool
 	shutdownTimeout                                                       time.Duration
 	readTimeout, writeTimeout                                             time.Duration
@@ -72,6 +75,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.api.PongTimeout, "pong-timeout", 10*time.Second, "how long a silent WebSocket peer is kept after a ping")
 	fs.DurationVar(&c.api.CredentialCheckInterval, "credential-check", 10*time.Second, "how often open streams check that their token or session is still valid")
 	fs.Int64Var(&c.api.MaxBodyBytes, "max-body", 1<<20, "largest accepted request body in bytes")
+	fs.Int64Var(&c.api.MaxImportBytes, "max-import-bytes", defaultMaxImportBytes, "largest accepted import document (POST /boards/import) in bytes")
+	fs.StringVar(&c.backupDir, "backup-dir", "", "folder (made 0700) where the server takes SQLite backups on a schedule (empty: none)")
+	fs.DurationVar(&c.backupEvery, "backup-every", 24*time.Hour, "how often to take a backup into --backup-dir")
+	fs.IntVar(&c.backupKeep, "backup-keep", 7, "how many backups --backup-dir keeps, the newest (0: all)")
 	fs.IntVar(&c.api.MaxConnectionsPerUser, "max-connections-per-user", 100, "real-time connections one user may hold open on this instance (-1: no limit)")
 	fs.IntVar(&c.api.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", 100, "boards one WebSocket may follow at once (-1: no limit)")
 	fs.Float64Var(&c.api.WriteRate, "write-rate", 20, "writes per second allowed to each user, as a token bucket (-1: no limit)")
@@ -123,11 +130,41 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	metrics := httpapi.NewMetrics()
 	cfg.store.QueryObserver = metrics.ObserveQuery
 
+	if cfg.backupDir != "" {
+		if taskboard.IsPostgres(cfg.db) {
+			return fmt.Errorf("--backup-dir: %w", taskboard.ErrBackupUnsupported)
+		}
+		if cfg.backupEvery <= 0 {
+			return fmt.Errorf("--backup-every must be positive")
+		}
+		if cfg.backupKeep < 0 {
+			return fmt.Errorf("--backup-keep must not be negative")
+		}
+	}
+
 	store, err := taskboard.Open(ctx, cfg.db, &cfg.store)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+
+	if cfg.backupDir != "" {
+		sched := &backupSchedule{store: store, dir: cfg.backupDir, interval: cfg.backupEvery, keep: cfg.backupKeep, logger: logger}
+		if err := sched.prepare(); err != nil {
+			return err
+		}
+		bctx, stopBackups := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			sched.run(bctx)
+		}()
+		// Ends before the store closes (deferred calls run last first).
+		defer func() {
+			stopBackups()
+			<-done
+		}()
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
