@@ -26,6 +26,14 @@ func HoldWrites(b *Board) (release func(), queued func() int) {
 	}
 }
 
+// SetMaxWebhooksPerBoard raises the number of webhooks a board may have,
+// for benchmarks, and returns a function that restores it.
+func SetMaxWebhooksPerBoard(n int) (restore func()) {
+	old := maxWebhooksPerBoard
+	maxWebhooksPerBoard = int64(n)
+	return func() { maxWebhooksPerBoard = old }
+}
+
 // SetMaxRankLen sets the longest order key writes make before respacing,
 // for tests, and returns a function that restores it.
 func SetMaxRankLen(n int) (restore func()) {

@@ -62,6 +62,8 @@ type hookRunner struct {
 	disableAfter, retryMin     time.Duration
 
 	kickCh chan struct{} // cap 1: run the leaser now
+	// log is what the workers read of their boards' logs, shared.
+	log *hookLog
 	// flushMu makes flushes one at a time, so that they write in order.
 	flushMu sync.Mutex
 
@@ -120,6 +122,7 @@ func newHookRunner(b *Board) *hookRunner {
 		disableAfter: o.WebhookDisableAfter,
 		retryMin:     o.WebhookRetryMin,
 		kickCh:       make(chan struct{}, 1),
+		log:          newHookLog(b),
 		workers:      make(map[string]*hookWorker),
 		pending:      make(map[string]*hookPending),
 	}
@@ -168,6 +171,7 @@ func (r *hookRunner) wake(boardID string) {
 	if r == nil {
 		return
 	}
+	r.log.woke(boardID)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range r.workers {
@@ -324,6 +328,15 @@ func (r *hookRunner) work(ctx context.Context, w *hookWorker) {
 		if r.workers[w.id] == w {
 			delete(r.workers, w.id)
 		}
+		last := true
+		for _, o := range r.workers {
+			if o.boardID == w.boardID {
+				last = false
+			}
+		}
+		if last {
+			r.log.forget(w.boardID)
+		}
 		r.mu.Unlock()
 		close(w.done)
 	}()
@@ -335,22 +348,7 @@ func (r *hookRunner) work(ctx context.Context, w *hookWorker) {
 		if w.reload.Swap(false) && !r.load(ctx, w, &st, false) {
 			return
 		}
-		var board BoardInfo
-		var events []Event
-		err := r.b.readTx(ctx, func(tx bun.Tx) error {
-			if err := tx.NewSelect().Model(&board).Column("seq", "trimmed_seq").Where("id = ?", st.rec.BoardID).Scan(ctx); err != nil {
-				return err
-			}
-			var recs []eventRecord
-			if err := tx.NewSelect().Model(&recs).Where("board_id = ? AND seq > ?", st.rec.BoardID, st.rec.Cursor).
-				Order("seq").Limit(webhookPage).Scan(ctx); err != nil {
-				return err
-			}
-			for i := range recs {
-				events = append(events, eventFromRecord(&recs[i]))
-			}
-			return nil
-		})
+		board, events, err := r.log.after(ctx, st.rec.BoardID, st.rec.Cursor)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.b.opts.Logger.Warn("taskboard: webhook reads the log", "webhook", w.id, "err", err)

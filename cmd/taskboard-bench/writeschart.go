@@ -9,7 +9,8 @@ import (
 )
 
 // writesChart draws -mode writes results against list length: one line
-// per server and kind of write (random moves and creates), from the JSON
+// per server and kind of write (random moves, and creates of the
+// create-only mix), from the JSON
 // files of -compare, each NAME=FILE, written by this tool's -json or by
 // bench/pocketbase's writes -json.
 func writesChart(compare, svgPath string) error {
@@ -50,7 +51,7 @@ func writesChart(compare, svgPath string) error {
 
 type writePoint struct {
 	length    int
-	kind      string // move-random or create
+	kind      string // move-random, or create (the create-only mix)
 	perSecond float64
 }
 
@@ -77,7 +78,7 @@ func readWritePoints(path string) ([]writePoint, error) {
 		switch {
 		case w.Mix == "move-random":
 			out = append(out, writePoint{w.ListLength, "move-random", w.PerSecond})
-		case w.Mix == "create" && strings.HasPrefix(w.Name, "POST"):
+		case w.Mix == "create-only":
 			out = append(out, writePoint{w.ListLength, "create", w.PerSecond})
 		}
 	}
@@ -85,7 +86,7 @@ func readWritePoints(path string) ([]writePoint, error) {
 		switch {
 		case r.Mix == "move-random":
 			out = append(out, writePoint{r.Length, "move-random", r.PerSecond})
-		case r.Mix == "create" && r.Kind == "create":
+		case r.Mix == "create-only":
 			out = append(out, writePoint{r.Length, "create", r.PerSecond})
 		}
 	}
