@@ -2,6 +2,7 @@ package taskboard_test
 
 import (
 	"encoding/json"
+	"errors"
 	"runtime"
 	"slices"
 	"testing"
@@ -290,6 +291,43 @@ func TestEventEnvelopes(t *testing.T) {
 		}
 		if env := envelope(t, nextEvent(t, sub)); env.MutationID == nil || *env.MutationID != "m-43" || env.List == nil || env.List.Name != "Review" || env.List.Position != 3 {
 			t.Errorf("list_created: got mutationId %v and list %+v, want m-43 and Review at 3", env.MutationID, env.List)
+		}
+	})
+}
+
+// TestWritesAfterRowGone checks writes to a task and a list whose row, or
+// whose board, was deleted after a write found them: each is ErrNotFound
+// and changes nothing, however the store remembers where rows were.
+func TestWritesAfterRowGone(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		actor := taskboard.Actor{UserID: alice}
+		board, lists := f.newBoard(t, "gone", "A", "B")
+		task := f.newTask(t, lists[0], "task")
+		other := f.newTask(t, lists[0], "other")
+		if _, err := f.b.MoveTask(f.ctx, actor, task.ID, taskboard.TaskMove{ListID: lists[1]}); err != nil {
+			t.Fatalf("MoveTask: %v", err)
+		}
+		if err := f.b.DeleteTask(f.ctx, actor, task.ID, taskboard.TaskDelete{}); err != nil {
+			t.Fatalf("DeleteTask: %v", err)
+		}
+		if _, err := f.b.MoveTask(f.ctx, actor, task.ID, taskboard.TaskMove{ListID: lists[0]}); !errors.Is(err, taskboard.ErrNotFound) {
+			t.Fatalf("MoveTask of a deleted task: %v, want ErrNotFound", err)
+		}
+		if _, err := f.b.UpdateTask(f.ctx, actor, other.ID, taskboard.TaskUpdate{Title: ptr("kept")}); err != nil {
+			t.Fatalf("UpdateTask: %v", err)
+		}
+		if err := f.b.DeleteBoard(f.ctx, actor, board); err != nil {
+			t.Fatalf("DeleteBoard: %v", err)
+		}
+		if _, err := f.b.UpdateTask(f.ctx, actor, other.ID, taskboard.TaskUpdate{Title: ptr("gone")}); !errors.Is(err, taskboard.ErrNotFound) {
+			t.Fatalf("UpdateTask on a deleted board: %v, want ErrNotFound", err)
+		}
+		if _, err := f.b.CreateTask(f.ctx, actor, taskboard.TaskCreate{ListID: lists[1], Title: "x"}); !errors.Is(err, taskboard.ErrNotFound) {
+			t.Fatalf("CreateTask in a list of a deleted board: %v, want ErrNotFound", err)
+		}
+		if _, err := f.b.UpdateList(f.ctx, actor, lists[0], taskboard.ListUpdate{Name: ptr("gone")}); !errors.Is(err, taskboard.ErrNotFound) {
+			t.Fatalf("UpdateList on a deleted board: %v, want ErrNotFound", err)
 		}
 	})
 }

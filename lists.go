@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/taskboard/taskboard/internal/seam"
 	"github.com/uptrace/bun"
@@ -48,12 +49,49 @@ func (b *Board) boardOf(ctx context.Context, table, id, entity string) (string, 
 		return "", ErrClosed
 	default:
 	}
+	if boardID, ok := b.rowBoards.get(table, id); ok {
+		return boardID, nil
+	}
 	var boardID string
 	err := b.db.NewSelect().Table(table).Column("board_id").Where("id = ?", id).Scan(ctx, &boardID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", notFound(entity)
 	}
+	if err == nil {
+		b.rowBoards.put(table, id, boardID)
+	}
 	return boardID, wrapDBError(err)
+}
+
+// rowBoards remembers which board holds a task or a list. Rows never move
+// to another board, so an entry stays true; once the row is deleted it
+// names a board whose write then finds no such row, which is the answer
+// (not found) the write gives anyway. It spares a PostgreSQL write the
+// query that finds the board lock to take.
+type rowBoards struct {
+	mu sync.Mutex
+	m  map[rowKey]string
+}
+
+type rowKey struct{ table, id string }
+
+// maxRowBoards bounds the entries; the map starts over when full.
+const maxRowBoards = 100_000
+
+func (r *rowBoards) get(table, id string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	boardID, ok := r.m[rowKey{table, id}]
+	return boardID, ok
+}
+
+func (r *rowBoards) put(table, id, boardID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil || len(r.m) >= maxRowBoards {
+		r.m = make(map[rowKey]string)
+	}
+	r.m[rowKey{table, id}] = boardID
 }
 
 // lockedList loads a list inside a change, or notFound("List").
@@ -110,6 +148,9 @@ func (b *Board) CreateList(ctx context.Context, actor Actor, boardID string, in 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: create list on board %s: %w", boardID, err)
+	}
+	if !b.sqlite {
+		b.rowBoards.put("lists", l.ID, boardID)
 	}
 	return l, nil
 }

@@ -122,6 +122,8 @@ type Board struct {
 	boardMu [64]sync.Mutex
 	// orders is the order index of the boards written to (order.go).
 	orders orderCache
+	// rowBoards remembers the board of tasks and lists (lists.go).
+	rowBoards rowBoards
 	// stmts holds the write path's prepared statements (prepared.go).
 	stmts *stmtCache
 	// commits runs the writes of a SQLite Board (groupcommit.go).

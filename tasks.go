@@ -162,6 +162,9 @@ func (b *Board) CreateTask(ctx context.Context, actor Actor, in TaskCreate) (*Ta
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: create task: %w", err)
 	}
+	if !b.sqlite {
+		b.rowBoards.put("tasks", t.ID, t.BoardID)
+	}
 	return t, nil
 }
 
