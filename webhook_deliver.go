@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -251,8 +252,19 @@ func (r *hookRunner) renew() {
 		Version int64  `bun:"version"`
 	}
 	err := r.b.writeHook(ctx, func(db bun.IDB) error {
+		// The rows are locked in the order of their IDs, as the flusher
+		// updates them, so that the two never wait for each other in a
+		// cycle (PostgreSQL would abort one, and leases would lapse).
+		lockable := db.NewSelect().Model((*webhookRecord)(nil)).Column("id").
+			Where("status = ?", WebhookActive).
+			Where("lease_owner = ? OR lease_owner IS NULL OR lease_until < ?", r.owner, start.UnixMilli()).
+			Order("id")
+		if !r.b.sqlite {
+			lockable = lockable.For("UPDATE")
+		}
 		return db.NewUpdate().Model((*webhookRecord)(nil)).
 			Set("lease_owner = ?", r.owner).Set("lease_until = ?", until).
+			Where("id IN (?)", lockable).
 			Where("status = ?", WebhookActive).
 			Where("lease_owner = ? OR lease_owner IS NULL OR lease_until < ?", r.owner, start.UnixMilli()).
 			Returning("id, board_id, version").Scan(ctx, &rows)
@@ -651,9 +663,17 @@ func (r *hookRunner) flush(ctx context.Context) {
 	r.dirty = false
 	r.mu.Unlock()
 	var stale []string
+	// Rows are updated in the order of their IDs, as the leaser locks
+	// them, so that the two never wait for each other in a cycle.
+	ids := make([]string, 0, len(batch))
+	for id := range batch {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	err := r.b.plainTx(ctx, func(tx bun.Tx) error {
 		stale = stale[:0]
-		for id, p := range batch {
+		for _, id := range ids {
+			p := batch[id]
 			res, err := tx.NewUpdate().Model((*webhookRecord)(nil)).
 				Set("cursor_seq = ?", p.cursor).
 				// A change of the settings (a resumption) starts a new
