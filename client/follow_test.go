@@ -1,0 +1,185 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/client"
+	"github.com/taskboard/taskboard/internal/dbtest"
+	"github.com/taskboard/taskboard/internal/demo"
+)
+
+// next returns the stream's next event, failing t when none comes within
+// 20 s or the stream ends.
+func next(t *testing.T, s *client.Stream) client.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-s.Events():
+		if !ok {
+			t.Fatalf("the stream ended: %v", s.Err())
+		}
+		return ev
+	case <-time.After(20 * time.Second):
+		t.Fatal("no event within 20s")
+	}
+	return client.Event{}
+}
+
+// nextLogged skips ephemeral events.
+func nextLogged(t *testing.T, s *client.Stream) client.Event {
+	t.Helper()
+	for {
+		if ev := next(t, s); ev.Seq > 0 || ev.Type == client.EventReset {
+			return ev
+		}
+	}
+}
+
+// createTasks creates n tasks on board-1 as Alice, with mutation ids
+// prefix-1..prefix-n.
+func createTasks(t *testing.T, c *client.Client, prefix string, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		ctx := client.WithMutationID(context.Background(), fmt.Sprintf("%s-%d", prefix, i))
+		if _, err := c.CreateTask(ctx, client.TaskCreate{Title: fmt.Sprintf("%s %d", prefix, i), ListID: "list-todo"}); err != nil {
+			t.Fatalf("CreateTask %s %d: %v", prefix, i, err)
+		}
+	}
+}
+
+// followModes are the ways Follow is tested: each transport, with bearer
+// or ticket authentication.
+var followModes = []struct {
+	name string
+	opts []client.FollowOption
+}{
+	{"sse", nil},
+	{"sse-tickets", []client.FollowOption{client.WithTickets()}},
+}
+
+// Follow delivers every event exactly once and in order across a restart
+// of the server (a new process on the same database and address), and
+// the caller recognises its own writes by their mutation ids.
+func TestFollowSurvivesRestart(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, nil)
+		for _, m := range followModes {
+			t.Run(m.name, func(t *testing.T) {
+				ctx := context.Background()
+				alice := e.client(e.alice)
+				snap, err := alice.Snapshot(ctx, demo.Board)
+				check(t, "Snapshot", err)
+				s := alice.Follow(ctx, demo.Board, snap.Seq, m.opts...)
+				defer s.Close()
+
+				createTasks(t, alice, m.name+"-before", 5)
+				want := snap.Seq
+				expect := func(prefix string, n int) {
+					t.Helper()
+					for i := 1; i <= n; i++ {
+						ev := nextLogged(t, s)
+						want++
+						if ev.Seq != want || ev.Type != taskboard.EventTaskCreated {
+							t.Fatalf("got %s %d, want task_created %d", ev.Type, ev.Seq, want)
+						}
+						if id := fmt.Sprintf("%s-%d", prefix, i); ev.Envelope.MutationID == nil || *ev.Envelope.MutationID != id {
+							t.Fatalf("event %d: mutation id %v, want %s", ev.Seq, ev.Envelope.MutationID, id)
+						}
+					}
+				}
+				expect(m.name+"-before", 5)
+
+				e.restart()
+				// Events written while the client is away, then after it is back.
+				createTasks(t, alice, m.name+"-after", 5)
+				expect(m.name+"-after", 5)
+				createTasks(t, alice, m.name+"-later", 3)
+				expect(m.name+"-later", 3)
+				s.Close()
+				for ev := range s.Events() {
+					if ev.Seq > 0 {
+						t.Fatalf("after Close: event %d", ev.Seq)
+					}
+				}
+				if err := s.Err(); err != nil {
+					t.Fatalf("Err after Close: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// A resume point older than the retained log is a reset: Follow delivers
+// the board's snapshot and goes on after its seq.
+func TestFollowResetHistoryTruncated(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, &taskboard.Options{HistoryEvents: 5, HistoryAge: time.Nanosecond})
+		ctx := context.Background()
+		alice := e.client(e.alice)
+		createTasks(t, alice, "old", 12)
+		check(t, "Maintain", e.store.Maintain(ctx))
+		snap, err := alice.Snapshot(ctx, demo.Board)
+		check(t, "Snapshot", err)
+
+		for _, m := range followModes {
+			t.Run(m.name, func(t *testing.T) {
+				s := alice.Follow(ctx, demo.Board, 1, m.opts...)
+				defer s.Close()
+				ev := nextLogged(t, s)
+				if ev.Type != client.EventReset || ev.Reset == nil || ev.Reset.Reason != "history_truncated" ||
+					ev.Reset.Snapshot == nil || ev.Seq != snap.Seq || ev.Reset.Snapshot.Seq != snap.Seq || len(ev.Reset.Snapshot.Lists) != 3 {
+					t.Fatalf("got %+v, want a history_truncated reset with the snapshot at %d", ev, snap.Seq)
+				}
+				createTasks(t, alice, m.name, 2)
+				for i := int64(1); i <= 2; i++ {
+					if ev := nextLogged(t, s); ev.Seq != snap.Seq+i {
+						t.Fatalf("after the reset: got %s %d, want %d", ev.Type, ev.Seq, snap.Seq+i)
+					}
+				}
+				snap.Seq += 2
+			})
+		}
+	})
+}
+
+// A member removed while following gets the access_revoked reset; the
+// snapshot is no longer theirs, so the stream ends with an error saying so.
+func TestFollowAccessRevoked(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, nil)
+		ctx := context.Background()
+		alice, carol := e.client(e.alice), e.client(e.carol)
+		_, err := alice.AddMember(ctx, demo.Board, client.MemberAdd{UserID: e.carolID, Role: taskboard.RoleViewer})
+		check(t, "AddMember", err)
+		s := carol.Follow(ctx, demo.Board, client.FromNow)
+		defer s.Close()
+		// Wait until the stream is open: Carol's presence shows it.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			pres, err := alice.Presence(ctx, demo.Board)
+			check(t, "Presence", err)
+			if len(pres) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Carol's stream did not open within 20s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		createTasks(t, alice, "seen", 1)
+		if ev := nextLogged(t, s); ev.Type != taskboard.EventTaskCreated {
+			t.Fatalf("got %s, want task_created", ev.Type)
+		}
+		check(t, "RemoveMember", alice.RemoveMember(ctx, demo.Board, e.carolID))
+		for range s.Events() {
+		}
+		err = s.Err()
+		if !errors.Is(err, client.ErrNotFound) || !errors.Is(err, taskboard.ErrAccessRevoked) {
+			t.Fatalf("Err: got %v, want ErrNotFound and ErrAccessRevoked", err)
+		}
+	})
+}
