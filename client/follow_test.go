@@ -59,6 +59,8 @@ var followModes = []struct {
 }{
 	{"sse", nil},
 	{"sse-tickets", []client.FollowOption{client.WithTickets()}},
+	{"websocket", []client.FollowOption{client.Over(client.WebSocket)}},
+	{"websocket-tickets", []client.FollowOption{client.Over(client.WebSocket), client.WithTickets()}},
 }
 
 // Follow delivers every event exactly once and in order across a restart
