@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -155,33 +156,41 @@ func TestFollowAccessRevoked(t *testing.T) {
 		e := newEnv(t, dsn, nil)
 		ctx := context.Background()
 		alice, carol := e.client(e.alice), e.client(e.carol)
-		_, err := alice.AddMember(ctx, demo.Board, client.MemberAdd{UserID: e.carolID, Role: taskboard.RoleViewer})
-		check(t, "AddMember", err)
-		s := carol.Follow(ctx, demo.Board, client.FromNow)
-		defer s.Close()
-		// Wait until the stream is open: Carol's presence shows it.
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			pres, err := alice.Presence(ctx, demo.Board)
-			check(t, "Presence", err)
-			if len(pres) > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("Carol's stream did not open within 20s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		createTasks(t, alice, "seen", 1)
-		if ev := nextLogged(t, s); ev.Type != taskboard.EventTaskCreated {
-			t.Fatalf("got %s, want task_created", ev.Type)
-		}
-		check(t, "RemoveMember", alice.RemoveMember(ctx, demo.Board, e.carolID))
-		for range s.Events() {
-		}
-		err = s.Err()
-		if !errors.Is(err, client.ErrNotFound) || !errors.Is(err, taskboard.ErrAccessRevoked) {
-			t.Fatalf("Err: got %v, want ErrNotFound and ErrAccessRevoked", err)
+		for _, m := range followModes {
+			t.Run(m.name, func(t *testing.T) {
+				_, err := alice.AddMember(ctx, demo.Board, client.MemberAdd{UserID: e.carolID, Role: taskboard.RoleViewer})
+				check(t, "AddMember", err)
+				s := carol.Follow(ctx, demo.Board, client.FromNow, m.opts...)
+				defer s.Close()
+				// The stream is open once it delivers Carol's own presence or,
+				// on a resume, the first event written after she joined.
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					pres, err := alice.Presence(ctx, demo.Board)
+					check(t, "Presence", err)
+					if slices.ContainsFunc(pres, func(p taskboard.PresenceEntry) bool { return p.ID == e.carolID && p.Connections > 0 }) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("Carol's stream did not open within 20s")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				createTasks(t, alice, "seen-"+m.name, 1)
+				if ev := nextLogged(t, s); ev.Type != taskboard.EventTaskCreated {
+					t.Fatalf("got %s, want task_created", ev.Type)
+				}
+				check(t, "RemoveMember", alice.RemoveMember(ctx, demo.Board, e.carolID))
+				for ev := range s.Events() {
+					if ev.Seq > 0 {
+						t.Fatalf("after the removal: %s %d", ev.Type, ev.Seq)
+					}
+				}
+				err = s.Err()
+				if !errors.Is(err, client.ErrNotFound) || !errors.Is(err, taskboard.ErrAccessRevoked) {
+					t.Fatalf("Err: got %v, want ErrNotFound and ErrAccessRevoked", err)
+				}
+			})
 		}
 	})
 }
