@@ -194,3 +194,27 @@ func TestFollowAccessRevoked(t *testing.T) {
 		}
 	})
 }
+
+// Credentials the server refuses end Follow at once with ErrUnauthorized,
+// on every transport; so does a board the caller cannot see, with
+// ErrNotFound.
+func TestFollowRefused(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	ctx := context.Background()
+	for _, m := range followModes {
+		t.Run(m.name, func(t *testing.T) {
+			s := e.client("tb_wrong").Follow(ctx, demo.Board, 0, m.opts...)
+			for range s.Events() {
+			}
+			if err := s.Err(); !errors.Is(err, client.ErrUnauthorized) {
+				t.Fatalf("bad token: got %v, want ErrUnauthorized", err)
+			}
+			s = e.client(e.carol).Follow(ctx, demo.Board, 0, m.opts...)
+			for range s.Events() {
+			}
+			if err := s.Err(); !errors.Is(err, client.ErrNotFound) {
+				t.Fatalf("a board of others: got %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
