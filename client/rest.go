@@ -481,3 +481,36 @@ func (c *Client) AdminConnections(ctx context.Context) (*Connections, error) {
 	_, err := c.do(ctx, request{method: http.MethodGet, path: "/admin/connections"}, &out)
 	return ret(&out, err)
 }
+
+// SignIn exchanges token for a session cookie (POST /sessions). The cookie
+// is kept only by an http.Client with a Jar (WithHTTPClient); requests then
+// authenticate by it when the client has no token of its own.
+func (c *Client) SignIn(ctx context.Context, token string) (*taskboard.User, error) {
+	var out struct {
+		User taskboard.User `json:"user"`
+	}
+	_, err := c.do(ctx, request{method: http.MethodPost, path: "/sessions", body: map[string]string{"token": token}, noIdem: true, noAuth: true}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out.User, nil
+}
+
+// SignInDemo signs in as a demo user on a demo server (POST /sessions/demo),
+// as SignIn does with a token.
+func (c *Client) SignInDemo(ctx context.Context, userID string) (*taskboard.User, error) {
+	var out struct {
+		User taskboard.User `json:"user"`
+	}
+	_, err := c.do(ctx, request{method: http.MethodPost, path: "/sessions/demo", body: map[string]string{"userId": userID}, noIdem: true, noAuth: true}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out.User, nil
+}
+
+// SignOut ends the session of the cookie (DELETE /sessions).
+func (c *Client) SignOut(ctx context.Context) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: "/sessions", rawBody: []byte("{}"), noIdem: true, noAuth: true}, nil)
+	return err
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -394,4 +395,30 @@ func TestWriteRetriedOnce(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d tasks made by one retried CreateTask, want 1", n)
 	}
+}
+
+func TestSessions(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	ctx := context.Background()
+	jar, err := cookiejar.New(nil)
+	check(t, "cookiejar", err)
+	c := e.client("", client.WithHTTPClient(&http.Client{Jar: jar}))
+	u, err := c.SignIn(ctx, e.alice)
+	check(t, "SignIn", err)
+	if u.ID != demo.Alice {
+		t.Fatalf("SignIn: got %+v", u)
+	}
+	me, err := c.Me(ctx)
+	check(t, "Me with the cookie", err)
+	if me.ID != demo.Alice {
+		t.Fatalf("Me: got %+v", me)
+	}
+	_, err = c.SignIn(ctx, "tb_wrong")
+	wantErr(t, "SignIn with a bad token", err, 401, client.ErrUnauthorized)
+	check(t, "SignOut", c.SignOut(ctx))
+	_, err = c.Me(ctx)
+	wantErr(t, "Me after SignOut", err, 401, client.ErrUnauthorized)
+	// Not a demo server: the route is 404.
+	_, err = c.SignInDemo(ctx, demo.Alice)
+	wantErr(t, "SignInDemo off a demo server", err, 404, client.ErrNotFound)
 }
