@@ -217,7 +217,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (http.Header, error
 	}
 	for attempt := 0; ; attempt++ {
 		h, err := c.once(ctx, r, body, idem, out)
-		if err == nil || attempt >= c.retries || ctx.Err() != nil || !retryable(err) {
+		if err == nil || attempt >= c.retries || ctx.Err() != nil || !retryable(err, r.method == http.MethodGet || idem != "") {
 			return h, err
 		}
 		wait := c.jitter(attempt)
@@ -232,14 +232,17 @@ func (c *Client) do(ctx context.Context, r request, out any) (http.Header, error
 }
 
 // retryable reports whether a call that failed with err may be sent again.
-func retryable(err error) bool {
+// A lost connection is retried only when repeating the call is harmless
+// (safe): a read, or a write with an Idempotency-Key; 429 and 503 answers
+// mean the server did nothing.
+func retryable(err error, safe bool) bool {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests ||
 			e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout
 	}
 	var d *decodeError
-	return !errors.As(err, &d)
+	return safe && !errors.As(err, &d)
 }
 
 type decodeError struct{ err error }
