@@ -218,3 +218,29 @@ func TestFollowRefused(t *testing.T) {
 		})
 	}
 }
+
+// A resume point ahead of the board's log (a restored database) is the
+// ahead reset: Follow delivers the snapshot and goes on after its seq.
+func TestFollowResetAhead(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, nil)
+		ctx := context.Background()
+		alice := e.client(e.alice)
+		for _, m := range followModes {
+			t.Run(m.name, func(t *testing.T) {
+				snap, err := alice.Snapshot(ctx, demo.Board)
+				check(t, "Snapshot", err)
+				s := alice.Follow(ctx, demo.Board, snap.Seq+100, m.opts...)
+				defer s.Close()
+				ev := nextLogged(t, s)
+				if ev.Reset == nil || ev.Reset.Reason != "ahead" || ev.Seq != snap.Seq || ev.Reset.Snapshot.Seq != snap.Seq {
+					t.Fatalf("got %+v, want an ahead reset at %d", ev, snap.Seq)
+				}
+				createTasks(t, alice, "ahead-"+m.name, 1)
+				if ev := nextLogged(t, s); ev.Seq != snap.Seq+1 || ev.Type != taskboard.EventTaskCreated {
+					t.Fatalf("after the reset: got %s %d, want task_created %d", ev.Type, ev.Seq, snap.Seq+1)
+				}
+			})
+		}
+	})
+}
