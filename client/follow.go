@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -135,6 +136,7 @@ func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts .
 	for _, o := range opts {
 		o(&cfg)
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Stream{events: make(chan Event, cfg.buffer), cancel: cancel, done: make(chan struct{})}
 	f := &follower{c: c, cfg: cfg, s: s, cur: &boardCursor{boardID: boardID, seq: after}}
@@ -142,7 +144,10 @@ func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts .
 		defer close(s.done)
 		defer close(s.events)
 		err := f.run(ctx)
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		switch {
+		case parent.Err() != nil:
+			err = parent.Err()
+		case ctx.Err() != nil: // Close
 			err = nil
 		}
 		s.mu.Lock()
@@ -329,9 +334,8 @@ func (f *follower) connectSSE(ctx context.Context) (bool, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		data := make([]byte, 4096)
-		n, _ := resp.Body.Read(data)
-		return false, errorOf(http.MethodGet, path, resp, data[:n])
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return false, errorOf(http.MethodGet, path, resp, data)
 	}
 	// A stream silent for longer than the idle timeout is cut.
 	idle := time.AfterFunc(f.cfg.idle, cancel)

@@ -244,3 +244,17 @@ func TestFollowResetAhead(t *testing.T) {
 		}
 	})
 }
+
+// A stream whose context ends says so in Err; one ended by Close has no
+// error.
+func TestFollowContextEnds(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := e.client(e.alice).Follow(ctx, demo.Board, client.FromNow)
+	cancel()
+	for range s.Events() {
+	}
+	if err := s.Err(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Err after the context ended: got %v, want context.Canceled", err)
+	}
+}
