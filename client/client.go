@@ -134,7 +134,8 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 
 // WithRetries sets how many times a call is retried after a transport
 // error, a 503 or a 429 (default 2; 0 never retries). Writes are retried
-// with the same Idempotency-Key.
+// with the same Idempotency-Key, and also while the server answers that
+// the first attempt is still in flight (409).
 func WithRetries(n int) Option { return func(c *Client) { c.retries = n } }
 
 // WithBackoff sets the base of the exponential backoff with full jitter
@@ -238,7 +239,10 @@ func (c *Client) do(ctx context.Context, r request, out any) (http.Header, error
 func retryable(err error, safe bool) bool {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests ||
+		// A 409 about the key is the first attempt of this very call,
+		// still running after its connection was lost.
+		inFlight := e.Status == http.StatusConflict && strings.Contains(e.Message, "Idempotency-Key")
+		return inFlight || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests ||
 			e.Status == http.StatusBadGateway || e.Status == http.StatusGatewayTimeout
 	}
 	var d *decodeError
