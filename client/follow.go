@@ -132,9 +132,8 @@ type boardCursor struct {
 // after the snapshot's seq. The stream ends when ctx ends, on Close, or
 // when the board cannot be followed any more (401, 403, 404: see Err).
 //
-// Events carry their BoardID and a Stream keeps its position per board, so
-// a stream of several boards (GET /events?boards=) delivers the same
-// Events, each board's in its own seq order.
+// Every Event carries its BoardID, and a Stream keeps its position per
+// board.
 func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts ...FollowOption) *Stream {
 	cfg := followConfig{idle: 45 * time.Second, buffer: 64}
 	for _, o := range opts {
