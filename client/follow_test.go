@@ -258,3 +258,41 @@ func TestFollowContextEnds(t *testing.T) {
 		t.Fatalf("Err after the context ended: got %v, want context.Canceled", err)
 	}
 }
+
+// A board deleted while followed: its board_deleted event is the last one
+// delivered, and the stream ends with ErrNotFound (a stream that opens
+// after the deletion is refused with ErrNotFound at once).
+func TestFollowBoardDeleted(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, nil)
+		ctx := context.Background()
+		alice := e.client(e.alice)
+		for _, m := range followModes {
+			t.Run(m.name, func(t *testing.T) {
+				b, err := alice.CreateBoard(ctx, "Short-lived "+m.name)
+				check(t, "CreateBoard", err)
+				_, err = alice.CreateList(ctx, b.ID, "First", nil)
+				check(t, "CreateList", err)
+				s := alice.Follow(ctx, b.ID, 0, m.opts...)
+				defer s.Close()
+				// Its first event says the stream is open.
+				if ev := nextLogged(t, s); ev.Seq != 1 || ev.Type != taskboard.EventListCreated {
+					t.Fatalf("got %s %d, want list_created 1", ev.Type, ev.Seq)
+				}
+				check(t, "DeleteBoard", alice.DeleteBoard(ctx, b.ID))
+				var last client.Event
+				for ev := range s.Events() {
+					if ev.Seq > 0 {
+						last = ev
+					}
+				}
+				if last.Type != taskboard.EventBoardDeleted {
+					t.Fatalf("last event: got %q, want board_deleted", last.Type)
+				}
+				if err := s.Err(); !errors.Is(err, client.ErrNotFound) {
+					t.Fatalf("Err: got %v, want ErrNotFound", err)
+				}
+			})
+		}
+	})
+}
