@@ -321,3 +321,77 @@ func TestMultiSSEResets(t *testing.T) {
 		e.get(e.alice, "/events?boards="+demo.Board+"&after=nonsense").want(t, http.StatusBadRequest, nil)
 	})
 }
+
+// TestMultiPoll long-polls two boards with a composite cursor: what is in
+// the logs comes at once, a held poll answers the first write of either
+// board, a timeout keeps the cursor, and a board deleted while away comes
+// as a reset event and leaves the cursor.
+func TestMultiPoll(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRTEnv(t, dsn, nil, nil)
+		ctx := context.Background()
+		alice := taskboard.Actor{UserID: demo.Alice}
+		other, err := e.store.CreateBoard(ctx, alice, "Other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.CreateList(ctx, alice, other.ID, taskboard.ListCreate{Name: "L"}); err != nil {
+			t.Fatal(err)
+		}
+		type body struct {
+			Data    []rtMsg `json:"data"`
+			Cursor  string  `json:"cursor"`
+			More    bool    `json:"more"`
+			Timeout bool    `json:"timeout"`
+		}
+		boards := "/poll?boards=" + demo.Board + "," + other.ID
+		b1 := e.seq(demo.Board)
+		var got body
+		e.get(e.alice, fmt.Sprintf("%s&after=%s:%d,%s:0&timeout=5", boards, demo.Board, b1, other.ID)).want(t, http.StatusOK, &got)
+		if len(got.Data) != 1 || got.Data[0].BoardID != other.ID || got.Data[0].Seq != 1 || got.Timeout {
+			t.Fatalf("poll from the cursor: %+v, want the other board's seq 1", got)
+		}
+		cur := parseTestCursor(t, got.Cursor)
+		if cur[demo.Board] != b1 || cur[other.ID] != 1 {
+			t.Fatalf("cursor %q, want %s:%d and %s:1", got.Cursor, demo.Board, b1, other.ID)
+		}
+
+		// Held: the next write of board-1 answers it.
+		done := make(chan body, 1)
+		go func() {
+			var held body
+			r := e.get(e.alice, boards+"&after="+got.Cursor+"&timeout=30")
+			if r.Status == http.StatusOK {
+				_ = json.Unmarshal(r.Body, &held)
+			}
+			done <- held
+		}()
+		rtWaitFor(t, "the held poll", func() bool { return e.admin().LongPoll >= 1 })
+		want := e.write(1, "task-1")
+		held := <-done
+		if len(held.Data) != 1 || held.Data[0].Seq != want || held.Data[0].BoardID != demo.Board {
+			t.Fatalf("held poll: %+v, want board-1's seq %d", held, want)
+		}
+
+		// Nothing new: a timeout with the same cursor.
+		var idle body
+		e.get(e.alice, boards+"&after="+held.Cursor+"&timeout=1").want(t, http.StatusOK, &idle)
+		if !idle.Timeout || len(idle.Data) != 0 || idle.Cursor != held.Cursor {
+			t.Fatalf("idle poll: %+v, want a timeout with cursor %q", idle, held.Cursor)
+		}
+
+		if err := e.store.DeleteBoard(ctx, alice, other.ID); err != nil {
+			t.Fatal(err)
+		}
+		var gone body
+		e.get(e.alice, boards+"&after="+held.Cursor+"&timeout=5").want(t, http.StatusOK, &gone)
+		if len(gone.Data) != 1 || gone.Data[0].Type != "reset" || gone.Data[0].BoardID != other.ID || gone.Data[0].Reason != taskboard.ReasonAccessRevoked {
+			t.Fatalf("poll after the deletion: %+v, want a reset of %s", gone, other.ID)
+		}
+		if _, ok := parseTestCursor(t, gone.Cursor)[other.ID]; ok {
+			t.Errorf("cursor %q still names the deleted board", gone.Cursor)
+		}
+		e.get(e.alice, boards).want(t, http.StatusNotFound, nil)
+		e.get(e.alice, "/poll?boards="+demo.Board+"&after=x").want(t, http.StatusBadRequest, nil)
+	})
+}
