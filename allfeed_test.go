@@ -219,6 +219,8 @@ func TestPostgresFollowAllAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateBoard on B: %v", err)
 	}
+	// The creation logs nothing: its own signal makes A follow the board.
+	waitUntil(t, "A follows B's new board", func() bool { _, ok := feed.Cursor()[created.ID]; return ok })
 	if _, _, err := b.AddMember(ctx, taskboard.Actor{UserID: bob}, created.ID, taskboard.MemberRef{UserID: alice}); err != nil {
 		t.Fatalf("AddMember on B: %v", err)
 	}
