@@ -52,6 +52,7 @@ func (h *Handler) serveMultiPoll(w http.ResponseWriter, r *http.Request, id *Ide
 		return
 	}
 	defer h.rt.close(st)
+	h.rt.markMulti(st)
 	actor := id.actor()
 	if all {
 		boards, err := h.store.Boards(ctx, actor)

@@ -266,6 +266,7 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 		return
 	}
 	defer h.rt.close(st)
+	h.rt.markMulti(st)
 	actor := id.actor()
 
 	var news []announcement

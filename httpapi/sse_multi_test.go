@@ -180,6 +180,12 @@ func TestMultiSSEResumeAfterRestart(t *testing.T) {
 		if seqs := r.connected(); len(seqs) != 3 || seqs[ids[0]] != 0 {
 			t.Fatalf("connected seqs %v, want the three boards at 0", seqs)
 		}
+		byBoard := map[string]int{ids[0]: 1, ids[1]: 1, ids[2]: 1}
+		e.waitConns(rtCounts{Total: 1, SSE: 1, ByBoard: byBoard, MultiBoard: 1, MultiBoardFollows: 3})
+		metrics := e.do(http.MethodGet, "/metrics", "", "Authorization", "Bearer "+rtAdminToken)
+		if !strings.Contains(string(metrics.Body), `taskboard_multi_board_connections{transport="sse"} 1`) {
+			t.Errorf("/metrics: want taskboard_multi_board_connections{transport=\"sse\"} 1 in\n%s", metrics.Body)
+		}
 		const n = 20
 		e.writeBoards(lists, n)
 		r.until(func() bool { return r.last[ids[0]] >= 5 && r.last[ids[1]] >= 5 && r.last[ids[2]] >= 5 })
