@@ -118,7 +118,12 @@ func (b *Board) FollowAll(ctx context.Context, cursor map[string]int64) (*AllBoa
 	}
 	a.mu.Unlock()
 	go func() {
-		<-a.ctx.Done()
+		select {
+		case <-a.ctx.Done():
+		case <-b.closing:
+			// Also when the feed follows no board yet.
+			a.fail(ErrClosed)
+		}
 		b.feed.unwatch(w)
 		a.wg.Wait()
 		a.mu.Lock()

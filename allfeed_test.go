@@ -236,3 +236,35 @@ func TestPostgresFollowAllAcrossInstances(t *testing.T) {
 		t.Errorf("first event: got %s, want member_added", got)
 	}
 }
+
+// TestFollowAllBoardClosed: closing the Board ends the feed with ErrClosed,
+// also when it follows no board.
+func TestFollowAllBoardClosed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		b, err := taskboard.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := b.FollowAll(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case _, ok := <-a.Events():
+			if ok {
+				t.Fatal("Events after the Board closed: got an item, want the channel closed")
+			}
+		case <-time.After(waitFor):
+			t.Fatal("Events still open after the Board closed")
+		}
+		if !errors.Is(a.Err(), taskboard.ErrClosed) {
+			t.Errorf("Err: got %v, want ErrClosed", a.Err())
+		}
+		if _, err := b.FollowAll(context.Background(), nil); !errors.Is(err, taskboard.ErrClosed) {
+			t.Errorf("FollowAll on a closed Board: got %v, want ErrClosed", err)
+		}
+	})
+}
