@@ -401,3 +401,42 @@ func TestMultiPoll(t *testing.T) {
 		e.get(e.alice, "/poll?boards="+demo.Board+"&after=x").want(t, http.StatusBadRequest, nil)
 	})
 }
+
+// TestMultiSSELimit: a * stream follows at most 100 boards; the 101st
+// board the caller gets is announced with limit and not followed, and a
+// caller on more than 100 boards cannot open a * stream.
+func TestMultiSSELimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRTEnv(t, dsn, nil, nil)
+		ctx := context.Background()
+		bob := taskboard.Actor{UserID: demo.Bob}
+		for i := range 99 { // with board-1, 100
+			if _, err := e.store.CreateBoard(ctx, bob, fmt.Sprint("b", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := &multiReader{t: t, s: e.openSSE("/events?boards=*", "Authorization", "Bearer "+e.bob)}
+		if seqs := r.connected(); len(seqs) != 100 {
+			t.Fatalf("connected: %d boards, want 100", len(seqs))
+		}
+		extra, err := e.store.CreateBoard(ctx, bob, "one too many")
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := r.s.mustNext()
+		for limit.Event != "limit" {
+			if limit.Event == "following" {
+				t.Fatalf("got %+v, want no 101st board followed", limit)
+			}
+			limit = r.s.mustNext()
+		}
+		if m := rtDecode(t, []byte(limit.Data)); m.Type != "limit" || m.BoardID != extra.ID || limit.HasID {
+			t.Fatalf("limit frame %+v, want {\"type\":\"limit\",\"boardId\":%q} without id", limit, extra.ID)
+		}
+		for _, path := range []string{"/events?boards=*", "/poll?boards=*"} {
+			if r := e.get(e.bob, path).want(t, http.StatusBadRequest, nil); !strings.Contains(string(r.Body), "Too many boards") {
+				t.Errorf("GET %s: body %s, want Too many boards", path, r.Body)
+			}
+		}
+	})
+}
