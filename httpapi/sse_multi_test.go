@@ -440,3 +440,40 @@ func TestMultiSSELimit(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgresMultiSSEAllBoardsAcrossInstances: a board Bob is added to,
+// and one he creates, on another instance are announced on his * stream.
+func TestPostgresMultiSSEAllBoardsAcrossInstances(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	e := newRTEnv(t, dsn, nil, nil)
+	ctx := context.Background()
+	other, err := taskboard.Open(ctx, dsn, &taskboard.Options{MaintenanceInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	r := &multiReader{t: t, s: e.openSSE("/events?boards=*", "Authorization", "Bearer "+e.bob)}
+	r.connected()
+	board, err := other.CreateBoard(ctx, taskboard.Actor{UserID: demo.Alice}, "Elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.AddMember(ctx, taskboard.Actor{UserID: demo.Alice}, board.ID, taskboard.MemberRef{UserID: demo.Bob}); err != nil {
+		t.Fatal(err)
+	}
+	frames := r.until(func() bool { return r.last[board.ID] >= 1 })
+	if len(frames) == 0 || frames[0].Event != "following" {
+		t.Fatalf("frames %+v, want following first", frames)
+	}
+	if got := r.seqs[board.ID]; fmt.Sprint(got) != "[1]" {
+		t.Errorf("added board's seqs: %v, want [1] (member_added)", got)
+	}
+	mine, err := other.CreateBoard(ctx, taskboard.Actor{UserID: demo.Bob}, "Bob's elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.CreateList(ctx, taskboard.Actor{UserID: demo.Bob}, mine.ID, taskboard.ListCreate{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	r.until(func() bool { return r.last[mine.ID] >= 1 })
+}
