@@ -268,3 +268,29 @@ func TestFollowAllBoardClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestFollowAllTruncated resumes a board from a seq its retained log no
+// longer reaches: a reset with ErrHistoryTruncated at the board's seq, then
+// the board's events after it.
+func TestFollowAllTruncated(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, &taskboard.Options{HistoryEvents: 2, HistoryAge: time.Nanosecond, MaintenanceInterval: -1})
+		var last int64
+		for i := range 5 {
+			last = f.rename(t, fmt.Sprint("title ", i))
+		}
+		if err := f.b.Maintain(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		a := followAll(t, f.b, map[string]int64{board1: 1})
+		r := newAllReader(t, a, map[string]int64{board1: 1})
+		r.until("the reset", func() bool { return len(r.resets) > 0 })
+		rs := r.resets[0]
+		if rs.BoardID != board1 || rs.Reason != taskboard.ReasonHistoryTruncated || rs.Seq != last || !errors.Is(rs, taskboard.ErrHistoryTruncated) {
+			t.Fatalf("reset %+v, want history_truncated of board-1 at %d", rs, last)
+		}
+		seq := f.rename(t, "after the reset")
+		r.until("the write after the reset", r.reached(board1, seq))
+		wantSeqs(t, "after the reset", r.events[board1], last+1, seq)
+	})
+}
