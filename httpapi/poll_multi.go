@@ -171,7 +171,6 @@ func (h *Handler) awaitBoards(ctx context.Context, actor taskboard.Actor, st *st
 	defer cancel()
 	m := newMultiFollow(ctx, h, actor, st)
 	defer m.close()
-	defer cancel()
 	for b, after := range pos {
 		if _, err := m.subscribe(b, after); err != nil {
 			return ctx.Err() == nil // a reset: read it
@@ -179,9 +178,17 @@ func (h *Handler) awaitBoards(ctx context.Context, actor taskboard.Actor, st *st
 	}
 	for {
 		select {
-		case it := <-m.items:
-			if it.end || it.ev.Seq > 0 {
-				return true
+		case <-m.kick:
+			for _, bf := range m.take() {
+				for {
+					ev, ok, err := m.next(bf)
+					if err != nil || ok && ev.Seq > 0 {
+						return ctx.Err() == nil
+					}
+					if !ok {
+						break
+					}
+				}
 			}
 		case <-ctx.Done():
 			return false

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/taskboard/taskboard"
+	"github.com/taskboard/taskboard/internal/seam"
 )
 
 // maxStreamBoards is how many boards one stream follows at most.
@@ -125,85 +126,129 @@ type announcement struct {
 	seq             int64
 }
 
-// multiItem is what a board's reader hands to a multi-board stream: an
-// event, or the end of the board's subscription.
-type multiItem struct {
-	boardID string
-	sub     *taskboard.Subscription
-	ev      taskboard.Event
-	end     bool
+// boardFeed is one board of a multi-board stream: a push subscription,
+// read by the stream's goroutine when its Ready says it may have news, so
+// that a quiet board costs no goroutine.
+type boardFeed struct {
+	id  string
+	req seam.Push[taskboard.Event]
+	sub *taskboard.Subscription
 }
 
 // multiFollow is a multi-board stream's (or long poll's) set of followed
-// boards: one subscription per board, merged on one channel.
+// boards: one push subscription per board, read by one goroutine.
 type multiFollow struct {
 	h     *Handler
 	actor taskboard.Actor
 	st    *stream
 	ctx   context.Context
-	items chan multiItem
-	wg    sync.WaitGroup
+	// kick says that boards are ready (see take).
+	kick chan struct{}
 
-	subs   map[string]*taskboard.Subscription
-	cursor map[string]int64 // the seq last delivered per followed board
+	mu    sync.Mutex
+	ready map[*boardFeed]bool
+
+	// The reader's: the followed boards, and the seq last delivered per
+	// board.
+	subs   map[string]*boardFeed
+	cursor map[string]int64
 }
 
 func newMultiFollow(ctx context.Context, h *Handler, actor taskboard.Actor, st *stream) *multiFollow {
 	return &multiFollow{
 		h: h, actor: actor, st: st, ctx: ctx,
-		items:  make(chan multiItem),
-		subs:   make(map[string]*taskboard.Subscription),
+		kick:   make(chan struct{}, 1),
+		ready:  make(map[*boardFeed]bool),
+		subs:   make(map[string]*boardFeed),
 		cursor: make(map[string]int64),
 	}
+}
+
+// wake marks a board ready; it never blocks.
+func (m *multiFollow) wake(bf *boardFeed) {
+	m.mu.Lock()
+	m.ready[bf] = true
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the followed boards that may have news.
+func (m *multiFollow) take() []*boardFeed {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*boardFeed, 0, len(m.ready))
+	for bf := range m.ready {
+		if m.subs[bf.id] == bf {
+			out = append(out, bf)
+		}
+	}
+	clear(m.ready)
+	return out
 }
 
 // subscribe follows a board after seq after (-1: from now) and returns the
 // seq it starts from, or the subscription's error.
 func (m *multiFollow) subscribe(boardID string, after int64) (int64, error) {
-	sub, err := m.h.store.Subscribe(m.ctx, m.actor, boardID, after)
+	bf := &boardFeed{id: boardID}
+	bf.req.Ready = func() { m.wake(bf) }
+	sub, err := m.h.store.Subscribe(seam.WithPush(m.ctx, &bf.req), m.actor, boardID, after)
 	if err != nil {
 		return 0, err
 	}
-	m.subs[boardID] = sub
-	m.cursor[boardID] = sub.Last()
+	bf.sub = sub
+	if old := m.subs[boardID]; old != nil {
+		old.sub.Close()
+		m.h.rt.unfollow(m.st, boardID)
+	}
+	m.subs[boardID] = bf
+	seq := bf.req.Reader.Last()
+	m.cursor[boardID] = seq
 	m.h.rt.follow(m.st, boardID)
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		for ev := range sub.Events() {
-			select {
-			case m.items <- multiItem{boardID: boardID, sub: sub, ev: ev}:
-			case <-m.ctx.Done():
-				sub.Close()
-				for range sub.Events() {
-				}
-				return
-			}
+	// The events that came before Subscribe returned are the reader's.
+	m.wake(bf)
+	return seq, nil
+}
+
+// next returns a board's next event: ok false when nothing is at hand, or
+// the error that ended its subscription.
+func (m *multiFollow) next(bf *boardFeed) (ev taskboard.Event, ok bool, err error) {
+	r := bf.req.Reader
+	if ev, ok := r.TryNext(); ok {
+		return ev, true, nil
+	}
+	if r.Backlog() {
+		ev, err := r.Next(m.ctx)
+		if err != nil {
+			return ev, false, err
 		}
-		select {
-		case m.items <- multiItem{boardID: boardID, sub: sub, end: true}:
-		case <-m.ctx.Done():
-		}
-	}()
-	return sub.Last(), nil
+		return ev, true, nil
+	}
+	if err := r.Err(); err != nil {
+		return taskboard.Event{}, false, err
+	}
+	return taskboard.Event{}, false, nil
 }
 
 // drop stops following a board.
 func (m *multiFollow) drop(boardID string) {
-	if sub, ok := m.subs[boardID]; ok {
+	if bf, ok := m.subs[boardID]; ok {
 		delete(m.subs, boardID)
 		m.h.rt.unfollow(m.st, boardID)
-		go sub.Close()
+		bf.sub.Close()
 	}
 	delete(m.cursor, boardID)
 }
 
-// close ends every subscription; the caller has cancelled ctx.
+// close ends every subscription.
 func (m *multiFollow) close() {
-	for id := range m.subs {
+	for id, bf := range m.subs {
+		bf.sub.Close()
 		m.h.rt.unfollow(m.st, id)
 	}
-	m.wg.Wait()
+	m.subs = nil
 }
 
 // start follows the requested boards: from the cursor where it names them,
@@ -242,7 +287,7 @@ func (m *multiFollow) start(ids []string, cursor map[string]int64) (resets []tas
 // serveMultiEvents is GET /events?boards=: the feeds of several boards, or
 // of every board of the caller (*), on one Server-Sent Events stream with
 // composite cursors. The stream is served by this handler's goroutine,
-// with one reader per board feeding it.
+// which reads each board's push subscription when it has news.
 func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *Identity) {
 	ids, all, err := boardsParam(r)
 	if errors.Is(err, errTooManyBoards) {
@@ -306,7 +351,6 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 
 	m := newMultiFollow(ctx, h, actor, st)
 	defer m.close()
-	defer cancel(nil)
 	resets, err := m.start(ids, cursor)
 	if err != nil && !(all && errors.Is(err, taskboard.ErrNotFound)) {
 		h.writeError(w, r, err)
@@ -378,50 +422,32 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 	defer beat.Stop()
 	for {
 		select {
-		case it := <-m.items:
-			if m.subs[it.boardID] != it.sub {
-				continue // a subscription the stream dropped
-			}
-			if !it.end {
-				if it.ev.Seq > 0 {
-					m.cursor[it.boardID] = it.ev.Seq
-					buf = appendSSEFrame(buf, formatCursor(m.cursor), it.ev.Type, it.ev.Data)
-					pending++
-				} else if b, ok := appendSSEEvent(buf, it.ev); ok {
-					buf = b
-					pending++
+		case <-m.kick:
+			for _, bf := range m.take() {
+				for m.subs[bf.id] == bf {
+					if len(buf) >= sseMaxBatch && !flush() {
+						return
+					}
+					ev, ok, err := m.next(bf)
+					if err != nil {
+						if !h.endBoard(m, bf, err, reset) {
+							flush()
+							return
+						}
+						break
+					}
+					if !ok {
+						break
+					}
+					if ev.Seq > 0 {
+						m.cursor[bf.id] = ev.Seq
+						buf = appendSSEFrame(buf, formatCursor(m.cursor), ev.Type, ev.Data)
+						pending++
+					} else if b, ok := appendSSEEvent(buf, ev); ok {
+						buf = b
+						pending++
+					}
 				}
-				break
-			}
-			err := it.sub.Err()
-			last := it.sub.Last()
-			var rs *taskboard.ResetError
-			switch {
-			case errors.Is(err, taskboard.ErrSlowConsumer):
-				h.metrics.slowDrops.WithLabelValues(transportSSE).Inc()
-				delete(m.subs, it.boardID)
-				h.rt.unfollow(st, it.boardID)
-				if _, err := m.subscribe(it.boardID, last); err != nil {
-					return
-				}
-			case errors.As(err, &rs) && (rs.Reason == taskboard.ReasonAccessRevoked || rs.Reason == taskboard.ReasonBoardDeleted):
-				m.drop(it.boardID)
-				reset(*rs)
-			case errors.As(err, &rs):
-				delete(m.subs, it.boardID)
-				h.rt.unfollow(st, it.boardID)
-				seq, err := m.subscribe(it.boardID, -1)
-				if err != nil {
-					m.drop(it.boardID)
-					reset(taskboard.ResetError{BoardID: it.boardID, Reason: taskboard.ReasonAccessRevoked, Seq: last})
-					break
-				}
-				m.cursor[it.boardID] = seq
-				reset(taskboard.ResetError{BoardID: it.boardID, Reason: rs.Reason, Seq: seq})
-			default:
-				// The stream ends; the client resumes with its cursor.
-				flush()
-				return
 			}
 		case <-newsReady:
 			newsMu.Lock()
@@ -464,5 +490,37 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 		if !flush() {
 			return
 		}
+	}
+}
+
+// endBoard handles the end of a board's subscription on a multi-board
+// stream: a slow consumer resubscribes where it was; access_revoked and
+// board_deleted drop the board after a reset; another reset goes on with
+// the board from its current seq. It reports false when the stream must
+// end (the client resumes with its cursor).
+func (h *Handler) endBoard(m *multiFollow, bf *boardFeed, err error, reset func(taskboard.ResetError)) bool {
+	last := bf.req.Reader.Last()
+	var rs *taskboard.ResetError
+	switch {
+	case errors.Is(err, taskboard.ErrSlowConsumer):
+		h.metrics.slowDrops.WithLabelValues(transportSSE).Inc()
+		_, err := m.subscribe(bf.id, last)
+		return err == nil
+	case errors.As(err, &rs) && (rs.Reason == taskboard.ReasonAccessRevoked || rs.Reason == taskboard.ReasonBoardDeleted):
+		m.drop(bf.id)
+		reset(*rs)
+		return true
+	case errors.As(err, &rs):
+		seq, err := m.subscribe(bf.id, -1)
+		if err != nil {
+			m.drop(bf.id)
+			reset(taskboard.ResetError{BoardID: bf.id, Reason: taskboard.ReasonAccessRevoked, Seq: last})
+			return true
+		}
+		m.cursor[bf.id] = seq
+		reset(taskboard.ResetError{BoardID: bf.id, Reason: rs.Reason, Seq: seq})
+		return true
+	default:
+		return false
 	}
 }
