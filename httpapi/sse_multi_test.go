@@ -477,3 +477,28 @@ func TestPostgresMultiSSEAllBoardsAcrossInstances(t *testing.T) {
 	}
 	r.until(func() bool { return r.last[mine.ID] >= 1 })
 }
+
+// TestMultiSSESlowConsumer: a board whose subscription drops a stream that
+// fell behind is taken up again from its last delivered seq, on the same
+// stream, losing nothing.
+func TestMultiSSESlowConsumer(t *testing.T) {
+	e := newRTEnv(t, dbtest.SQLite(t), nil, &taskboard.Options{SubscriberBuffer: 8})
+	ctx := context.Background()
+	other, err := e.store.CreateBoard(ctx, taskboard.Actor{UserID: demo.Bob}, "Other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &multiReader{t: t, s: e.openSSE("/events?boards="+demo.Board+","+other.ID, "Authorization", "Bearer "+e.bob)}
+	from := r.connected()[demo.Board]
+	e.gate.pause()
+	last := e.write(40, "task-1")
+	rtWaitFor(t, "board-1's subscription to be dropped", func() bool { return e.store.Stats().Subscriptions == 1 })
+	e.gate.resume()
+	r.until(func() bool { return r.last[demo.Board] >= last })
+	if n := int64(len(r.seqs[demo.Board])); n != last-from {
+		t.Fatalf("got %d events, want %d", n, last-from)
+	}
+	if v := e.metricValue(`taskboard_slow_consumer_drops_total{transport="sse"}`); v != 1 {
+		t.Errorf("SSE slow consumer drops: %v, want 1", v)
+	}
+}
