@@ -257,9 +257,7 @@ func (a *AllBoards) run(boardID string, after int64) {
 			if !a.emitReset(reset) {
 				return
 			}
-			// The board goes on right after the seq the reset names, so
-			// that a write made meanwhile is not missed.
-			after = reset.Seq
+			after = -1
 			continue
 		case errors.Is(err, ErrNotFound):
 			// Deleted before its subscription started (after seq after, as
@@ -306,7 +304,7 @@ func (a *AllBoards) run(boardID string, after int64) {
 			if !a.emitReset(reset) {
 				return
 			}
-			after = reset.Seq
+			after = -1
 		case a.ctx.Err() != nil:
 			return
 		default:
