@@ -106,19 +106,30 @@ func TestBackupCommands(t *testing.T) {
 	// Writes go on during the backups.
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	wrote := make(chan struct{}) // closed when a first write has committed
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		first := true
 		for i := 0; ctx.Err() == nil; i++ {
 			body := `{"title":"load","listId":"list-todo","position":0}`
 			req, _ := http.NewRequestWithContext(ctx, "POST", s.url+"/tasks", strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+token)
 			if res, err := http.DefaultClient.Do(req); err == nil {
 				res.Body.Close()
+				if first && res.StatusCode == http.StatusCreated {
+					first = false
+					close(wrote)
+				}
 			}
 		}
 	}()
 	defer func() { cancel(); wg.Wait() }()
+	select {
+	case <-wrote:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no write committed within 30 s")
+	}
 
 	out := filepath.Join(dir, "manual.db")
 	if _, err := runCmd(t, "backup", "--db", db, "--out", out); err != nil {
