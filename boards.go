@@ -55,6 +55,7 @@ func (b *Board) CreateBoard(ctx context.Context, actor Actor, name string) (*Boa
 	if err != nil {
 		return nil, fmt.Errorf("taskboard: create board: %w", err)
 	}
+	b.feed.member(board.ID, actor.UserID, 0)
 	return board, nil
 }
 
@@ -328,6 +329,7 @@ func (b *Board) AddMember(ctx context.Context, actor Actor, boardID string, ref 
 	}
 	var m Member
 	added := false
+	var before int64 // the board's seq before member_added
 	seam.SetTxResult(ctx, &m, &added)
 	err := b.changeOf(ctx, actor, target{boardID: boardID, need: RoleOwner}, "Board", func(c *change) error {
 		added = false
@@ -358,10 +360,14 @@ func (b *Board) AddMember(ctx context.Context, actor Actor, boardID string, ref 
 			return fmt.Errorf("insert member: %w", err)
 		}
 		added = true
+		before = c.board.Seq
 		return c.emit(ctx, Envelope{Type: EventMemberAdded, UserID: user.ID, Role: role, User: user})
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("taskboard: add member to board %s: %w", boardID, err)
+	}
+	if added {
+		b.feed.member(boardID, m.UserID, before)
 	}
 	return &m, added, nil
 }

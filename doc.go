@@ -88,6 +88,52 @@
 //	}
 //	// sub.Err() says why it ended; resume with Subscribe(..., sub.Last()).
 //
+// # A feed of every board
+//
+// FollowAll follows the logged events of every board, whoever its members
+// are, for the program embedding the store (a forwarder, a search indexer,
+// an audit trail); never on a user's behalf. Boards created or imported
+// while it runs, on any instance sharing the database, are followed from
+// their first event. Resets concern one board: a board deleted (its
+// board_deleted comes first, unless it went while nobody followed it) is no
+// longer followed; a board whose retained log no longer reaches the cursor
+// goes on from its current seq, and the consumer rebuilds it from a
+// snapshot.
+//
+// Delivery is at least once when the consumer keeps its own durable cursor:
+// a map from board ID to the seq of the last event it has processed,
+// stored with (or after) the effect of each event, and given to FollowAll
+// on start. Events at or below the stored seq of their board are repeats,
+// which the consumer drops (the pair board ID and seq identifies an event):
+//
+//	cursor := load() // map[string]int64; an empty map: everything, from the start
+//	feed, err := b.FollowAll(ctx, cursor)
+//	if err != nil {
+//		return err
+//	}
+//	defer feed.Close()
+//	for it := range feed.Events() {
+//		id := it.BoardID()
+//		switch {
+//		case it.Reset != nil && it.Reset.Reason == taskboard.ReasonBoardDeleted:
+//			forget(id)
+//			delete(cursor, id)
+//		case it.Reset != nil: // the log no longer reaches back: rebuild the board
+//			rebuild(id)
+//			cursor[id] = it.Reset.Seq
+//		case it.Event.Seq <= cursor[id]:
+//			continue // seen before a crash
+//		default:
+//			apply(it.Event)
+//			cursor[id] = it.Event.Seq
+//		}
+//		save(cursor) // after the effect: a crash in between repeats the event
+//	}
+//	// feed.Err() says why it ended.
+//
+// A nil cursor starts every board from now. AllBoards.Cursor gives the feed's
+// own view, exact once the feed ended.
+//
 // # Concurrency
 //
 // A Board is safe for concurrent use. Writes to one board are serialised

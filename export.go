@@ -259,6 +259,7 @@ func (b *Board) Import(ctx context.Context, actor Actor, doc *Export) (*Snapshot
 	if err := b.writeImport(ctx, actor, plan); err != nil {
 		return nil, fmt.Errorf("taskboard: import: %w", err)
 	}
+	b.feed.member(plan.board.ID, "", 0)
 	return s, nil
 }
 

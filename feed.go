@@ -122,6 +122,12 @@ const (
 // quiet. It ends once the channel is closed: after the reader has taken
 // the queued events, or at once on Close or when ctx is done, read or not.
 func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, after int64) (*Subscription, error) {
+	return b.subscribe(ctx, actor, boardID, after, false)
+}
+
+// subscribe is Subscribe; operator follows the board without being a
+// member (see FollowAll).
+func (b *Board) subscribe(ctx context.Context, actor Actor, boardID string, after int64, operator bool) (*Subscription, error) {
 	userID := actor.UserID
 	s := &Subscription{
 		boardID:   boardID,
@@ -154,7 +160,15 @@ func (b *Board) Subscribe(ctx context.Context, actor Actor, boardID string, afte
 		failed()
 		return nil, err
 	}
-	board, role, err := memberBoard(ctx, b.db, userID, boardID)
+	var board *BoardInfo
+	var role Role
+	var err error
+	if operator {
+		board, err = anyBoard(ctx, b.db, boardID)
+		role = RoleViewer
+	} else {
+		board, role, err = memberBoard(ctx, b.db, userID, boardID)
+	}
 	if err == nil {
 		s.setRole(role, board.Seq)
 		switch {

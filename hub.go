@@ -20,6 +20,12 @@ type feed struct {
 	appended atomic.Int64
 	checking atomic.Bool // a periodic check runs
 
+	// watchers hear of boards created, imported and given members (see
+	// watch); allWatchers counts those that hear of every change too.
+	watchMu     sync.RWMutex
+	watchers    map[*boardWatch]struct{}
+	allWatchers atomic.Int32
+
 	mu     sync.Mutex
 	hubs   map[string]*hub
 	closed bool
@@ -57,6 +63,90 @@ func (f *feed) publish(boardID string, events []Event) {
 	}
 	f.deliver(boardID, events)
 	f.b.hooks.wake(boardID)
+	if f.allWatchers.Load() > 0 {
+		f.announce(boardID, "", 0, true)
+	}
+}
+
+// boardWatch is a watcher of the boards of the store (see watch).
+type boardWatch struct {
+	all bool
+	fn  func(boardID, userID string, seq int64)
+}
+
+// watch registers fn to hear, on this instance, of every board created
+// (userID its owner) or imported (userID empty) and every member added
+// (userID; seq is the board's seq before the member_added) on any instance;
+// with all, also of each board whose log grew, and of ("", "") when
+// announcements may have been missed (the notifier reconnected, or its
+// periodic check), so that it looks for itself. fn must not block: it is
+// called on the write path.
+func (f *feed) watch(all bool, fn func(boardID, userID string, seq int64)) (*boardWatch, error) {
+	w := &boardWatch{all: all, fn: fn}
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	f.watchMu.Lock()
+	if f.watchers == nil {
+		f.watchers = make(map[*boardWatch]struct{})
+	}
+	f.watchers[w] = struct{}{}
+	f.watchMu.Unlock()
+	if all {
+		f.allWatchers.Add(1)
+	}
+	return w, nil
+}
+
+// unwatch removes a watcher; once it returns, fn is no longer called.
+func (f *feed) unwatch(w *boardWatch) {
+	f.watchMu.Lock()
+	_, ok := f.watchers[w]
+	delete(f.watchers, w)
+	f.watchMu.Unlock()
+	if ok && w.all {
+		f.allWatchers.Add(-1)
+	}
+}
+
+// announce calls the watchers; logOnly says only the board's log grew.
+func (f *feed) announce(boardID, userID string, seq int64, logOnly bool) {
+	f.watchMu.RLock()
+	defer f.watchMu.RUnlock()
+	for w := range f.watchers {
+		if w.all || !logOnly {
+			w.fn(boardID, userID, seq)
+		}
+	}
+}
+
+// member announces a board created or imported, or a member added (see
+// watch), here and to the other instances, after its commit.
+func (f *feed) member(boardID, userID string, seq int64) {
+	sig := feedSignal{BoardID: boardID, Member: true, UserID: userID, Seq: seq}
+	if err := f.notifier.Notify(context.Background(), sig); err != nil {
+		f.b.opts.Logger.Warn("taskboard: notify other instances", "board", boardID, "err", err)
+	}
+	f.announce(boardID, userID, seq, false)
+}
+
+// WatchBoards calls fn, until stop is called, for each board created
+// (userID its owner) or imported (userID empty) and each member added
+// (userID, and seq, the board's seq before its member_added event), on this
+// instance or another sharing the database, after the change committed.
+// It is how a stream that follows every board of a user picks new boards
+// up; fn must return at once (it runs on the write path), and whether the
+// user may see the board is for the caller to check. Announcements lost
+// while instances were disconnected are not repeated.
+func (b *Board) WatchBoards(fn func(boardID, userID string, seq int64)) (stop func(), err error) {
+	w, err := b.feed.watch(false, fn)
+	if err != nil {
+		return nil, err
+	}
+	return func() { b.feed.unwatch(w) }, nil
 }
 
 // recheck makes the board's hub read its log up to seq, after a commit
@@ -82,6 +172,13 @@ func (f *feed) broadcast(ev Event) {
 
 // receive handles a signal from another instance.
 func (f *feed) receive(s feedSignal) {
+	if s.Member {
+		f.announce(s.BoardID, s.UserID, s.Seq, false)
+		return
+	}
+	if f.allWatchers.Load() > 0 && s.Event == nil && (s.Seq > 0 || s.Resync) {
+		f.announce(s.BoardID, "", 0, true)
+	}
 	if s.Event == nil && !s.Check {
 		// The board's log grew, or, after the listener reconnected, every
 		// board's may have ("").

@@ -12,6 +12,11 @@ type feedSignal struct {
 	// Resync, from a notifier that may have missed signals (its connection
 	// dropped), asks the feed to catch every followed board up from the log.
 	Resync bool
+	// Member announces a board created or imported (UserID empty) or a
+	// member added to a board (UserID), after the commit: what a feed of
+	// every board, or of every board of a user, picks new boards up by.
+	Member bool
+	UserID string
 	// Check, with Resync, is the periodic comparison of the followed
 	// boards' seqs with the database; one at a time is enough.
 	Check bool

@@ -99,6 +99,10 @@ type notifyMessage struct {
 	Type   string          `json:"y,omitempty"`
 	Data   json.RawMessage `json:"d,omitempty"`
 	Origin string          `json:"o,omitempty"`
+	// Kind "m" is a board's creation or a new member (feedSignal.Member),
+	// User the member.
+	Kind string `json:"k,omitempty"`
+	User string `json:"u,omitempty"`
 }
 
 // channelFor names the notification channel of the current schema.
@@ -232,8 +236,8 @@ func (n *pgNotifier) listenOnce(ctx context.Context, receive func(feedSignal), o
 				n.lagCount.Add(1)
 				n.lagMicros.Add(max(0, time.Now().UnixMicro()-m.SentAt))
 			}
-			s := feedSignal{BoardID: m.BoardID, Seq: m.Seq}
-			if m.Type != "" {
+			s := feedSignal{BoardID: m.BoardID, Seq: m.Seq, Member: m.Kind == "m", UserID: m.User}
+			if m.Type != "" && !s.Member {
 				s.Event = &Event{Seq: m.Seq, Type: m.Type, BoardID: m.BoardID, Data: m.Data, origin: m.Origin}
 			}
 			receive(s)
@@ -249,6 +253,9 @@ func (n *pgNotifier) setConnected(ok bool, err error) {
 
 func (n *pgNotifier) payload(s feedSignal) (string, error) {
 	m := notifyMessage{Instance: n.instance, BoardID: s.BoardID, Seq: s.Seq, SentAt: time.Now().UnixMicro()}
+	if s.Member {
+		m.Kind, m.User = "m", s.UserID
+	}
 	if s.Event != nil {
 		m.Type, m.Data, m.Origin = s.Event.Type, s.Event.Data, s.Event.origin
 	}
@@ -268,10 +275,12 @@ func (n *pgNotifier) payload(s feedSignal) (string, error) {
 	return string(b), nil
 }
 
-// Notify sends a signal outside a transaction: an ephemeral event at once;
-// a logged change (its board's highest committed seq) in the next batch.
+// Notify sends a signal outside a transaction: an ephemeral event, a
+// board's creation or a new member at once; a logged change (its board's
+// highest committed seq) in the next batch.
 func (n *pgNotifier) Notify(ctx context.Context, s feedSignal) error {
 	switch {
+	case s.Member:
 	case s.Event == nil:
 		n.enqueue(s.BoardID, s.Seq)
 		return nil

@@ -23,6 +23,8 @@ type stream struct {
 	// boards counts the subscriptions the stream holds per board; guarded
 	// by realtime.mu.
 	boards map[string]int
+	// multi: opened by a multi-board route; guarded by realtime.mu.
+	multi bool
 }
 
 // open registers a stream opened by id (nil for a WebSocket that failed
@@ -69,9 +71,21 @@ func (rt *realtime) close(s *stream) {
 			delete(rt.perUser, s.userID)
 		}
 	}
+	multi := s.multi
 	rt.mu.Unlock()
 	rt.h.metrics.conns.WithLabelValues(s.transport).Dec()
+	if multi {
+		rt.h.metrics.multi.WithLabelValues(s.transport).Dec()
+	}
 	rt.h.streams.Done()
+}
+
+// markMulti records that s was opened by a multi-board route.
+func (rt *realtime) markMulti(s *stream) {
+	rt.mu.Lock()
+	s.multi = true
+	rt.mu.Unlock()
+	rt.h.metrics.multi.WithLabelValues(s.transport).Inc()
 }
 
 // follow records that s subscribed to a board.
@@ -178,6 +192,11 @@ type connectionCounts struct {
 	WebSocket int            `json:"websocket"`
 	LongPoll  int            `json:"longPoll"`
 	ByBoard   map[string]int `json:"byBoard"`
+	// MultiBoard counts the connections of the multi-board routes (SSE
+	// and long polls with ?boards=), MultiBoardFollows the boards they
+	// follow in all.
+	MultiBoard        int `json:"multiBoard"`
+	MultiBoardFollows int `json:"multiBoardFollows"`
 }
 
 // counts returns the open streams of this instance by transport and board.
@@ -196,6 +215,10 @@ func (rt *realtime) counts() connectionCounts {
 		}
 		for board := range s.boards {
 			c.ByBoard[board]++
+		}
+		if s.multi {
+			c.MultiBoard++
+			c.MultiBoardFollows += len(s.boards)
 		}
 	}
 	c.Total = c.SSE + c.WebSocket + c.LongPoll

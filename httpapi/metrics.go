@@ -31,6 +31,7 @@ type Metrics struct {
 	dbTime    *prometheus.HistogramVec
 	conns     *prometheus.GaugeVec
 	subs      prometheus.Gauge
+	multi     *prometheus.GaugeVec
 	delivered *prometheus.CounterVec
 	// The delivered counters of the push transports, looked up once.
 	deliveredSSE, deliveredWS prometheus.Counter
@@ -58,6 +59,9 @@ func NewMetrics() *Metrics {
 		subs: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "taskboard_subscriptions", Help: "Open board subscriptions (a connection may follow several boards).",
 		}),
+		multi: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "taskboard_multi_board_connections", Help: "Open real-time connections of the multi-board routes (GET /events and GET /poll with ?boards=), by transport.",
+		}, []string{"transport"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskboard_deliveries_total", Help: "Events delivered to clients, by transport.",
 		}, []string{"transport"}),
@@ -97,7 +101,7 @@ func (m *Metrics) register(reg prometheus.Registerer, gather prometheus.Gatherer
 	stat := func(f func(taskboard.Stats) float64) func() float64 {
 		return func() float64 { return f(store.Stats()) }
 	}
-	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.delivered, m.resets, m.slowDrops,
+	reg.MustRegister(m.requests, m.latency, m.dbTime, m.conns, m.subs, m.multi, m.delivered, m.resets, m.slowDrops,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "taskboard_events_appended_total", Help: "Events appended to board logs by this process.",
 		}, stat(func(s taskboard.Stats) float64 { return float64(s.EventsAppended) })),

@@ -27,6 +27,7 @@ import (
 // operational routes that are not JSON.
 var notInDocument = []string{
 	"GET /boards/{boardId}/events",
+	"GET /events",
 	"GET /ws",
 	"GET /metrics",
 	"GET /openapi.json",

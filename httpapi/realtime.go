@@ -63,6 +63,8 @@ func (h *Handler) realtimeRoutes() {
 	h.handle("GET /boards/{boardId}/updates", h.authed(h.serveUpdates))
 	h.handle("GET /boards/{boardId}/poll", noHead(h.authed(h.servePoll)))
 	h.handle("GET /boards/{boardId}/events", noHead(h.authed(h.serveEvents)))
+	h.handle("GET /events", noHead(h.authed(h.serveMultiEvents)))
+	h.handle("GET /poll", noHead(h.authed(h.serveMultiPoll)))
 	h.handle("GET /boards/{boardId}/presence", h.authed(h.servePresence))
 	h.handle("GET /ws", noHead(h.serveWebSocket))
 	h.handle("GET /admin/connections", h.admin(h.serveConnections))

@@ -268,6 +268,9 @@ type rtCounts struct {
 	WebSocket int            `json:"websocket"`
 	LongPoll  int            `json:"longPoll"`
 	ByBoard   map[string]int `json:"byBoard"`
+
+	MultiBoard        int `json:"multiBoard"`
+	MultiBoardFollows int `json:"multiBoardFollows"`
 }
 
 // waitFor waits until cond holds, failing after rtWait.
@@ -293,7 +296,8 @@ func (e *rtEnv) waitConns(want rtCounts) {
 	rtWaitFor(e.t, fmt.Sprintf("connections %+v", want), func() bool {
 		got = e.admin()
 		if len(got.ByBoard) != len(want.ByBoard) || got.Total != want.Total || got.SSE != want.SSE ||
-			got.WebSocket != want.WebSocket || got.LongPoll != want.LongPoll {
+			got.WebSocket != want.WebSocket || got.LongPoll != want.LongPoll ||
+			got.MultiBoard != want.MultiBoard || got.MultiBoardFollows != want.MultiBoardFollows {
 			return false
 		}
 		for k, v := range want.ByBoard {
