@@ -257,7 +257,9 @@ func (a *AllBoards) run(boardID string, after int64) {
 			if !a.emitReset(reset) {
 				return
 			}
-			after = -1
+			// The board goes on right after the seq the reset names, so
+			// that a write made meanwhile is not missed.
+			after = reset.Seq
 			continue
 		case errors.Is(err, ErrNotFound):
 			// Deleted before its subscription started (after seq after, as
@@ -304,7 +306,7 @@ func (a *AllBoards) run(boardID string, after int64) {
 			if !a.emitReset(reset) {
 				return
 			}
-			after = -1
+			after = reset.Seq
 		case a.ctx.Err() != nil:
 			return
 		default:

@@ -267,8 +267,9 @@ func (m *multiFollow) start(ids []string, cursor map[string]int64) (resets []tas
 		switch {
 		case err == nil:
 		case errors.As(err, &reset):
-			// Too old or ahead: the board goes on from now after a reset.
-			if _, err := m.subscribe(id, -1); err != nil {
+			// Too old or ahead: the board goes on right after the seq the
+			// reset names, so that no write made meanwhile is missed.
+			if _, err := m.subscribe(id, reset.Seq); err != nil {
 				return nil, err
 			}
 			resets = append(resets, taskboard.ResetError{BoardID: id, Reason: reset.Reason, Seq: reset.Seq})
@@ -474,7 +475,7 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 					if !errors.As(err, &rs) {
 						continue // not the caller's, or gone
 					}
-					if _, err := m.subscribe(a.boardID, -1); err != nil {
+					if _, err := m.subscribe(a.boardID, rs.Seq); err != nil {
 						continue
 					}
 				}
@@ -511,7 +512,7 @@ func (h *Handler) endBoard(m *multiFollow, bf *boardFeed, err error, reset func(
 		reset(*rs)
 		return true
 	case errors.As(err, &rs):
-		seq, err := m.subscribe(bf.id, -1)
+		seq, err := m.subscribe(bf.id, rs.Seq)
 		if err != nil {
 			m.drop(bf.id)
 			reset(taskboard.ResetError{BoardID: bf.id, Reason: taskboard.ReasonAccessRevoked, Seq: last})
