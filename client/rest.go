@@ -482,6 +482,29 @@ func (c *Client) AdminConnections(ctx context.Context) (*Connections, error) {
 	return ret(&out, err)
 }
 
+// SessionState is who a client's credentials belong to, and the sign-ins
+// the server offers (GET /sessions).
+type SessionState struct {
+	// User is the caller; nil when the client's token, or else its cookie,
+	// is missing or not valid.
+	User *taskboard.User `json:"user"`
+	// Token reports whether SignIn signs in with a token.
+	Token bool `json:"token"`
+	// Demo reports whether SignInDemo signs in (a demo server).
+	Demo bool `json:"demo"`
+	// DemoUsers are the users SignInDemo accepts; empty when Demo is false.
+	DemoUsers []taskboard.User `json:"demoUsers"`
+}
+
+// Session returns who the client's token, or else its cookie, belongs to,
+// and which sign-ins the server offers (GET /sessions). Credentials that
+// are not valid are no error: User is nil.
+func (c *Client) Session(ctx context.Context) (*SessionState, error) {
+	var out SessionState
+	_, err := c.do(ctx, request{method: http.MethodGet, path: "/sessions"}, &out)
+	return ret(&out, err)
+}
+
 // SignIn exchanges token for a session cookie (POST /sessions). The cookie
 // is kept only by an http.Client with a Jar (WithHTTPClient); requests then
 // authenticate by it when the client has no token of its own.

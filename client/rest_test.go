@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/client"
+	"github.com/taskboard/taskboard/httpapi"
 	"github.com/taskboard/taskboard/internal/dbtest"
 	"github.com/taskboard/taskboard/internal/demo"
 )
@@ -421,4 +422,77 @@ func TestSessions(t *testing.T) {
 	// Not a demo server: the route is 404.
 	_, err = c.SignInDemo(ctx, demo.Alice)
 	wantErr(t, "SignInDemo off a demo server", err, 404, client.ErrNotFound)
+}
+
+// TestSessionState checks Session: the caller of the token or the cookie,
+// nobody (and no error) for a token that is not valid, and the sign-ins
+// offered, without and with demo mode.
+func TestSessionState(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, nil)
+		ctx := context.Background()
+		userOf := func(s *client.SessionState) string {
+			if s.User == nil {
+				return ""
+			}
+			return s.User.ID
+		}
+		s, err := e.client("").Session(ctx)
+		check(t, "Session signed out", err)
+		if s.User != nil || !s.Token || s.Demo || s.DemoUsers == nil || len(s.DemoUsers) != 0 {
+			t.Errorf("Session signed out, demo off: got %+v, want no user, token sign-in, no demo", s)
+		}
+		s, err = e.client(e.alice).Session(ctx)
+		check(t, "Session with a token", err)
+		if userOf(s) != demo.Alice || s.User.Name != "Alice" {
+			t.Errorf("Session with Alice's token: got %+v, want Alice", s.User)
+		}
+		s, err = e.client("tb_wrong").Session(ctx)
+		check(t, "Session with a bad token", err)
+		if s.User != nil {
+			t.Errorf("Session with a bad token: got %+v, want no user", s.User)
+		}
+
+		jar, err := cookiejar.New(nil)
+		check(t, "cookiejar", err)
+		c := e.client("", client.WithHTTPClient(&http.Client{Jar: jar}))
+		_, err = c.SignIn(ctx, e.bob)
+		check(t, "SignIn", err)
+		s, err = c.Session(ctx)
+		check(t, "Session with the cookie", err)
+		if userOf(s) != demo.Bob {
+			t.Errorf("Session with Bob's cookie: got %+v, want Bob", s.User)
+		}
+		check(t, "SignOut", c.SignOut(ctx))
+		s, err = c.Session(ctx)
+		check(t, "Session after SignOut", err)
+		if s.User != nil {
+			t.Errorf("Session after SignOut: got %+v, want no user", s.User)
+		}
+
+		// The same database served in demo mode.
+		api := httpapi.New(e.store, &httpapi.Options{Demo: true, SessionRate: -1})
+		srv := httptest.NewServer(api)
+		t.Cleanup(func() {
+			srv.Close()
+			api.Close()
+		})
+		jar, err = cookiejar.New(nil)
+		check(t, "cookiejar", err)
+		dc, err := client.New(srv.URL, client.WithHTTPClient(&http.Client{Jar: jar}))
+		check(t, "client.New", err)
+		s, err = dc.Session(ctx)
+		check(t, "Session on a demo server", err)
+		if s.User != nil || !s.Token || !s.Demo || len(s.DemoUsers) != 2 ||
+			s.DemoUsers[0].ID != demo.Alice || s.DemoUsers[1].ID != demo.Bob || s.DemoUsers[1].Name != "Bob" {
+			t.Fatalf("Session on a demo server: got %+v, want no user, both sign-ins, Alice and Bob", s)
+		}
+		_, err = dc.SignInDemo(ctx, s.DemoUsers[1].ID)
+		check(t, "SignInDemo", err)
+		s, err = dc.Session(ctx)
+		check(t, "Session after SignInDemo", err)
+		if userOf(s) != demo.Bob {
+			t.Errorf("Session after SignInDemo as Bob: got %+v, want Bob", s.User)
+		}
+	})
 }

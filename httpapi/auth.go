@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/taskboard/taskboard"
 	"github.com/taskboard/taskboard/auth"
-	"github.com/taskboard/taskboard/internal/demo"
 )
 
 // SessionCookie is the name of the browser session cookie.
@@ -307,13 +307,10 @@ func (h *Handler) createDemoSession(w http.ResponseWriter, r *http.Request) {
 	if !h.signInAllowed(w, r) {
 		return
 	}
-	isDemo := false
-	if h.opts.Demo {
-		var err error
-		if isDemo, err = demo.Seeded(r.Context(), h.store); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
+	isDemo, err := h.demoOffered(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	if !isDemo {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "Not Found"})
@@ -327,7 +324,7 @@ func (h *Handler) createDemoSession(w http.ResponseWriter, r *http.Request) {
 	}) {
 		return
 	}
-	if in.UserID.Value != demo.Alice && in.UserID.Value != demo.Bob {
+	if !slices.Contains(demoUsers, in.UserID.Value) {
 		h.writeError(w, r, notFound("User"))
 		return
 	}

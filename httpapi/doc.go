@@ -24,6 +24,7 @@
 //	GET    /health                                 liveness (public)
 //	GET    /ready                                  database and listener reachable (public)
 //	GET    /openapi.json                           the OpenAPI 3.1 document (public)
+//	GET    /sessions                               who is signed in, and the sign-ins offered (public)
 //	POST   /sessions, DELETE /sessions             token → session cookie; sign out (*)
 //	POST   /sessions/demo                          one-click demo sign-in (demo databases only) (*)
 //	POST   /realtime/tickets                       single-use 60 s ticket for ?ticket= (*)

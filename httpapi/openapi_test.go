@@ -432,6 +432,8 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		a("DELETE", "/lists/"+l.ID, "")
 		a("POST", "/realtime/tickets", "")
 		cookie := e.sessionCookie(e.alice)
+		e.do("GET", "/sessions", "", cookieHdr(cookie))
+		e.do("GET", "/sessions", "", nil)
 		e.do("POST", "/boards", `{"name":"x"}`, cookieHdr(cookie).with("Origin", "https://evil.example.com"))
 		e.do("DELETE", "/sessions", "", cookieHdr(cookie).with("Origin", "https://evil.example.com"))
 		e.do("DELETE", "/sessions", "", cookieHdr(cookie))

@@ -18,11 +18,19 @@ func (h *Handler) routes() {
 	h.handle("GET /health", h.health)
 	h.handle("GET /ready", h.ready)
 	h.handle("GET /openapi.json", h.openAPI)
+	h.handle("GET /sessions", h.sessionState)
 	if h.creds != nil {
 		// The built-in authenticator's credentials.
 		h.handle("POST /sessions", h.createSession)
 		h.handle("DELETE /sessions", h.deleteSession)
 		h.handle("POST /sessions/demo", h.createDemoSession)
+	} else {
+		// Without them the other methods of /sessions are 404, as the
+		// routes that are not served, rather than 405 for GET's sake.
+		h.mux.HandleFunc("/sessions", func(w http.ResponseWriter, r *http.Request) {
+			infoOf(r).pattern = "unmatched"
+			writeJSON(w, http.StatusNotFound, errorBody{Error: "Not Found"})
+		})
 	}
 
 	// The course's routes.

@@ -50,7 +50,8 @@ type Options struct {
 	// 404.
 	AdminToken string
 	// Demo enables POST /sessions/demo on a demo database (one seeded by
-	// the taskboard command), with the built-in authenticator.
+	// the taskboard command), with the built-in authenticator; GET
+	// /sessions then says so, and names the demo users.
 	Demo bool
 	// Logger receives request logs and errors. Nil logs nothing.
 	Logger *slog.Logger

@@ -1,7 +1,7 @@
 // The page: sign-in, the board switcher, the connection indicator and
 // presence, and the open board.
 
-import { ApiError, apiURL, get, newKey, onUnauthorized, request } from './api.js';
+import { ApiError, get, newKey, onUnauthorized, request } from './api.js';
 import { BoardSession } from './board.js';
 import { TaskEditor } from './editor.js';
 import { TRANSPORT_NAMES } from './live.js';
@@ -29,17 +29,19 @@ function show(id) {
 
 // ---- sign in and out ----
 
-async function probeDemo() {
-  // POST /sessions/demo without a user is 400 on a demo server and 404
-  // elsewhere; either way it signs nobody in.
-  try {
-    const res = await fetch(apiURL('/sessions/demo'), {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}', credentials: 'same-origin',
-    });
-    $('demo').hidden = res.status === 404 || res.status >= 500;
-  } catch {
-    $('demo').hidden = true;
-  }
+// The sign-ins the server offers (GET /sessions), learned on load.
+let offers = { token: true, demo: false, demoUsers: [] };
+
+function renderSignInOptions() {
+  const users = offers.demo ? offers.demoUsers ?? [] : [];
+  $('demo').hidden = users.length === 0;
+  document.querySelector('#demo .demo-buttons').replaceChildren(...users.map((u, i) => el('button', {
+    type: 'button', class: i === 0 ? 'button primary block' : 'button block', text: `Continue as ${u.name}`,
+    dataset: { demoUser: u.id },
+    onclick: (e) => signInWith('/sessions/demo', { userId: u.id }, e.currentTarget),
+  })));
+  $('token-form').hidden = !offers.token;
+  document.querySelector('#demo .divider').hidden = !offers.token;
 }
 
 function showSignIn(message = '') {
@@ -47,11 +49,12 @@ function showSignIn(message = '') {
   app.me = null;
   show('signin');
   document.title = 'Sign in · Taskboard';
+  if (!message && !offers.token && !offers.demo) message = 'This server offers no sign-in on this page.';
   const err = $('signin-error');
   err.textContent = message;
   err.hidden = !message;
-  probeDemo();
-  (document.querySelector('[data-demo-user]:not([hidden])') ?? $('token')).focus();
+  renderSignInOptions();
+  (document.querySelector('[data-demo-user]') ?? $('token')).focus();
 }
 
 async function signedIn(user) {
@@ -367,9 +370,6 @@ function wire() {
     }
     signInWith('/sessions', { token }, $('token-submit'));
   });
-  for (const b of document.querySelectorAll('[data-demo-user]')) {
-    b.addEventListener('click', () => signInWith('/sessions/demo', { userId: b.dataset.demoUser }, b));
-  }
   $('signout').addEventListener('click', signOut);
   $('board-select').addEventListener('change', (e) => openBoard(e.target.value));
   $('conn').addEventListener('click', () => app.session?.live.retryNow());
@@ -452,14 +452,15 @@ function wire() {
 async function boot() {
   wire();
   try {
-    const me = await get('/users/me', { signIn: true, retry: true });
-    await signedIn(me);
+    // Who is signed in and how one signs in, in one request that does not
+    // fail for a visitor who is not signed in.
+    const state = await get('/sessions', { signIn: true, retry: true });
+    offers = state;
+    if (state.user) await signedIn(state.user);
+    else showSignIn();
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) showSignIn();
-    else {
-      show('loading');
-      $('loading-text').textContent = `Can't reach the server (${e.message}). Reload to try again.`;
-    }
+    show('loading');
+    $('loading-text').textContent = `Can't reach the server (${e.message}). Reload to try again.`;
   }
 }
 
