@@ -62,6 +62,8 @@ func TestPageRoutes(t *testing.T) {
 		{"GET", "/static/app.css", 200, "text/css", "--accent"},
 		{"GET", "/static/icon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/static/missing.js", 404, "", ""},
+		{"GET", "/client/v1/taskboard.js", 200, "text/javascript", "export class TaskboardClient"},
+		{"GET", "/client/v1/missing.js", 404, "", ""},
 		{"GET", "/health", 200, "application/json", `"ok"`},
 		{"GET", "/openapi.json", 200, "application/json", ""},
 		{"GET", "/boards", 401, "application/json", "Unauthorized"},
