@@ -286,13 +286,16 @@ func TestNodeClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.mu.Lock()
+		addr := s.addr
+		s.mu.Unlock()
 		ctl := httptest.NewServer(s.control())
 		defer ctl.Close()
 
 		args := append(append([]string{}, flags...), "--test", "--test-concurrency=1", "--test-reporter=spec")
 		cmd := exec.Command(node, append(args, tests...)...)
 		cmd.Env = append(os.Environ(),
-			"TASKBOARD_URL=http://"+s.addr+"/",
+			"TASKBOARD_URL=http://"+addr+"/",
 			"TASKBOARD_CONTROL="+ctl.URL+"/",
 			"TASKBOARD_ADMIN="+adminToken,
 			"TASKBOARD_ALICE="+token(demo.Alice),

@@ -147,6 +147,8 @@ export interface FollowOptions {
   after?: Record<string, number>;
   /** The transports to try, in order. Default ['ws','sse','poll'], for '*' ['sse','poll','ws']. */
   transports?: Transport[];
+  /** false: onPresence gets only what the WebSocket sends; no GET /boards/{id}/presence on SSE and long polling. */
+  fetchPresence?: boolean;
   /** Seconds a long poll is held (1..60, default 25). */
   pollTimeout?: number;
   onSnapshot?(boardId: string, snapshot: Snapshot): void;
@@ -170,6 +172,10 @@ export declare class Follower {
   /** Sends typing over the WebSocket; false when not connected by one. */
   typing(boardId: string, taskId: string): boolean;
   stopTyping(boardId: string, taskId: string): boolean;
+  /** Follows one more board on the same connection, after seq after (default: from now). */
+  add(boardId: string, after?: number | null): void;
+  /** Stops following a board. */
+  remove(boardId: string): void;
   /** Drops the connection and connects again at once. */
   reconnect(): void;
   close(): void;

@@ -198,8 +198,10 @@ export class TaskboardClient {
     this.baseURL = base;
     this.token = options.token ?? null;
     this.credentials = options.credentials ?? 'same-origin';
-    this._fetch = options.fetch ?? globalThis.fetch?.bind(globalThis);
-    if (!this._fetch) throw new TypeError('TaskboardClient: no fetch; pass options.fetch');
+    if (!options.fetch && typeof globalThis.fetch !== 'function') throw new TypeError('TaskboardClient: no fetch; pass options.fetch');
+    // The global is looked up at each call, so that a fetch wrapped later
+    // (by a service worker shim, a test) is the one used.
+    this._fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this._WebSocket = options.WebSocket === undefined ? globalThis.WebSocket : options.WebSocket;
     this._newKey = options.newKey ?? newKey;
     this.minDelay = options.minDelay ?? DEFAULT_MIN_DELAY;
@@ -548,7 +550,8 @@ export class TaskboardClient {
     this._status();
   }
 
-  _followerState() {
+  _followerState(live) {
+    if (live) this._online = true; // the server answers
     // A follower going live again sends the held writes.
     if (!this._linkDown()) this.retryNow();
     this._status();
@@ -629,7 +632,7 @@ export class Follower {
     else if (state === 'reconnecting' || state === 'offline') this._down = true;
     else if (state === 'closed') this._down = false;
     this._call('onState', { state, transport: this.transport, ...extra });
-    if (wasDown !== this._down || state === 'live') this.client._followerState();
+    if (wasDown !== this._down || state === 'live') this.client._followerState(state === 'live');
   }
 
   async _start() {
@@ -692,6 +695,27 @@ export class Follower {
   typing(boardId, taskId) { return this.conn?.send?.({ type: 'typing', boardId, taskId }) ?? false; }
   stopTyping(boardId, taskId) { return this.conn?.send?.({ type: 'stop_typing', boardId, taskId }) ?? false; }
 
+  /**
+   * add follows one more board, after seq after (default: from now), on
+   * the same connection: a WebSocket joins it; an SSE stream or long poll
+   * of a list reconnects with it, resuming the others exactly. With '*',
+   * SSE and long polling find new boards by themselves.
+   */
+  add(boardId, after = null) {
+    if (this.closed || this.boards.has(boardId)) return;
+    this._addBoard(boardId, after);
+    if (this.conn?.rejoin) this.conn.rejoin(boardId, after);
+    else if (this.conn && !this.all) this.reconnect();
+    else if (!this.conn && this.state === 'idle') this._connect();
+  }
+
+  /** remove stops following a board (no reset is reported). */
+  remove(boardId) {
+    if (!this.boards.delete(boardId)) return;
+    this.conn?.send?.({ type: 'leave', boardId });
+    if (this.conn && !this.conn.rejoin && !this.all) this.reconnect();
+  }
+
   /** reconnect drops the connection and connects again at once. */
   reconnect() {
     if (this.closed) return;
@@ -727,7 +751,7 @@ export class Follower {
     switch (msg.type) {
       case 'reset': this._reset(msg, conn); return;
       case 'following':
-        if (!this.boards.has(msg.boardId)) this._discover(msg.boardId, msg.seq);
+        this._seen({ [msg.boardId]: msg.seq });
         return;
       case 'limit': this._call('onLimit', { boardId: msg.boardId }); return;
       case 'presence': this._call('onPresence', msg.boardId, msg.users ?? []); return;
@@ -838,7 +862,7 @@ export class Follower {
         conn.settled = true;
         this.liveSince = Date.now();
         this._setState('live');
-        if (kind !== 'ws' && this.o.onPresence) this._fetchPresence();
+        if (kind !== 'ws' && this.o.onPresence && this.o.fetchPresence !== false) this._fetchPresence();
         return;
       }
     }
@@ -1040,6 +1064,7 @@ export class Follower {
     }
     if (!res.ok) {
       clearTimeout(timeout);
+      if (res.status === 401) this.client._events.emit('unauthorized', {});
       const text = await res.text().catch(() => '');
       let body = null;
       try { body = JSON.parse(text); } catch { /* not JSON */ }
@@ -1136,7 +1161,7 @@ export class Follower {
           const body = await this.client.pollBoards(boards, { after: this._cursor(), timeout: this.o.pollTimeout ?? POLL_TIMEOUT, signal: ctl.signal });
           if (closed) return;
           apply(body);
-          if (this.o.onPresence && Date.now() - presenceAt > PRESENCE_EVERY) {
+          if (this.o.onPresence && this.o.fetchPresence !== false && Date.now() - presenceAt > PRESENCE_EVERY) {
             presenceAt = Date.now();
             this._fetchPresence();
           }

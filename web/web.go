@@ -1,10 +1,11 @@
 // Package web is the taskboard web page: plain HTML, CSS and JavaScript
 // modules embedded in the binary, with no build step and nothing fetched
 // from another site. The page talks to the HTTP API of package httpapi on
-// its own origin: it signs in through POST /sessions (or POST
-// /sessions/demo on a demo server), renders a board from its snapshot and
-// follows it live over a WebSocket, falling back to Server-Sent Events and
-// then to long polling.
+// its own origin through the JavaScript client of package jsclient: it
+// signs in through POST /sessions (or POST /sessions/demo on a demo
+// server), renders a board from its snapshot and follows every board of the
+// user live on one connection, a WebSocket, falling back to Server-Sent
+// Events and then to long polling.
 //
 // Mount Handler beside the API so that the API keeps its routes:
 //

@@ -153,3 +153,30 @@ for (const transport of ['sse', 'poll', 'ws']) {
     }
   });
 }
+
+for (const transport of transports) {
+  test(`add and remove boards on the same connection (${transport})`, { skip: skipFor(transport) }, async () => {
+    const alice = client(env.alice);
+    const bs = await boards(alice, 2);
+    const rec = recorder();
+    const f = alice.follow([bs[0].id], { ...rec.handlers, transports: [transport], after: { [bs[0].id]: bs[0].seq }, pollTimeout: 1 });
+    try {
+      await waitFor(() => rec.live(transport), 'live');
+      f.add(bs[1].id, bs[1].seq);
+      assert.deepEqual(f.boardIds.sort(), bs.map((b) => b.id).sort());
+      await waitFor(() => rec.live(transport), 'live with both');
+      for (const b of bs) await alice.createTask({ title: 'both', listId: b.list });
+      await waitFor(() => bs.every((b) => rec.seqs[b.id]?.length === 1), 'an event of each');
+      assert.deepEqual(rec.seqs[bs[1].id], [bs[1].seq + 1]);
+      f.remove(bs[1].id);
+      await waitFor(() => rec.live(transport), 'live after the removal');
+      await alice.createTask({ title: 'unseen', listId: bs[1].list });
+      await alice.createTask({ title: 'seen', listId: bs[0].list });
+      await waitFor(() => rec.seqs[bs[0].id]?.length === 2, 'the second event of the first board');
+      assert.equal(rec.seqs[bs[1].id].length, 1, 'nothing more from the removed board');
+    } finally {
+      f.close();
+      alice.close();
+    }
+  });
+}
