@@ -1,17 +1,23 @@
 // Package web is the taskboard web page: plain HTML, CSS and JavaScript
 // modules embedded in the binary, with no build step and nothing fetched
 // from another site. The page talks to the HTTP API of package httpapi on
-// its own origin: it learns who is signed in and how one signs in from GET
-// /sessions, signs in through POST /sessions (or POST /sessions/demo on a
-// demo server), renders a board from its snapshot and follows it live over
-// a WebSocket, falling back to Server-Sent Events and then to long polling.
+// its own origin through the JavaScript client of package jsclient: it
+// learns who is signed in and how one signs in from GET /sessions, signs in
+// through POST /sessions (or POST /sessions/demo on a demo server), renders
+// a board from its snapshot and follows every board of the user live on one
+// connection, a WebSocket, falling back to Server-Sent Events and then to
+// long polling.
 //
 // Mount Handler beside the API so that the API keeps its routes:
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("GET /{$}", web.Handler())
 //	mux.Handle("GET /static/", web.Handler())
+//	mux.Handle("GET /client/", web.Handler())
 //	mux.Handle("/", api)
+//
+// Under "/client/" it serves the JavaScript client, package jsclient, at
+// client/v1/taskboard.js, which the page imports.
 //
 // The page refers to everything by a path relative to its own address: its
 // files as static/..., and the API routes (/boards, /ws, /sessions and the
@@ -22,13 +28,14 @@
 //	board := http.NewServeMux()
 //	board.Handle("GET /{$}", web.Handler())
 //	board.Handle("GET /static/", web.Handler())
+//	board.Handle("GET /client/", web.Handler())
 //	board.Handle("/", api)
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("/board/", http.StripPrefix("/board", board))
 //
-// The page is then at /board/ and asks /board/boards, /board/ws and
-// /board/static/app.js; ServeMux sends a request for /board to /board/.
+// The page is then at /board/ and asks /board/boards, /board/ws,
+// /board/static/app.js and /board/client/v1/taskboard.js; ServeMux sends a request for /board to /board/.
 package web
 
 import (
@@ -43,6 +50,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/taskboard/taskboard/jsclient"
 )
 
 //go:embed static
@@ -125,9 +134,9 @@ func load() {
 }
 
 // Handler returns the handler of the web page. It answers GET and HEAD of
-// "/" with the page (index.html) and of "/static/<file>" with the embedded
-// files (HTML, CSS, JavaScript modules, the icon), each with its media
-// type, an ETag for revalidation and Cache-Control: no-cache, so that a new
+// "/" with the page (index.html), of "/static/<file>" with the embedded
+// files (HTML, CSS, JavaScript modules, the icon) and of "/client/..." with
+// the JavaScript client (jsclient.Handler), each with its media type, an ETag for revalidation and Cache-Control: no-cache, so that a new
 // binary's files are picked up at once. Other paths are 404, other methods
 // 405. The page itself carries a Content-Security-Policy that allows only
 // its own origin.
@@ -153,6 +162,10 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
+	}
+	if strings.HasPrefix(p, "/client/") {
+		jsclient.Handler().ServeHTTP(w, r)
+		return
 	}
 	a := assets[p]
 	if a == nil || strings.HasSuffix(p, "/index.html") {

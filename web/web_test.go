@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/taskboard/taskboard/jsclient"
 )
 
 func get(t *testing.T, h http.Handler, method, target string, header http.Header) *http.Response {
@@ -37,9 +39,12 @@ func TestHandler(t *testing.T) {
 		{"GET", "/", 200, "text/html; charset=utf-8", "<title>Taskboard</title>"},
 		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/static/app.js", 200, "text/javascript; charset=utf-8", "import"},
-		{"GET", "/static/live.js", 200, "text/javascript; charset=utf-8", "EventSource"},
+		{"GET", "/static/api.js", 200, "text/javascript; charset=utf-8", "../client/v1/taskboard.js"},
 		{"GET", "/static/app.css", 200, "text/css; charset=utf-8", ":root"},
 		{"GET", "/static/icon.svg", 200, "image/svg+xml", "<svg"},
+		{"GET", "/client/v1/taskboard.js", 200, "text/javascript; charset=utf-8", "export class TaskboardClient"},
+		{"GET", "/client/v1/taskboard.d.ts", 200, "application/typescript; charset=utf-8", "TaskboardClient"},
+		{"GET", "/client/v1/nope.js", 404, "text/plain; charset=utf-8", ""},
 		{"GET", "/static/index.html", 404, "text/plain; charset=utf-8", ""},
 		{"GET", "/static/", 404, "text/plain; charset=utf-8", ""},
 		{"GET", "/static/nope.js", 404, "text/plain; charset=utf-8", ""},
@@ -140,9 +145,16 @@ func TestReferences(t *testing.T) {
 		}
 		for _, m := range imports.FindAllStringSubmatch(body, -1) {
 			ref := m[1] + m[2]
+			if c, ok := strings.CutPrefix(ref, "../client/v1/"); ok {
+				// The JavaScript client, served beside the page.
+				if _, err := jsclient.File(c); err != nil {
+					t.Errorf("%s imports %q, which package jsclient does not have", name, ref)
+				}
+				continue
+			}
 			mod, ok := strings.CutPrefix(ref, "./")
 			if !ok {
-				t.Errorf("%s imports %q: want a sibling module (./name.js)", name, ref)
+				t.Errorf("%s imports %q: want a sibling module (./name.js) or the client (../client/v1/taskboard.js)", name, ref)
 				continue
 			}
 			if _, ok := files[mod]; !ok {
@@ -153,8 +165,8 @@ func TestReferences(t *testing.T) {
 }
 
 // TestPageRelativeURLs checks that no module builds a URL from the site
-// root or the page's host: every request goes through api.js's apiURL or
-// wsURL, which resolve against the page's base.
+// root or the page's host: every request goes through the client, whose
+// base api.js sets to the page's own.
 func TestPageRelativeURLs(t *testing.T) {
 	rooted := regexp.MustCompile(`(?:fetch|EventSource|WebSocket)\(\s*['"\x60]|location\.(?:host|origin|pathname)\b`)
 	for name, body := range staticFiles(t) {
@@ -176,6 +188,7 @@ func TestPageUnderPrefix(t *testing.T) {
 	board := http.NewServeMux()
 	board.Handle("GET /{$}", Handler())
 	board.Handle("GET /static/", Handler())
+	board.Handle("GET /client/", Handler())
 	board.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"api":"`+r.URL.Path+`"}`)
@@ -236,8 +249,8 @@ func TestPageUnderPrefix(t *testing.T) {
 			return
 		}
 		seen[u.Path] = true
-		if !strings.HasPrefix(u.Path, "/board/static/") {
-			t.Errorf("%s refers to %q, which is %s: want it under /board/static/", base.Path, ref, u.Path)
+		if !strings.HasPrefix(u.Path, "/board/static/") && !strings.HasPrefix(u.Path, "/board/client/v1/") {
+			t.Errorf("%s refers to %q, which is %s: want it under /board/static/ or /board/client/v1/", base.Path, ref, u.Path)
 			return
 		}
 		res, body := fetch(t, u.String())
@@ -257,7 +270,7 @@ func TestPageUnderPrefix(t *testing.T) {
 	for _, m := range refs {
 		follow(t, pageURL, m[1])
 	}
-	for _, want := range []string{"/board/static/app.js", "/board/static/app.css", "/board/static/icon.svg", "/board/static/live.js", "/board/static/api.js"} {
+	for _, want := range []string{"/board/static/app.js", "/board/static/app.css", "/board/static/icon.svg", "/board/static/api.js", "/board/client/v1/taskboard.js"} {
 		if !seen[want] {
 			t.Errorf("following the page's references did not reach %s", want)
 		}

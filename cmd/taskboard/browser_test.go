@@ -62,6 +62,8 @@ func TestPageRoutes(t *testing.T) {
 		{"GET", "/static/app.css", 200, "text/css", "--accent"},
 		{"GET", "/static/icon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/static/missing.js", 404, "", ""},
+		{"GET", "/client/v1/taskboard.js", 200, "text/javascript", "export class TaskboardClient"},
+		{"GET", "/client/v1/missing.js", 404, "", ""},
 		{"GET", "/health", 200, "application/json", `"ok"`},
 		{"GET", "/openapi.json", 200, "application/json", ""},
 		{"GET", "/boards", 401, "application/json", "Unauthorized"},
@@ -133,7 +135,7 @@ func (s *pageServer) start() {
 	}
 	s.addr = ln.Addr().String()
 	s.store = store
-	s.api = httpapi.New(store, &httpapi.Options{Demo: true})
+	s.api = httpapi.New(store, &httpapi.Options{Demo: true, AdminToken: pageAdminToken})
 	var h http.Handler = routes(s.api)
 	if s.wrap != nil {
 		h = s.wrap(h)
@@ -160,6 +162,9 @@ func (s *pageServer) stop() {
 }
 
 func (s *pageServer) url() string { return "http://" + s.addr }
+
+// pageAdminToken is the admin token of the page servers' API.
+const pageAdminToken = "page-admin-token-for-tests"
 
 // browserPath returns the browser binary or skips the test.
 func browserPath(t *testing.T) string {
@@ -878,6 +883,7 @@ func TestBrowserUnderPrefix(t *testing.T) {
 	board := http.NewServeMux()
 	board.Handle("GET /{$}", web.Handler())
 	board.Handle("GET /static/", web.Handler())
+	board.Handle("GET /client/", web.Handler())
 	board.Handle("/", api)
 	var (
 		mu      sync.Mutex

@@ -244,13 +244,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // routes mounts the API; the web page is served beside it, at exactly "/"
-// and under "/static/". Everything else, including every other GET, goes to
+// and under "/static/", with the JavaScript client under "/client/". Everything else, including every other GET, goes to
 // the API, which stays authoritative for its routes and its 404s.
 func routes(api http.Handler) http.Handler {
 	page := web.Handler()
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /static/", page)
+	mux.Handle("GET /client/", page)
 	mux.Handle("/", api)
 	return mux
 }

@@ -1,15 +1,19 @@
 // The page: sign-in, the board switcher, the connection indicator and
-// presence, and the open board.
+// presence, and the open board. One live connection follows every board of
+// the user (the client's follow('*')): it renders the open board and marks
+// the others in the switcher when someone changes them.
 
-import { ApiError, get, newKey, onUnauthorized, request } from './api.js';
+import { ApiError, client, get, newKey, onUnauthorized, request } from './api.js';
 import { BoardSession } from './board.js';
 import { TaskEditor } from './editor.js';
-import { TRANSPORT_NAMES } from './live.js';
 import { $, avatar, confirmDialog, el, errorMessage, toast } from './ui.js';
 import { BoardView } from './view.js';
 import { Webhooks } from './webhooks.js';
 
 const LAST_BOARD = 'taskboard.lastBoard';
+
+/** TRANSPORT_NAMES are the human names of the transports. */
+const TRANSPORT_NAMES = { ws: 'WebSocket', sse: 'SSE', poll: 'Long polling' };
 
 const app = {
   me: null, // the signed-in user
@@ -18,6 +22,8 @@ const app = {
   view: null, // its BoardView
   status: null, // the connection state
   countdown: 0, // the reconnect countdown timer
+  follower: null, // the live connection to every board of the user
+  unread: new Map(), // board id → changes by others since it was last open
 };
 
 let editor;
@@ -46,6 +52,7 @@ function renderSignInOptions() {
 
 function showSignIn(message = '') {
   closeBoard();
+  stopFollowing();
   app.me = null;
   show('signin');
   document.title = 'Sign in · Taskboard';
@@ -124,8 +131,108 @@ async function loadBoards(preferred) {
 
 function renderBoardSelect() {
   const select = $('board-select');
-  select.replaceChildren(...app.boards.map((b) => el('option', { value: b.id, text: b.name })));
+  select.replaceChildren(...app.boards.map((b) => markOption(el('option', { value: b.id, text: b.name }))));
   if (app.session) select.value = app.session.boardId;
+  for (const b of app.boards) app.follower?.add(b.id);
+}
+
+// markOption shows in a switcher option how many changes others made to
+// its board since the user last had it open.
+function markOption(opt) {
+  const n = app.unread.get(opt.value) ?? 0;
+  opt.dataset.unread = String(n);
+  opt.label = n ? `${opt.textContent} • ${n} new` : opt.textContent;
+  return opt;
+}
+
+function markBoard(boardId) {
+  const opt = [...$('board-select').options].find((o) => o.value === boardId);
+  if (opt) markOption(opt);
+}
+
+// ---- the live connection ----
+
+// follow starts the one connection of the page: every board of the user,
+// the open one resuming right after the snapshot it shows.
+function follow(after) {
+  if (app.follower) return;
+  app.follower = client.follow('*', {
+    transports: ['ws', 'sse', 'poll'],
+    after,
+    fetchPresence: false,
+    onEvent: onLiveEvent,
+    onPresence: (boardId, users) => { if (app.session?.boardId === boardId) app.session.setPresence(users); },
+    onReset: onLiveReset,
+    onFollowing: ({ boardId }) => { if (!app.boards.some((b) => b.id === boardId)) refreshBoards(); },
+    onState: (st) => {
+      const s = { status: st.state === 'closed' || st.state === 'idle' ? 'stopped' : st.state, transport: st.transport, retryAt: st.retryAt };
+      app.session?.setStatus(s);
+      setStatus(s);
+      if (s.status === 'live' && s.transport !== 'ws') app.session?.fetchPresence();
+    },
+  });
+  if (app.session) app.session.follower = app.follower;
+}
+
+function stopFollowing() {
+  app.follower?.close();
+  app.follower = null;
+  app.unread.clear();
+}
+
+function onLiveEvent(ev) {
+  const s = app.session;
+  if (s && ev.boardId === s.boardId) {
+    s.onEvent(ev);
+    return;
+  }
+  if (typeof ev.seq !== 'number') return;
+  if (ev.type === 'board_updated' && ev.board) {
+    const b = app.boards.find((x) => x.id === ev.boardId);
+    if (b) b.name = ev.board.name;
+    const opt = [...$('board-select').options].find((o) => o.value === ev.boardId);
+    if (opt) opt.textContent = ev.board.name;
+  }
+  if (!ev.own) app.unread.set(ev.boardId, (app.unread.get(ev.boardId) ?? 0) + 1);
+  markBoard(ev.boardId);
+}
+
+function onLiveReset(r) {
+  const s = app.session;
+  if (s && r.boardId === s.boardId) {
+    if (!r.stopped) s.reset(r.snapshot);
+    else {
+      const why = { board_deleted: 'This board was deleted', access_revoked: 'You were removed from this board' };
+      boardGone(why[r.reason] ?? 'Board not found');
+    }
+    return;
+  }
+  if (r.stopped) {
+    app.boards = app.boards.filter((b) => b.id !== r.boardId);
+    app.unread.delete(r.boardId);
+    renderBoardSelect();
+  }
+}
+
+// refreshBoards updates the switcher with a board list from the server.
+async function refreshBoards() {
+  const body = await get('/boards').catch(() => null);
+  if (!body || !app.me) return;
+  app.boards = body.data ?? [];
+  renderBoardSelect();
+}
+
+// renderOffline says, while the connection is down, that changes wait.
+function renderOffline() {
+  const banner = $('offline');
+  const down = app.status && (app.status.status === 'reconnecting' || app.status.status === 'offline');
+  const n = client.pending;
+  const show = Boolean(app.me) && (down || !client.online) && (n > 0 || down);
+  banner.hidden = !show;
+  if (show) {
+    banner.textContent = n ? `Offline — ${n} ${n === 1 ? 'change' : 'changes'} waiting` : 'Offline — changes you make are sent when the connection is back';
+  }
+  banner.dataset.pending = String(n);
 }
 
 function closeBoard() {
@@ -135,7 +242,6 @@ function closeBoard() {
   app.session?.close();
   app.view = null;
   app.session = null;
-  clearInterval(app.countdown);
   webhooks?.forBoard(null);
   $('presence').replaceChildren();
   delete $('presence').dataset.key;
@@ -145,12 +251,10 @@ async function openBoard(boardId) {
   closeBoard();
   const session = new BoardSession(boardId, app.me, {
     changed: () => { if (app.session === session) render(); },
-    status: (s) => { if (app.session === session) setStatus(s); },
     gone: (message) => { if (app.session === session) boardGone(message); },
-    unauthorized: () => showSignIn('Your session has ended. Please sign in again.'),
   });
   app.session = session;
-  setStatus({ status: 'connecting', transport: '' });
+  if (!app.follower) setStatus({ status: 'connecting', transport: '' });
   try {
     await session.load();
   } catch (e) {
@@ -172,8 +276,19 @@ async function openBoard(boardId) {
   app.view = new BoardView($('board'), session, {
     openTask: (taskId) => editor.open(session, taskId, app.view?.cards.get(taskId)),
   });
+  app.unread.delete(boardId);
+  markBoard(boardId);
+  if (app.follower) {
+    // Following already: events up to the snapshot's seq are in it, and
+    // those after it come next.
+    session.follower = app.follower;
+    app.follower.add(boardId, session.server.seq);
+    if (app.status) session.setStatus(app.status);
+    if (app.status?.status === 'live') session.fetchPresence();
+  } else {
+    follow({ [boardId]: session.server.seq });
+  }
   render();
-  session.start();
   webhooks.forBoard(boardId);
 }
 
@@ -198,7 +313,10 @@ function render() {
   if (title.textContent !== name) title.textContent = name;
   document.title = `${name} · Taskboard`;
   const opt = [...$('board-select').options].find((o) => o.value === s.boardId);
-  if (opt && opt.textContent !== name) opt.textContent = name;
+  if (opt && opt.textContent !== name) {
+    opt.textContent = name;
+    markOption(opt);
+  }
   renderPresence(s.viewers());
   // What the user's role allows: a viewer's board says it is read-only;
   // only owners rename it.
@@ -325,6 +443,7 @@ function renameBoard() {
 function setStatus(s) {
   app.status = s;
   clearInterval(app.countdown);
+  renderOffline();
   const conn = $('conn');
   conn.dataset.status = s.status;
   conn.dataset.transport = s.transport || '';
@@ -372,7 +491,11 @@ function wire() {
   });
   $('signout').addEventListener('click', signOut);
   $('board-select').addEventListener('change', (e) => openBoard(e.target.value));
-  $('conn').addEventListener('click', () => app.session?.live.retryNow());
+  $('conn').addEventListener('click', () => {
+    if (app.status?.status !== 'live') app.follower?.reconnect();
+    client.retryNow();
+  });
+  client.on('status', renderOffline);
   $('board-title').addEventListener('click', renameBoard);
   $('help').addEventListener('click', () => $('help-dialog').showModal());
   $('members-button').addEventListener('click', openMembers);

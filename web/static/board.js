@@ -1,11 +1,11 @@
-// BoardSession is one open board: its state, the live connection that
-// keeps it current, who is here and who is typing, and the changes the
-// user makes. Changes are optimistic: they show at once, go to the server
-// with a fresh Idempotency-Key, and are recognised when their event comes
-// back with that key as mutationId; a refused change is rolled back.
+// BoardSession is one open board: its state, who is here and who is
+// typing, and the changes the user makes. The page's one live connection
+// (the client's follow(), in app.js) hands it the board's events, resets and
+// presence. Changes are optimistic: they show at once, go to the server with
+// a fresh Idempotency-Key, and are recognised when their event comes back
+// with that key as mutationId; a refused change is rolled back.
 
 import { ApiError, get, newKey, request } from './api.js';
-import { Live } from './live.js';
 import {
   applyEvent, clone, fromSnapshot, locate, moveListIn, moveTaskIn, putList, putTask, removeList, removeTask,
 } from './state.js';
@@ -19,9 +19,9 @@ const enc = encodeURIComponent;
 
 export class BoardSession {
   /**
-   * hooks: changed() after any change to what is shown, status(state) for
-   * the connection indicator, gone(message) when the board disappears,
-   * unauthorized() when the session ends.
+   * hooks: changed() after any change to what is shown, gone(message) when
+   * the board disappears. follower is the live connection (typing goes
+   * through it); status the connection state, set by the page.
    */
   constructor(boardId, me, hooks) {
     this.boardId = boardId;
@@ -36,24 +36,8 @@ export class BoardSession {
     this.typingSentAt = 0;
     this.resyncing = false;
     this.closed = false;
-    this.live = new Live(boardId, {
-      seq: () => this.server.seq,
-      event: (ev) => this.onEvent(ev),
-      presence: (users) => this.setPresence(users),
-      reset: () => this.resync(),
-      gone: (message) => this.hooks.gone(message || 'Board not found'),
-      unauthorized: () => this.hooks.unauthorized(),
-      state: (s) => {
-        this.status = s;
-        // Who is here is known only while connected; the next connection
-        // tells again.
-        if (s.status !== 'live' && this.presence.size) {
-          this.presence.clear();
-          this.changed();
-        }
-        this.hooks.status(s);
-      },
-    });
+    this.follower = null;
+    this.status = null;
   }
 
   /** load fetches the snapshot; it rejects with an ApiError. */
@@ -62,16 +46,29 @@ export class BoardSession {
     this.server = fromSnapshot(snap);
   }
 
-  /** start follows the board live. */
-  start() {
-    this.live.start();
+  /** setStatus takes the connection state ({status, transport, retryAt}). */
+  setStatus(s) {
+    this.status = s;
+    // Who is here is known only while connected; the next connection
+    // tells again.
+    if (s.status !== 'live' && this.presence.size) {
+      this.presence.clear();
+      this.changed();
+    }
   }
 
-  /** close stops following the board. */
+  /** fetchPresence asks who is here (for transports that do not tell). */
+  async fetchPresence() {
+    try {
+      const body = await get(`/boards/${enc(this.boardId)}/presence`, { retry: false });
+      if (!this.closed) this.setPresence(body?.data ?? []);
+    } catch { /* presence is best effort */ }
+  }
+
+  /** close stops showing the board. */
   close() {
     this.closed = true;
     this.stopTyping();
-    this.live.stop();
     for (const users of this.typing.values()) for (const u of users.values()) clearTimeout(u.timer);
     this.typing.clear();
   }
@@ -209,7 +206,7 @@ export class BoardSession {
     const now = Date.now();
     if (this.typingTask === taskId && now - this.typingSentAt < TYPING_EVERY) return;
     if (this.typingTask && this.typingTask !== taskId) this.stopTyping();
-    if (this.live.send({ type: 'typing', boardId: this.boardId, taskId })) {
+    if (this.follower?.typing(this.boardId, taskId)) {
       this.typingTask = taskId;
       this.typingSentAt = now;
     }
@@ -218,31 +215,35 @@ export class BoardSession {
   /** stopTyping tells the others that the user stopped editing. */
   stopTyping() {
     if (!this.typingTask) return;
-    this.live.send({ type: 'stop_typing', boardId: this.boardId, taskId: this.typingTask });
+    this.follower?.stopTyping(this.boardId, this.typingTask);
     this.typingTask = null;
     this.typingSentAt = 0;
   }
 
-  // resync refetches the snapshot after a reset or a gap, then resumes from
-  // its seq.
+  /**
+   * reset replaces the board with a snapshot the connection fetched after
+   * a reset; the events after its seq follow.
+   */
+  reset(snap, started = Date.now()) {
+    if (this.closed) return;
+    this.server = fromSnapshot(snap);
+    // Changes acknowledged before the snapshot was asked for are in it.
+    this.ops = this.ops.filter((op) => !(op.ackedAt && op.ackedAt < started));
+    this.prune();
+    this.changed();
+  }
+
+  // resync refetches the snapshot after a gap, then goes on from its seq.
   async resync() {
     if (this.resyncing || this.closed) return;
     this.resyncing = true;
     const started = Date.now();
     try {
       const snap = await get(`/boards/${enc(this.boardId)}`);
-      if (this.closed) return;
-      this.server = fromSnapshot(snap);
-      // Changes acknowledged before the snapshot was asked for are in it.
-      this.ops = this.ops.filter((op) => !(op.ackedAt && op.ackedAt < started));
-      this.prune();
-      this.changed();
       this.resyncing = false;
-      this.live.restart();
+      this.reset(snap, started);
     } catch (err) {
-      this.resyncing = false;
       if (err instanceof ApiError && err.status === 404) this.hooks.gone('Board not found');
-      else if (!(err instanceof ApiError && err.status === 401)) this.live.restart();
     } finally {
       this.resyncing = false;
     }
