@@ -83,6 +83,12 @@ const (
 	SSE Transport = iota
 	// WebSocket is GET /ws with a join per board.
 	WebSocket
+	// LongPoll is long polling, GET /poll?boards= (for Follow too, with
+	// its one board): a request per answer, each after the cursor, held
+	// by the server for half the idle timeout (at most 25 s). Under
+	// AllBoards, a board the caller joins or creates is picked up by the
+	// next poll.
+	LongPoll
 )
 
 // FollowOption configures Follow and FollowBoards.
@@ -100,11 +106,14 @@ func Over(t Transport) FollowOption { return func(f *followConfig) { f.transport
 
 // WithTickets authenticates each connection with a fresh ticket
 // (POST /realtime/tickets with the client's credentials, then ?ticket=)
-// instead of sending the bearer token on the stream.
+// instead of sending the bearer token on the stream. Long polls send the
+// bearer token all the same: the server takes tickets on SSE and WebSocket
+// only.
 func WithTickets() FollowOption { return func(f *followConfig) { f.tickets = true } }
 
 // WithIdleTimeout reconnects a stream that has sent nothing, heartbeats
-// included, for d (default 45s, three of the server's heartbeats).
+// included, for d (default 45s, three of the server's heartbeats). Over
+// LongPoll, polls are held for d/2 (1..25 s).
 func WithIdleTimeout(d time.Duration) FollowOption { return func(f *followConfig) { f.idle = d } }
 
 // WithBuffer sets the capacity of the events channel (default 64).
@@ -188,8 +197,11 @@ func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts .
 // Over SSE, FollowBoards reads GET /events?boards=..., resuming with the
 // composite cursor; such a stream does not make the caller present on the
 // boards. Over a WebSocket it joins each board on one connection (boards
-// beyond the server's limit per connection end the stream). AllBoards is
-// SSE only: the WebSocket has no join for every board, so AllBoards with
+// beyond the server's limit per connection end the stream). Over LongPoll
+// it polls GET /poll?boards= after the cursor; a board deleted between two
+// polls goes with its log, so it ends as access_revoked. AllBoards works
+// over SSE and LongPoll; the WebSocket has no join for every board (and
+// listing them at connect would miss those made later), so AllBoards with
 // Over(WebSocket) ends the stream at once with an error wrapping
 // errors.ErrUnsupported. Bad boards (none, more than MaxBoards, an empty
 // id, AllBoards among ids) end it at once with an error wrapping
@@ -236,7 +248,7 @@ func (f *follower) start(ctx context.Context, opts []FollowOption, bad error) *S
 		o(&f.cfg)
 	}
 	if bad == nil && f.all && f.cfg.transport == WebSocket {
-		bad = fmt.Errorf("client: FollowBoards: %s over a WebSocket (use SSE): %w", AllBoards, errors.ErrUnsupported)
+		bad = fmt.Errorf("client: FollowBoards: %s over a WebSocket (use SSE or LongPoll): %w", AllBoards, errors.ErrUnsupported)
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -350,8 +362,11 @@ func (t *terminalError) Unwrap() error { return t.err }
 // connect opens one connection and reads it until it ends. progressed
 // reports whether the server accepted it (sent its first frame).
 func (f *follower) connect(ctx context.Context) (progressed bool, err error) {
-	if f.cfg.transport == WebSocket {
+	switch f.cfg.transport {
+	case WebSocket:
 		return f.connectWS(ctx)
+	case LongPoll:
+		return f.connectPoll(ctx)
 	}
 	return f.connectSSE(ctx)
 }
@@ -359,7 +374,7 @@ func (f *follower) connect(ctx context.Context) (progressed bool, err error) {
 // credential returns the query and header that authenticate a stream.
 func (f *follower) credential(ctx context.Context) (url.Values, http.Header, error) {
 	q, h := url.Values{}, http.Header{}
-	if f.cfg.tickets {
+	if f.cfg.tickets && f.cfg.transport != LongPoll {
 		t, err := f.c.CreateTicket(ctx)
 		if err != nil {
 			return nil, nil, err
