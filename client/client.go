@@ -3,6 +3,14 @@
 // events exactly once and in order over Server-Sent Events or a WebSocket,
 // reconnecting with backoff and resuming from the last seq it delivered.
 //
+// FollowBoards does the same for many boards on one connection: named
+// boards, or AllBoards (every board of the caller, and those they join or
+// create while following; not over a WebSocket). Its position is a Cursor, one seq per
+// board, whose string form ("board-1:12,board-2:7") a caller persists and
+// parses back with ParseCursor to resume each board exactly. A reset
+// concerns one board: the others go on, and a board the caller loses ends
+// alone (an EventReset with Reset.Err).
+//
 // A Client is safe for concurrent use. Every write sends an
 // Idempotency-Key, generated per call and reused when the client retries
 // that call after a lost connection or a 503, so that a retried write is

@@ -14,21 +14,18 @@ import (
 	"github.com/taskboard/taskboard/httpapi"
 )
 
-// Create a task and see it come back through Follow, recognised by its
-// mutation id.
-func Example() {
-	// A server over a demo database, and a token for Alice.
+// exampleServer starts a server over a new database and returns a client
+// for its first user, Alice, and what stops it all.
+func exampleServer() (*client.Client, func()) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "taskboard-example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
 	store, err := taskboard.Open(ctx, filepath.Join(dir, "taskboard.db"), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.Close()
 	alice, err := store.CreateUser(ctx, taskboard.UserCreate{Name: "Alice", Email: "alice@example.com"})
 	if err != nil {
 		log.Fatal(err)
@@ -39,14 +36,24 @@ func Example() {
 	}
 	api := httpapi.New(store, nil)
 	srv := httptest.NewServer(api)
-	defer srv.Close()
-	defer api.Close()
-
-	// The client.
 	c, err := client.New(srv.URL, client.WithToken(token))
 	if err != nil {
 		log.Fatal(err)
 	}
+	return c, func() {
+		api.Close()
+		srv.Close()
+		store.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+// Create a task and see it come back through Follow, recognised by its
+// mutation id.
+func Example() {
+	ctx := context.Background()
+	c, stop := exampleServer()
+	defer stop()
 	board, err := c.CreateBoard(ctx, "Sprint 13")
 	if err != nil {
 		log.Fatal(err)
@@ -79,4 +86,84 @@ func Example() {
 	}
 	log.Fatal(stream.Err())
 	// Output: task_created Ship the client true
+}
+
+// Follow two boards on one stream, keep the cursor of what was taken in
+// as a string (a file, a database row), and resume from it later: each
+// board goes on exactly after its own seq.
+func ExampleClient_FollowBoards() {
+	ctx := context.Background()
+	c, stop := exampleServer()
+	defer stop()
+	lists := map[string]string{} // board id → its list
+	names := map[string]string{} // board id → name
+	var boards []string
+	for _, name := range []string{"Sprint A", "Sprint B"} {
+		b, err := c.CreateBoard(ctx, name)
+		if err != nil {
+			log.Fatal(err)
+		}
+		l, err := c.CreateList(ctx, b.ID, "To do", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		boards, lists[b.ID], names[b.ID] = append(boards, b.ID), l.ID, name
+	}
+	write := func(boardID, title string) {
+		if _, err := c.CreateTask(ctx, client.TaskCreate{Title: title, ListID: lists[boardID]}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// No saved cursor yet: each board starts with an EventFollowing and
+	// its snapshot.
+	saved := ""
+	cursor, err := client.ParseCursor(saved)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stream := c.FollowBoards(ctx, boards, cursor)
+	started, seen := 0, 0
+	for ev := range stream.Events() {
+		cursor.Update(ev)
+		saved = cursor.String()
+		switch {
+		case ev.Type == client.EventFollowing:
+			if started++; started == len(boards) {
+				write(boards[0], "Write the client")
+			}
+		case ev.Reset != nil && ev.Reset.Err != nil:
+			fmt.Println("no longer following", names[ev.BoardID], ev.Reset.Err)
+		case ev.Envelope != nil:
+			fmt.Println(ev.Type, "on", names[ev.BoardID]+":", ev.Envelope.Task.Title)
+			if seen++; seen == 1 {
+				write(boards[1], "Ship the client")
+			}
+		}
+		if seen == 2 {
+			break
+		}
+	}
+	stream.Close()
+
+	// Written while nobody follows; the saved cursor resumes after it all.
+	write(boards[0], "Fix what users found")
+	cursor, err = client.ParseCursor(saved)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stream = c.FollowBoards(ctx, boards, cursor)
+	defer stream.Close()
+	for ev := range stream.Events() {
+		cursor.Update(ev)
+		if ev.Envelope != nil {
+			fmt.Println("resumed:", ev.Type, "on", names[ev.BoardID]+":", ev.Envelope.Task.Title)
+			return
+		}
+	}
+	log.Fatal(stream.Err())
+	// Output:
+	// task_created on Sprint A: Write the client
+	// task_created on Sprint B: Ship the client
+	// resumed: task_created on Sprint A: Fix what users found
 }

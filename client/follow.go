@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,20 +24,39 @@ const FromNow int64 = -1
 // EventReset is the Type of the Event that reports a reset.
 const EventReset = "reset"
 
-// Event is one event Follow delivers: a logged event (Seq >= 1, Envelope
-// set), an ephemeral one (Seq 0: user_joined, user_typing, presence...,
-// only Data set), or a reset (Type EventReset, Reset set).
+// EventFollowing is the Type of the Event with which a FollowBoards stream
+// starts following a board that is not in its cursor: the board's
+// snapshot (Snapshot), whose seq is Seq; the board's events after it
+// follow.
+const EventFollowing = "following"
+
+// EventLimit is the Type of the Event that says a board the caller was
+// added to, or created, is not followed by an AllBoards stream because it
+// already follows MaxBoards boards (only BoardID and Data are set).
+const EventLimit = "limit"
+
+// Event is one event a stream delivers: a logged event (Seq >= 1,
+// Envelope set), an ephemeral one (Seq 0: user_joined, user_typing,
+// presence..., only Data set), a reset (Type EventReset, Reset set), a
+// board the stream starts following (Type EventFollowing, Snapshot set) or
+// a board it cannot follow (Type EventLimit). Every Event carries the
+// BoardID it is about.
 type Event struct {
 	Type    string
 	BoardID string
 	Seq     int64
 	// Envelope is a logged event, decoded.
 	Envelope *taskboard.Envelope
-	// Data is the event's JSON object as the server sent it.
+	// Data is the event's JSON object as the server sent it (for a reset
+	// or an EventFollowing, as the client made it, with the snapshot's
+	// seq).
 	Data json.RawMessage
 	// Reset is set on a reset: the caller's state of the board is to be
 	// replaced by Reset.Snapshot; events that follow come after its seq.
 	Reset *Reset
+	// Snapshot is the board as of Seq, on an EventFollowing and on a reset
+	// with a snapshot (then the same as Reset.Snapshot).
+	Snapshot *taskboard.Snapshot
 }
 
 // Reset says that the board's events could not be resumed from where
@@ -45,21 +65,33 @@ type Reset struct {
 	// Reason is "history_truncated", "ahead", "access_revoked" or
 	// "board_deleted".
 	Reason string
-	// Snapshot is the board as of Snapshot.Seq.
+	// Snapshot is the board as of Snapshot.Seq; nil when Err is set.
 	Snapshot *taskboard.Snapshot
+	// Err is set when the stream no longer follows the board (the caller
+	// lost access to it, or it was deleted): it wraps ErrNotFound and the
+	// reason's sentinel (taskboard.ErrAccessRevoked,
+	// taskboard.ErrBoardDeleted). The event's Seq is 0 then.
+	Err error
 }
 
-// Transport is how Follow receives events.
+// Transport is how a stream receives events.
 type Transport int
 
 const (
-	// SSE is GET /boards/{boardId}/events (the default).
+	// SSE is Server-Sent Events (the default): GET /boards/{boardId}/events
+	// for Follow, GET /events?boards= for FollowBoards.
 	SSE Transport = iota
 	// WebSocket is GET /ws with a join per board.
 	WebSocket
+	// LongPoll is long polling, GET /poll?boards= (for Follow too, with
+	// its one board): a request per answer, each after the cursor, held
+	// by the server for half the idle timeout (at most 25 s). Under
+	// AllBoards, a board the caller joins or creates is picked up by the
+	// next poll.
+	LongPoll
 )
 
-// FollowOption configures Follow.
+// FollowOption configures Follow and FollowBoards.
 type FollowOption func(*followConfig)
 
 type followConfig struct {
@@ -74,18 +106,22 @@ func Over(t Transport) FollowOption { return func(f *followConfig) { f.transport
 
 // WithTickets authenticates each connection with a fresh ticket
 // (POST /realtime/tickets with the client's credentials, then ?ticket=)
-// instead of sending the bearer token on the stream.
+// instead of sending the bearer token on the stream. Long polls send the
+// bearer token all the same: the server takes tickets on SSE and WebSocket
+// only.
 func WithTickets() FollowOption { return func(f *followConfig) { f.tickets = true } }
 
 // WithIdleTimeout reconnects a stream that has sent nothing, heartbeats
-// included, for d (default 45s, three of the server's heartbeats).
+// included, for d (default 45s, three of the server's heartbeats). Over
+// LongPoll, polls are held for d/2 (1..25 s).
 func WithIdleTimeout(d time.Duration) FollowOption { return func(f *followConfig) { f.idle = d } }
 
 // WithBuffer sets the capacity of the events channel (default 64).
 func WithBuffer(n int) FollowOption { return func(f *followConfig) { f.buffer = n } }
 
-// Stream is a running Follow. Its goroutine owns and closes Events; read
-// Events until it is closed, then Err says why it ended.
+// Stream is a running Follow or FollowBoards. Its goroutine owns and
+// closes Events; read Events until it is closed, then Err says why it
+// ended.
 type Stream struct {
 	events chan Event
 	cancel context.CancelFunc
@@ -96,7 +132,7 @@ type Stream struct {
 }
 
 // Events delivers the stream's events, each logged event exactly once and
-// in seq order. It is closed when the stream ends.
+// in seq order per board. It is closed when the stream ends.
 func (s *Stream) Events() <-chan Event { return s.events }
 
 // Err returns why the stream ended once Events is closed: nil after
@@ -115,39 +151,118 @@ func (s *Stream) Close() {
 	<-s.done
 }
 
-// boardCursor is where a stream stands on one board: the seq of the last
-// event delivered, or -1 before the first connection when following from
-// now. Streams keep one per board, so that following several boards over
-// one connection only adds entries.
-type boardCursor struct {
-	boardID string
-	seq     int64
-}
-
 // Follow delivers the events of boardID after seq after (FromNow: from the
 // board's next event), reconnecting with exponential backoff and full
 // jitter and resuming exactly after the last event delivered. A reset (the
 // resume point is no longer in the log, or ahead of it) fetches the
 // board's snapshot, delivers it as an Event of type EventReset and goes on
 // after the snapshot's seq. The stream ends when ctx ends, on Close, or
-// when the board cannot be followed any more (401, 403, 404: see Err).
+// when the board cannot be followed any more: after a board_deleted or
+// access_revoked reset (delivered as an EventReset with Reset.Err), or an
+// answer 400, 401, 403 or 404 (see Err).
 //
-// Every Event carries its BoardID, and a Stream keeps its position per
-// board.
+// Over SSE, Follow reads GET /boards/{boardId}/events, which also makes
+// the caller present on the board, as a page showing it is.
 func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts ...FollowOption) *Stream {
-	cfg := followConfig{idle: 45 * time.Second, buffer: 64}
+	f := &follower{c: c, single: true, cur: Cursor{}, pending: map[string]bool{}}
+	if after >= 0 {
+		f.cur[boardID] = after
+	} else {
+		f.pending[boardID] = true
+	}
+	return f.start(ctx, opts, nil)
+}
+
+// FollowBoards delivers the events of several boards on one connection:
+// boards are 1..MaxBoards board ids, or the single entry AllBoards for
+// every board of the caller. Each board of cursor (see Cursor) is resumed
+// exactly after its seq; each board not in it, and under AllBoards each
+// board the caller is added to, creates or imports while following (and
+// those they joined while a persisted cursor was put away), starts with
+// an EventFollowing carrying its snapshot, then its events after the
+// snapshot's seq. Boards of cursor that are not in boards are ignored;
+// FollowBoards copies cursor before it returns.
+//
+// Every board's logged events are delivered exactly once and in seq order,
+// across reconnects (exponential backoff with full jitter, as Follow). A
+// history_truncated or ahead reset of one board fetches that board's
+// snapshot and delivers it as an EventReset; the others go on. A board the
+// caller can no longer see, or that was deleted, is delivered as an
+// EventReset with Reset.Err set and is no longer followed; the stream goes
+// on for the others, and ends (Err: that error) when it followed named
+// boards and none is left. It also ends when ctx ends, on Close, or on an
+// answer 400, 401, 403 or 404 (on a fresh stream, any named board the
+// caller cannot see is 404).
+//
+// Over SSE, FollowBoards reads GET /events?boards=..., resuming with the
+// composite cursor; such a stream does not make the caller present on the
+// boards. Over a WebSocket it joins each board on one connection (boards
+// beyond the server's limit per connection end the stream). Over LongPoll
+// it polls GET /poll?boards= after the cursor; a board deleted between two
+// polls goes with its log, so it ends as access_revoked. AllBoards works
+// over SSE and LongPoll; the WebSocket has no join for every board (and
+// listing them at connect would miss those made later), so AllBoards with
+// Over(WebSocket) ends the stream at once with an error wrapping
+// errors.ErrUnsupported. Bad boards (none, more than MaxBoards, an empty
+// id, AllBoards among ids) end it at once with an error wrapping
+// ErrInvalid.
+func (c *Client) FollowBoards(ctx context.Context, boards []string, cursor Cursor, opts ...FollowOption) *Stream {
+	f := &follower{c: c, cur: Cursor{}, pending: map[string]bool{}}
+	var bad error
+	switch {
+	case len(boards) == 1 && boards[0] == AllBoards:
+		f.all = true
+		f.cur = cursor.clone()
+	case len(boards) == 0:
+		bad = fmt.Errorf("client: FollowBoards: no boards: %w", ErrInvalid)
+	default:
+		for _, id := range boards {
+			switch {
+			case id == AllBoards:
+				bad = fmt.Errorf("client: FollowBoards: %s among board ids: %w", AllBoards, ErrInvalid)
+			case strings.TrimSpace(id) == "" || strings.Contains(id, ","):
+				bad = fmt.Errorf("client: FollowBoards: board id %q: %w", id, ErrInvalid)
+			}
+			if seq, ok := cursor[id]; ok {
+				f.cur[id] = seq
+			} else {
+				f.pending[id] = true
+			}
+		}
+		if bad == nil && len(f.cur)+len(f.pending) > MaxBoards {
+			bad = fmt.Errorf("client: FollowBoards: %d boards, at most %d: %w", len(f.cur)+len(f.pending), MaxBoards, ErrInvalid)
+		}
+	}
+	for id, seq := range f.cur {
+		if seq < 0 {
+			bad = fmt.Errorf("client: FollowBoards: cursor seq %d for board %s: %w", seq, id, ErrInvalid)
+		}
+	}
+	return f.start(ctx, opts, bad)
+}
+
+// start runs f on a new Stream; a non-nil bad ends the stream at once.
+func (f *follower) start(ctx context.Context, opts []FollowOption, bad error) *Stream {
+	f.cfg = followConfig{idle: 45 * time.Second, buffer: 64}
 	for _, o := range opts {
-		o(&cfg)
+		o(&f.cfg)
+	}
+	if bad == nil && f.all && f.cfg.transport == WebSocket {
+		bad = fmt.Errorf("client: FollowBoards: %s over a WebSocket (use SSE or LongPoll): %w", AllBoards, errors.ErrUnsupported)
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Stream{events: make(chan Event, cfg.buffer), cancel: cancel, done: make(chan struct{})}
-	f := &follower{c: c, cfg: cfg, s: s, cur: &boardCursor{boardID: boardID, seq: after}}
+	s := &Stream{events: make(chan Event, f.cfg.buffer), cancel: cancel, done: make(chan struct{})}
+	f.s = s
 	go func() {
 		defer close(s.done)
 		defer close(s.events)
-		err := f.run(ctx)
+		err := bad
+		if err == nil {
+			err = f.run(ctx)
+		}
 		switch {
+		case bad != nil:
 		case parent.Err() != nil:
 			err = parent.Err()
 		case ctx.Err() != nil: // Close
@@ -160,12 +275,39 @@ func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts .
 	return s
 }
 
-// follower is the state of one Stream's goroutine.
+// follower is the state of one Stream's goroutine, which alone uses it.
 type follower struct {
 	c   *Client
 	cfg followConfig
 	s   *Stream
-	cur *boardCursor
+	// single: Follow's one board, over GET /boards/{boardId}/events, with
+	// no EventFollowing. all: AllBoards.
+	single, all bool
+	// cur holds the followed boards whose position is known: the seq of
+	// the last event delivered. pending holds the named boards that start
+	// when the server says from where (Follow's FromNow, FollowBoards'
+	// boards not in the cursor).
+	cur     Cursor
+	pending map[string]bool
+}
+
+// followed reports whether the stream follows boardID.
+func (f *follower) followed(boardID string) bool {
+	_, ok := f.cur[boardID]
+	return ok || f.pending[boardID]
+}
+
+// boards returns the followed boards, sorted.
+func (f *follower) boards() []string {
+	ids := make([]string, 0, len(f.cur)+len(f.pending))
+	for id := range f.cur {
+		ids = append(ids, id)
+	}
+	for id := range f.pending {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // errReconnect ends a connection to open another one at once.
@@ -220,8 +362,11 @@ func (t *terminalError) Unwrap() error { return t.err }
 // connect opens one connection and reads it until it ends. progressed
 // reports whether the server accepted it (sent its first frame).
 func (f *follower) connect(ctx context.Context) (progressed bool, err error) {
-	if f.cfg.transport == WebSocket {
+	switch f.cfg.transport {
+	case WebSocket:
 		return f.connectWS(ctx)
+	case LongPoll:
+		return f.connectPoll(ctx)
 	}
 	return f.connectSSE(ctx)
 }
@@ -229,7 +374,7 @@ func (f *follower) connect(ctx context.Context) (progressed bool, err error) {
 // credential returns the query and header that authenticate a stream.
 func (f *follower) credential(ctx context.Context) (url.Values, http.Header, error) {
 	q, h := url.Values{}, http.Header{}
-	if f.cfg.tickets {
+	if f.cfg.tickets && f.cfg.transport != LongPoll {
 		t, err := f.c.CreateTicket(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -251,49 +396,112 @@ func (f *follower) deliver(ctx context.Context, ev Event) error {
 	}
 }
 
-// logged delivers a logged event unless it was delivered already. A gap
-// makes the connection start again from the cursor.
+// logged delivers a logged event of a followed board unless it was
+// delivered already. A gap makes the connection start again from the
+// cursor.
 func (f *follower) logged(ctx context.Context, typ string, data []byte) error {
 	var env taskboard.Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return fmt.Errorf("client: decode %s event: %w", typ, err)
 	}
-	if env.Seq <= f.cur.seq {
+	last, ok := f.cur[env.BoardID]
+	if !ok || env.Seq <= last {
+		// A board not followed, or not started yet: its start covers it.
 		return nil
 	}
-	if f.cur.seq >= 0 && env.Seq != f.cur.seq+1 {
-		return fmt.Errorf("client: board %s: event %d after %d: %w", f.cur.boardID, env.Seq, f.cur.seq, errReconnect)
+	if env.Seq != last+1 {
+		return fmt.Errorf("client: board %s: event %d after %d: %w", env.BoardID, env.Seq, last, errReconnect)
 	}
 	if err := f.deliver(ctx, Event{Type: env.Type, BoardID: env.BoardID, Seq: env.Seq, Envelope: &env, Data: data}); err != nil {
 		return err
 	}
-	f.cur.seq = env.Seq
+	f.cur[env.BoardID] = env.Seq
 	return nil
 }
 
-// reset fetches the board's snapshot, delivers it and moves the cursor to
-// its seq. A board the caller can no longer read ends the stream.
-func (f *follower) reset(ctx context.Context, reason string) error {
-	var snap *taskboard.Snapshot
-	for attempt := 0; ; attempt++ {
-		var err error
-		snap, err = f.c.Snapshot(ctx, f.cur.boardID)
-		if err == nil {
-			break
-		}
-		if terminal(err) {
-			return &terminalError{fmt.Errorf("client: board %s reset (%s): %w%w", f.cur.boardID, reason, reasonErr(reason), err)}
-		}
-		if err := sleep(ctx, f.c.jitter(attempt)); err != nil {
-			return err
-		}
+// started handles the server's word that boardID is followed from seq
+// (connected, joined, following). A board whose position is known keeps
+// it. Follow's pending board starts at seq; any other board new to the
+// stream (a named one not in the cursor, or one AllBoards picks up)
+// starts with its snapshot, delivered as an EventFollowing.
+func (f *follower) started(ctx context.Context, boardID string, seq int64) error {
+	if _, ok := f.cur[boardID]; ok || !f.pending[boardID] && !f.all {
+		return nil
 	}
-	data, _ := json.Marshal(map[string]any{"type": EventReset, "boardId": f.cur.boardID, "seq": snap.Seq, "reason": reason})
-	if err := f.deliver(ctx, Event{Type: EventReset, BoardID: f.cur.boardID, Seq: snap.Seq, Data: data,
-		Reset: &Reset{Reason: reason, Snapshot: snap}}); err != nil {
+	if f.single {
+		delete(f.pending, boardID)
+		f.cur[boardID] = seq
+		return nil
+	}
+	snap, err := f.snapshot(ctx, boardID)
+	if err != nil {
+		if terminal(err) {
+			return f.drop(ctx, boardID, taskboard.ReasonAccessRevoked)
+		}
 		return err
 	}
-	f.cur.seq = snap.Seq
+	data, _ := json.Marshal(map[string]any{"type": EventFollowing, "boardId": boardID, "seq": snap.Seq})
+	if err := f.deliver(ctx, Event{Type: EventFollowing, BoardID: boardID, Seq: snap.Seq, Data: data, Snapshot: snap}); err != nil {
+		return err
+	}
+	delete(f.pending, boardID)
+	f.cur[boardID] = snap.Seq
+	return nil
+}
+
+// snapshot fetches a board's snapshot, retrying with backoff until it
+// succeeds, ctx ends or the answer is terminal.
+func (f *follower) snapshot(ctx context.Context, boardID string) (*taskboard.Snapshot, error) {
+	for attempt := 0; ; attempt++ {
+		snap, err := f.c.Snapshot(ctx, boardID)
+		if err == nil || terminal(err) {
+			return snap, err
+		}
+		if err := sleep(ctx, f.c.jitter(attempt)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reset handles a reset of a followed board: access_revoked and
+// board_deleted drop it; another reason fetches the board's snapshot,
+// delivers it and moves the board's cursor to its seq (a board whose
+// snapshot the caller can no longer read is dropped).
+func (f *follower) reset(ctx context.Context, boardID, reason string) error {
+	if reason == taskboard.ReasonAccessRevoked || reason == taskboard.ReasonBoardDeleted {
+		return f.drop(ctx, boardID, reason)
+	}
+	snap, err := f.snapshot(ctx, boardID)
+	if err != nil {
+		if terminal(err) {
+			return f.drop(ctx, boardID, taskboard.ReasonAccessRevoked)
+		}
+		return err
+	}
+	data, _ := json.Marshal(map[string]any{"type": EventReset, "boardId": boardID, "seq": snap.Seq, "reason": reason})
+	if err := f.deliver(ctx, Event{Type: EventReset, BoardID: boardID, Seq: snap.Seq, Data: data,
+		Reset: &Reset{Reason: reason, Snapshot: snap}, Snapshot: snap}); err != nil {
+		return err
+	}
+	delete(f.pending, boardID)
+	f.cur[boardID] = snap.Seq
+	return nil
+}
+
+// drop stops following a board the caller can no longer see, and tells
+// them with an EventReset whose Reset.Err says why. A stream of named
+// boards with none left ends with that error.
+func (f *follower) drop(ctx context.Context, boardID, reason string) error {
+	delete(f.cur, boardID)
+	delete(f.pending, boardID)
+	err := fmt.Errorf("client: board %s (%s): %w%w", boardID, reason, reasonErr(reason), ErrNotFound)
+	data, _ := json.Marshal(map[string]any{"type": EventReset, "boardId": boardID, "reason": reason})
+	if err := f.deliver(ctx, Event{Type: EventReset, BoardID: boardID, Data: data, Reset: &Reset{Reason: reason, Err: err}}); err != nil {
+		return err
+	}
+	if !f.all && len(f.cur)+len(f.pending) == 0 {
+		return &terminalError{err}
+	}
 	return nil
 }
 
@@ -301,16 +509,44 @@ func (f *follower) reset(ctx context.Context, reason string) error {
 // error that wraps nothing.
 func reasonErr(reason string) error {
 	switch reason {
-	case "access_revoked":
+	case taskboard.ReasonAccessRevoked:
 		return fmt.Errorf("%w: ", taskboard.ErrAccessRevoked)
-	case "board_deleted":
+	case taskboard.ReasonBoardDeleted:
 		return fmt.Errorf("%w: ", taskboard.ErrBoardDeleted)
-	case "history_truncated":
+	case taskboard.ReasonHistoryTruncated:
 		return fmt.Errorf("%w: ", taskboard.ErrHistoryTruncated)
-	case "ahead":
+	case taskboard.ReasonAhead:
 		return fmt.Errorf("%w: ", taskboard.ErrAhead)
 	}
 	return errors.New("")
+}
+
+// sseRequest returns the path, query and Last-Event-ID of the next SSE
+// connection: GET /boards/{boardId}/events for Follow, GET /events?boards=
+// with the composite cursor for FollowBoards.
+func (f *follower) sseRequest(q url.Values) (path, lastEventID string) {
+	if f.single {
+		id := f.boards()[0]
+		if seq, ok := f.cur[id]; ok {
+			lastEventID = strconv.FormatInt(seq, 10)
+		}
+		return "/boards/" + p(id) + "/events", lastEventID
+	}
+	if f.all {
+		q.Set("boards", AllBoards)
+	} else {
+		q.Set("boards", strings.Join(f.boards(), ","))
+	}
+	return "/events", f.cur.String()
+}
+
+// sseHead is what a frame's data says of itself.
+type sseHead struct {
+	Type    string           `json:"type"`
+	BoardID string           `json:"boardId"`
+	Seq     int64            `json:"seq"`
+	Seqs    map[string]int64 `json:"seqs"`
+	Reason  string           `json:"reason"`
 }
 
 // connectSSE reads one SSE connection.
@@ -319,9 +555,9 @@ func (f *follower) connectSSE(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	path := "/boards/" + p(f.cur.boardID) + "/events"
-	if f.cur.seq >= 0 {
-		h.Set("Last-Event-ID", strconv.FormatInt(f.cur.seq, 10))
+	path, lastEventID := f.sseRequest(q)
+	if lastEventID != "" {
+		h.Set("Last-Event-ID", lastEventID)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -369,44 +605,21 @@ func (f *follower) connectSSE(ctx context.Context) (bool, error) {
 			typ = ""
 			continue
 		}
-		var head struct {
-			Type   string `json:"type"`
-			Seq    int64  `json:"seq"`
-			Reason string `json:"reason"`
-		}
+		var head sseHead
 		if err := json.Unmarshal(data, &head); err != nil {
 			return progressed, fmt.Errorf("client: decode SSE frame: %w", err)
 		}
 		if typ == "" {
 			typ = head.Type
 		}
-		switch {
-		case head.Type == "connected":
+		if head.BoardID == "" && f.single {
+			head.BoardID = f.boards()[0]
+		}
+		if head.Type == "connected" {
 			progressed = true
-			if f.cur.seq < 0 {
-				f.cur.seq = head.Seq
-			}
-		case typ == EventReset:
-			if err := f.reset(ctx, head.Reason); err != nil {
-				return progressed, err
-			}
-			// The server ends the stream after a reset.
-			return progressed, errReconnect
-		case head.Seq > 0:
-			if err := f.logged(ctx, typ, data); err != nil {
-				return progressed, err
-			}
-		default:
-			var ev struct {
-				BoardID string `json:"boardId"`
-			}
-			_ = json.Unmarshal(data, &ev)
-			if ev.BoardID == "" {
-				ev.BoardID = f.cur.boardID
-			}
-			if err := f.deliver(ctx, Event{Type: head.Type, BoardID: ev.BoardID, Data: data}); err != nil {
-				return progressed, err
-			}
+		}
+		if err := f.sseFrame(ctx, typ, head, data); err != nil {
+			return progressed, err
 		}
 		typ, data = "", nil
 	}
@@ -414,4 +627,54 @@ func (f *follower) connectSSE(ctx context.Context) (bool, error) {
 		return progressed, fmt.Errorf("client: GET %s: %w", path, err)
 	}
 	return progressed, errReconnect
+}
+
+// sseFrame handles one SSE frame.
+func (f *follower) sseFrame(ctx context.Context, typ string, head sseHead, data []byte) error {
+	switch {
+	case head.Type == "connected" && f.single:
+		return f.started(ctx, head.BoardID, head.Seq)
+	case head.Type == "connected":
+		// A followed board the server leaves out is one the caller can no
+		// longer see (AllBoards leaves it out silently; named boards also
+		// get a reset, then ignored).
+		for _, id := range f.boards() {
+			if _, ok := head.Seqs[id]; !ok {
+				if err := f.drop(ctx, id, taskboard.ReasonAccessRevoked); err != nil {
+					return err
+				}
+			}
+		}
+		ids := make([]string, 0, len(head.Seqs))
+		for id := range head.Seqs {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			if err := f.started(ctx, id, head.Seqs[id]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case typ == EventReset:
+		if !f.followed(head.BoardID) {
+			return nil
+		}
+		if err := f.reset(ctx, head.BoardID, head.Reason); err != nil {
+			return err
+		}
+		if f.single {
+			// GET /boards/{boardId}/events ends after a reset.
+			return errReconnect
+		}
+		return nil
+	case typ == EventFollowing:
+		return f.started(ctx, head.BoardID, head.Seq)
+	case typ == EventLimit:
+		return f.deliver(ctx, Event{Type: EventLimit, BoardID: head.BoardID, Data: data})
+	case head.Seq > 0:
+		return f.logged(ctx, typ, data)
+	default:
+		return f.deliver(ctx, Event{Type: head.Type, BoardID: head.BoardID, Data: data})
+	}
 }

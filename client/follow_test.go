@@ -51,8 +51,9 @@ func createTasks(t *testing.T, c *client.Client, prefix string, n int) {
 	}
 }
 
-// followModes are the ways Follow is tested: each transport, with bearer
-// or ticket authentication.
+// followModes are the ways Follow and FollowBoards are tested: each
+// transport, with bearer or ticket authentication (long polls take no
+// tickets).
 var followModes = []struct {
 	name string
 	opts []client.FollowOption
@@ -61,6 +62,7 @@ var followModes = []struct {
 	{"sse-tickets", []client.FollowOption{client.WithTickets()}},
 	{"websocket", []client.FollowOption{client.Over(client.WebSocket)}},
 	{"websocket-tickets", []client.FollowOption{client.Over(client.WebSocket), client.WithTickets()}},
+	{"longpoll", []client.FollowOption{client.Over(client.LongPoll), client.WithIdleTimeout(2 * time.Second)}},
 }
 
 // Follow delivers every event exactly once and in order across a restart
@@ -273,7 +275,13 @@ func TestFollowBoardDeleted(t *testing.T) {
 						last = ev
 					}
 				}
-				if last.Type != taskboard.EventBoardDeleted {
+				// Long polling reads the log, which goes with the board: it
+				// tells a deletion as access_revoked.
+				if m.name == "longpoll" {
+					if err := s.Err(); !errors.Is(err, taskboard.ErrAccessRevoked) {
+						t.Fatalf("Err: got %v, want ErrAccessRevoked", err)
+					}
+				} else if last.Type != taskboard.EventBoardDeleted {
 					t.Fatalf("last event: got %q, want board_deleted", last.Type)
 				}
 				if err := s.Err(); !errors.Is(err, client.ErrNotFound) {

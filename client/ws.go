@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/taskboard/taskboard"
 )
 
 // wsMessage is the head of a server message of GET /ws.
@@ -21,8 +23,9 @@ type wsMessage struct {
 	Error   string `json:"error"`
 }
 
-// connectWS reads one WebSocket connection: it joins the board after the
-// cursor and rejoins after a reset, as the connection stays open then.
+// connectWS reads one WebSocket connection: it joins each followed board
+// after its cursor (a board not started yet, from now) and rejoins a board
+// after a reset that keeps it, as the connection stays open then.
 func (f *follower) connectWS(ctx context.Context) (bool, error) {
 	q, h, err := f.credential(ctx)
 	if err != nil {
@@ -64,16 +67,24 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 		}
 	}()
 
-	join := func() error {
-		m := map[string]any{"type": "join", "boardId": f.cur.boardID}
-		if f.cur.seq >= 0 {
-			m["after"] = f.cur.seq
+	join := func(boardID string) error {
+		m := map[string]any{"type": "join", "boardId": boardID}
+		if seq, ok := f.cur[boardID]; ok {
+			m["after"] = seq
 		}
 		data, _ := json.Marshal(m)
-		return conn.Write(cctx, websocket.MessageText, data)
+		if err := conn.Write(cctx, websocket.MessageText, data); err != nil {
+			return fmt.Errorf("client: GET /ws: join %s: %w", boardID, err)
+		}
+		return nil
 	}
-	if err := join(); err != nil {
-		return false, fmt.Errorf("client: GET /ws: join: %w", err)
+	// As over SSE, a connection that resumes no board is fresh: a board the
+	// caller cannot see ends the stream rather than being dropped.
+	fresh := len(f.cur) == 0
+	for _, id := range f.boards() {
+		if err := join(id); err != nil {
+			return false, err
+		}
 	}
 	progressed := false
 	for {
@@ -92,42 +103,63 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			return progressed, fmt.Errorf("client: decode WebSocket message: %w", err)
 		}
-		if m.BoardID != "" && m.BoardID != f.cur.boardID {
+		if m.BoardID != "" && !f.followed(m.BoardID) {
 			continue
+		}
+		if m.BoardID == "" && f.single {
+			m.BoardID = f.boards()[0]
 		}
 		switch {
 		case m.Type == "pong":
 		case m.Type == "error":
-			switch m.Error {
-			case "Unauthorized":
-				return progressed, &Error{Status: http.StatusUnauthorized, Message: m.Error, Method: http.MethodGet, Path: "/ws"}
-			case "Board not found":
-				return progressed, &Error{Status: http.StatusNotFound, Message: m.Error, Method: http.MethodGet, Path: "/ws"}
-			}
-			return progressed, fmt.Errorf("client: GET /ws: %s: %w", m.Error, errReconnect)
-		case m.Type == "joined":
-			progressed = true
-			if f.cur.seq < 0 {
-				f.cur.seq = m.Seq
-			}
-		case m.Type == EventReset:
-			if err := f.reset(ctx, m.Reason); err != nil {
+			if err := f.wsError(ctx, m, fresh); err != nil {
 				return progressed, err
 			}
-			if err := join(); err != nil {
-				return progressed, fmt.Errorf("client: GET /ws: join: %w", err)
+		case m.Type == "joined":
+			progressed = true
+			if err := f.started(ctx, m.BoardID, m.Seq); err != nil {
+				return progressed, err
+			}
+		case m.Type == EventReset:
+			if err := f.reset(ctx, m.BoardID, m.Reason); err != nil {
+				return progressed, err
+			}
+			// The connection left the board; a board still followed is
+			// joined again after its snapshot.
+			if f.followed(m.BoardID) {
+				if err := join(m.BoardID); err != nil {
+					return progressed, err
+				}
 			}
 		case m.Seq > 0:
 			if err := f.logged(ctx, m.Type, data); err != nil {
 				return progressed, err
 			}
 		default:
-			if m.BoardID == "" {
-				m.BoardID = f.cur.boardID
-			}
 			if err := f.deliver(ctx, Event{Type: m.Type, BoardID: m.BoardID, Data: data}); err != nil {
 				return progressed, err
 			}
 		}
 	}
+}
+
+// wsError handles an error message of GET /ws. A board the caller cannot
+// see ends Follow, and a FollowBoards stream on a fresh connection (one
+// that resumed no board: SSE answers such a request 404); on a resuming
+// connection FollowBoards drops it, as SSE does. More boards than the
+// server lets a connection join end the stream; other errors (the server
+// unavailable, too many messages) reconnect.
+func (f *follower) wsError(ctx context.Context, m wsMessage, fresh bool) error {
+	notFound := &Error{Status: http.StatusNotFound, Message: m.Error, Method: http.MethodGet, Path: "/ws"}
+	switch {
+	case m.Error == "Unauthorized":
+		return &Error{Status: http.StatusUnauthorized, Message: m.Error, Method: http.MethodGet, Path: "/ws"}
+	case m.Error == "Board not found" && (f.single || fresh):
+		return notFound
+	case m.Error == "Board not found":
+		return f.drop(ctx, m.BoardID, taskboard.ReasonAccessRevoked)
+	case m.Error == "Too many subscriptions on this connection":
+		return &terminalError{fmt.Errorf("client: GET /ws: board %s: %s", m.BoardID, m.Error)}
+	}
+	return fmt.Errorf("client: GET /ws: %s: %w", m.Error, errReconnect)
 }
