@@ -289,7 +289,6 @@ async function openBoard(boardId) {
     follow({ [boardId]: session.server.seq });
   }
   render();
-  webhooks.forBoard(boardId);
 }
 
 function boardGone(message) {
@@ -322,6 +321,7 @@ function render() {
   // only owners rename it.
   title.disabled = !s.isOwner;
   title.title = s.isOwner ? 'Rename board' : '';
+  webhooks.forBoard(s.boardId, s.isOwner);
   $('read-only-note').hidden = s.canEdit;
   $('boardbar-hint').hidden = !s.canEdit;
   if ($('members-dialog').open) renderMembers();
