@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -304,6 +305,11 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 		writeBadRequest(w, err.Error())
 		return
 	}
+	presence, err := presenceParam(r, ids, all)
+	if err != nil {
+		writeBadRequest(w, err.Error())
+		return
+	}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	st, err := h.rt.open(transportSSE, id, func(cause error) { cancel(cause) })
@@ -347,6 +353,13 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 		}
 		for _, b := range boards {
 			ids = append(ids, b.ID)
+		}
+		if presence != "" && !slices.Contains(ids, presence) {
+			if cursor == nil {
+				h.writeError(w, r, &taskboard.NotFoundError{Entity: "Board"})
+				return
+			}
+			presence = "" // gone while away: the stream goes on without it
 		}
 	}
 
@@ -418,6 +431,13 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 	if !flush() {
 		return
 	}
+	// The stream counts its user present on the presence board, as a
+	// single-board stream does, while it follows it.
+	var pres streamPresence
+	defer pres.leave(h)
+	if bf := m.subs[presence]; presence != "" && bf != nil {
+		pres.join(ctx, h, presence, id.User, bf.req.ID)
+	}
 
 	beat := time.NewTicker(h.opts.HeartbeatInterval)
 	defer beat.Stop()
@@ -434,6 +454,9 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 						if !h.endBoard(m, bf, err, reset) {
 							flush()
 							return
+						}
+						if m.subs[bf.id] == nil && pres.boardID == bf.id {
+							pres.leave(h) // dropped: access revoked, or deleted
 						}
 						break
 					}
@@ -523,5 +546,48 @@ func (h *Handler) endBoard(m *multiFollow, bf *boardFeed, err error, reset func(
 		return true
 	default:
 		return false
+	}
+}
+
+// presenceParam reads ?presence= of a multi-board stream: the one board of
+// boards that the stream counts its user present on ("" for none). It must
+// be one of the ids of a list; with * it is checked against the caller's
+// boards once they are known.
+func presenceParam(r *http.Request, ids []string, all bool) (string, error) {
+	q := r.URL.Query()
+	if !q.Has("presence") {
+		return "", nil
+	}
+	v := strings.TrimSpace(q.Get("presence"))
+	if v == "" {
+		return "", errors.New("presence: empty board id")
+	}
+	if !all && !slices.Contains(ids, v) {
+		return "", errors.New("presence: the board must be one of boards")
+	}
+	return v, nil
+}
+
+// streamPresence is the presence of a multi-board stream on its presence
+// board.
+type streamPresence struct {
+	boardID, userID, connID string
+}
+
+// join counts user present on boardID through the connection connID, as a
+// single-board stream does: user_joined goes to the board's other
+// subscribers when they became present.
+func (p *streamPresence) join(ctx context.Context, h *Handler, boardID string, user taskboard.User, connID string) {
+	if h.rt.join(ctx, boardID, user, connID, connID) {
+		*p = streamPresence{boardID: boardID, userID: user.ID, connID: connID}
+	}
+}
+
+// leave ends the presence, if any: the user leaves after the grace period
+// unless another connection of theirs follows the board.
+func (p *streamPresence) leave(h *Handler) {
+	if p.boardID != "" {
+		h.rt.leave(p.boardID, p.userID, p.connID)
+		*p = streamPresence{}
 	}
 }

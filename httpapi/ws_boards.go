@@ -23,6 +23,9 @@ type wsBoard struct {
 	cancel context.CancelFunc
 	push   atomic.Pointer[pusher]
 	once   sync.Once
+	// presence says whether the connection counts its user present on
+	// the board (join's "presence", default true).
+	presence bool
 
 	// req makes the board's subscription a push subscription: its ID,
 	// Ready and Reader. Used by the goroutine that starts it, then by the
@@ -45,11 +48,12 @@ type wsBoard struct {
 	batch frameBatch
 }
 
-// join follows a board after seq after (-1: from now). Joining a board
-// again replaces the earlier subscription. The subscription starts on a
+// join follows a board after seq after (-1: from now), counting the user
+// present on it when presence is true. Joining a board again replaces the
+// earlier subscription (and its presence). The subscription starts on a
 // goroutine of the board's, which writes the replay, joined and the
 // presence list, then hands over to the board's pusher.
-func (c *wsConn) join(boardID string, after int64) {
+func (c *wsConn) join(boardID string, after int64, presence bool) {
 	c.leave(boardID)
 	c.mu.Lock()
 	if c.closing {
@@ -62,7 +66,7 @@ func (c *wsConn) join(boardID string, after int64) {
 		return
 	}
 	c.nextSub++
-	b := &wsBoard{c: c, id: boardID, subID: c.connID + "-" + strconv.FormatUint(c.nextSub, 10)}
+	b := &wsBoard{c: c, id: boardID, subID: c.connID + "-" + strconv.FormatUint(c.nextSub, 10), presence: presence}
 	b.ctx, b.cancel = context.WithCancel(c.ctx)
 	c.boards[boardID] = b
 	c.mu.Unlock()
@@ -72,8 +76,8 @@ func (c *wsConn) join(boardID string, after int64) {
 }
 
 // start subscribes a joined board and writes its replay up to the board's
-// seq now, joined and the presence list; then the board's pusher takes
-// over.
+// seq now, joined and the presence list (also to a join without presence:
+// it tells who is on the board); then the board's pusher takes over.
 func (c *wsConn) start(b *wsBoard, after int64) {
 	b.req.ID, b.req.Ready = b.subID, b.ready
 	sub, err := c.h.store.Subscribe(seam.WithPush(b.ctx, &b.req), c.id.actor(), b.id, after)
@@ -148,11 +152,15 @@ func (c *wsConn) start(b *wsBoard, after int64) {
 		c.mu.Unlock()
 		return
 	}
-	joined, err := c.h.rt.presence.Join(b.ctx, b.id, c.id.User, b.subID)
-	b.present = err == nil
+	var joined bool
+	var joinErr error
+	if b.presence {
+		joined, joinErr = c.h.rt.presence.Join(b.ctx, b.id, c.id.User, b.subID)
+		b.present = joinErr == nil
+	}
 	c.mu.Unlock()
-	if err != nil && b.ctx.Err() == nil {
-		c.h.opts.Logger.Warn("presence join", "board", b.id, "user", c.id.User.ID, "err", err)
+	if joinErr != nil && b.ctx.Err() == nil {
+		c.h.opts.Logger.Warn("presence join", "board", b.id, "user", c.id.User.ID, "err", joinErr)
 	}
 	if joined {
 		c.h.rt.broadcast(taskboard.EventUserJoined, b.id, b.subID, userEvent{

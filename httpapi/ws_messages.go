@@ -21,6 +21,9 @@ type clientMessage struct {
 	BoardID string
 	TaskID  string
 	After   int64 // -1 when absent
+	// NoPresence is a join's "presence": false: the connection follows
+	// the board without counting its user present.
+	NoPresence bool
 }
 
 // parseClientMessage decodes a client message. It returns the text of the
@@ -72,6 +75,13 @@ func parseClientMessage(data []byte) (clientMessage, string) {
 			}
 			m.After = n
 		}
+		if v, ok := raw["presence"]; ok && string(v) != "null" {
+			var present bool
+			if err := json.Unmarshal(v, &present); err != nil {
+				return m, "Invalid field: presence must be a boolean"
+			}
+			m.NoPresence = !present
+		}
 	case "typing", "stop_typing":
 		if m.TaskID, problem = str("taskId"); problem != "" {
 			return m, problem
@@ -118,7 +128,7 @@ func (c *wsConn) handle(data []byte) {
 	case "ping":
 		c.reply(wsPong{Type: "pong"})
 	case "join":
-		c.join(m.BoardID, m.After)
+		c.join(m.BoardID, m.After, !m.NoPresence)
 	case "leave":
 		c.leave(m.BoardID)
 	case "typing":

@@ -162,7 +162,7 @@ func (s *server) open() error {
 
 func (s *server) serve(addr string) error {
 	s.api = httpapi.New(s.store, &httpapi.Options{SessionRate: -1, WriteRate: -1, AdminToken: adminToken,
-		HeartbeatInterval: time.Second, Demo: true})
+		HeartbeatInterval: time.Second, PresenceGrace: 300 * time.Millisecond, Demo: true})
 	var ln net.Listener
 	var err error
 	deadline := time.Now().Add(10 * time.Second)

@@ -149,6 +149,11 @@ export interface FollowOptions {
   transports?: Transport[];
   /** false: onPresence gets only what the WebSocket sends; no GET /boards/{id}/presence on SSE and long polling. */
   fetchPresence?: boolean;
+  /**
+   * The board the user views, where they count as present (WebSocket and SSE; long polling has
+   * none); null: present nowhere. Default: the board of a one-board list, else null.
+   */
+  presence?: string | null;
   /** Seconds a long poll is held (1..60, default 25). */
   pollTimeout?: number;
   onSnapshot?(boardId: string, snapshot: Snapshot): void;
@@ -169,6 +174,13 @@ export declare class Follower {
   /** The last applied seq of each board. */
   readonly seqs: Record<string, number>;
   readonly boardIds: string[];
+  /** The board the user counts as present on, or null. */
+  readonly presence: string | null;
+  /**
+   * Moves the user's presence to boardId (null: nowhere), on the same connection's boards, losing
+   * and repeating no event: a WebSocket joins the two boards again, an SSE stream reconnects.
+   */
+  setPresence(boardId: string | null): void;
   /** Sends typing over the WebSocket; false when not connected by one. */
   typing(boardId: string, taskId: string): boolean;
   stopTyping(boardId: string, taskId: string): boolean;

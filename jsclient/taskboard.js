@@ -588,6 +588,12 @@ export class Follower {
     for (const [id, seq] of Object.entries(options.after ?? {})) {
       if (this.all || this.boards.has(id)) this._addBoard(id, seq);
     }
+    // The board the user views, where they count as present; null:
+    // nowhere. By default the board of a one-board list.
+    this.presence = options.presence !== undefined ? options.presence
+      : (!this.all && this.boards.size === 1 ? [...this.boards.keys()][0] : null);
+    this._presenceMoved = false;
+    this._opening = null; // a WebSocket joining its boards, not live yet
     this.closed = false;
     this.state = 'connecting';
     this.transport = '';
@@ -707,6 +713,38 @@ export class Follower {
     if (this.conn?.rejoin) this.conn.rejoin(boardId, after);
     else if (this.conn && !this.all) this.reconnect();
     else if (!this.conn && this.state === 'idle') this._connect();
+  }
+
+  /**
+   * setPresence moves the user's presence to boardId (null: present
+   * nowhere) without losing or repeating an event: a WebSocket joins the
+   * board left and the board viewed again, with "presence" false and true,
+   * each after its last applied seq; an SSE stream reconnects with the new
+   * ?presence= and its cursor. Long polling has no presence.
+   */
+  setPresence(boardId) {
+    const next = boardId ?? null;
+    if (this.closed || next === this.presence) return;
+    const prev = this.presence;
+    this.presence = next;
+    // A WebSocket still joining its boards counts too; an SSE stream still
+    // opening is checked when it is up (_connect).
+    const conn = this.conn ?? this._opening;
+    if (conn?.rejoin) {
+      for (const id of [prev, next]) {
+        const b = id == null ? null : this.boards.get(id);
+        if (!b || b.resetting) continue; // a resetting board joins after its snapshot
+        if (b.seq == null) b.rejoin = true; // once joined says where it starts
+        else conn.rejoin(id, b.seq);
+      }
+    } else if (conn?.kind === 'sse' && !this._presenceMoved) {
+      // Several changes in a row reconnect once.
+      this._presenceMoved = true;
+      queueMicrotask(() => {
+        this._presenceMoved = false;
+        if (this.conn?.kind === 'sse' && this.conn.presence !== this._ssePresence()) this.reconnect();
+      });
+    }
   }
 
   /** remove stops following a board (no reset is reported). */
@@ -846,6 +884,7 @@ export class Follower {
       try {
         conn = await this._open(kind, round);
       } catch (err) {
+        if (this._opening?.round === round) this._opening = null;
         if (err instanceof TaskboardError && err.isUnauthorized) {
           this._call('onError', err);
           this.close();
@@ -853,6 +892,7 @@ export class Follower {
         }
         if (!(err instanceof TaskboardError && err.isNetwork)) this._call('onError', err);
       }
+      if (this._opening?.round === round) this._opening = null;
       if (this.closed || round !== this.round) {
         conn?.close();
         return;
@@ -862,6 +902,10 @@ export class Follower {
         conn.settled = true;
         this.liveSince = Date.now();
         this._setState('live');
+        if (kind === 'sse' && conn.presence !== this._ssePresence()) {
+          // The presence moved while the stream was opening.
+          queueMicrotask(() => { if (this.conn === conn) this.reconnect(); });
+        }
         if (kind !== 'ws' && this.o.onPresence && this.o.fetchPresence !== false) this._fetchPresence();
         return;
       }
@@ -907,6 +951,13 @@ export class Follower {
 
   _boardsParam() {
     return this.all ? '*' : [...this.boards.keys()].map(seg).join(',');
+  }
+
+  // _ssePresence is the ?presence= of an SSE stream: the viewed board when
+  // the stream follows it (with '*' the server knows), else ''.
+  _ssePresence() {
+    const p = this.presence;
+    return p != null && (this.all || this.boards.has(p)) ? p : '';
   }
 
   _cursor() {
@@ -959,10 +1010,12 @@ export class Follower {
       const join = (boardId, after) => {
         const msg = { type: 'join', boardId };
         if (after != null) msg.after = after;
+        if (boardId !== this.presence) msg.presence = false; // following, not viewing
         send(msg);
       };
       const conn = {
         kind: 'ws',
+        round,
         settled: false,
         send,
         close: () => {
@@ -972,6 +1025,7 @@ export class Follower {
         },
         rejoin: (boardId, after) => join(boardId, after),
       };
+      this._opening = conn;
       const settle = (value) => {
         if (settled) return;
         settled = true;
@@ -1006,6 +1060,10 @@ export class Follower {
           case 'joined': {
             const b = this.boards.get(msg.boardId);
             if (b && b.seq == null && !b.resetting) b.seq = msg.seq;
+            if (b?.rejoin && b.seq != null) {
+              b.rejoin = false;
+              join(msg.boardId, b.seq); // its presence moved meanwhile
+            }
             waiting.delete(msg.boardId);
             checkJoined();
             return;
@@ -1049,6 +1107,8 @@ export class Follower {
     let q = `events?boards=${this._boardsParam()}`;
     const cursor = this._cursor();
     if (cursor) q += `&after=${encodeURIComponent(cursor)}`;
+    const presence = this._ssePresence();
+    if (presence) q += `&presence=${seg(presence)}`;
     let res;
     const timeout = setTimeout(() => ctl.abort(), OPEN_TIMEOUT);
     try {
@@ -1076,7 +1136,7 @@ export class Follower {
       return null;
     }
     let closed = false;
-    const conn = { kind: 'sse', settled: false, close: () => { closed = true; ctl.abort(); } };
+    const conn = { kind: 'sse', settled: false, presence, close: () => { closed = true; ctl.abort(); } };
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let lastHeard = Date.now();

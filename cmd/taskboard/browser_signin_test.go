@@ -150,8 +150,7 @@ func TestBrowserSignInClean(t *testing.T) {
 		problems.none(p, "the sign-in page")
 		requestsOnLoad(t, f)
 
-		// As the board's owner: the page asks an editor's or a viewer's
-		// board for its webhooks too, which is 403 (webhooks.js).
+		// As the board's owner, who sees the Webhooks button.
 		button := chromedp.CSS(`[data-demo-user="` + demo.Alice + `"]`)
 		p.do(30*time.Second, chromedp.Click(button), chromedp.WaitVisible(chromedp.CSS(`.card[data-task-id="task-1"]`)))
 		p.waitLive("ws")
@@ -160,6 +159,7 @@ func TestBrowserSignInClean(t *testing.T) {
 		if name != "Alice" {
 			t.Errorf("signed in as %q, want Alice", name)
 		}
+		p.waitFor("the Webhooks button", `!document.getElementById('webhooks-button').hidden`, 10*time.Second)
 		problems.none(p, "signed in, the board live")
 
 		// Signed in, the page opens the board from GET /sessions alone.
@@ -179,6 +179,28 @@ func TestBrowserSignInClean(t *testing.T) {
 
 		p.do(10*time.Second, chromedp.Click(chromedp.CSS(`#signout`)), chromedp.WaitVisible(button))
 		problems.none(p, "signed out")
+
+		// As an editor: the page knows from the board's members that Bob
+		// manages no webhooks, and asks nothing (GET .../webhooks would be
+		// 403).
+		bob := chromedp.CSS(`[data-demo-user="` + demo.Bob + `"]`)
+		p.do(30*time.Second, chromedp.Click(bob), chromedp.WaitVisible(chromedp.CSS(`.card[data-task-id="task-1"]`)))
+		p.waitLive("ws")
+		p.eval(`document.getElementById('me-name').textContent`, &name)
+		if name != "Bob" {
+			t.Errorf("signed in as %q, want Bob", name)
+		}
+		var hidden bool
+		p.eval(`document.getElementById('webhooks-button').hidden`, &hidden)
+		if !hidden {
+			t.Error("Bob, an editor, is shown the Webhooks button")
+		}
+		problems.none(p, "Bob on the board, live")
+		if n := f.count("GET", "/boards/"+demo.Board+"/webhooks"); n != 0 {
+			t.Errorf("GET /boards/%s/webhooks: %d requests, want none (the page knows the role)", demo.Board, n)
+		}
+		p.do(10*time.Second, chromedp.Click(chromedp.CSS(`#signout`)), chromedp.WaitVisible(bob))
+		problems.none(p, "Bob signed out")
 	})
 
 	t.Run("server without demo sign-in", func(t *testing.T) {

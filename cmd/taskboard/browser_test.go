@@ -103,10 +103,12 @@ type pageServer struct {
 	addr   string
 	wrap   func(http.Handler) http.Handler
 	opts   *taskboard.Options // the store's; nil for none
-	store  *taskboard.Board
-	api    *httpapi.Handler
-	srv    *http.Server
-	served chan struct{}
+	// presenceGrace is the API's PresenceGrace; zero for the default.
+	presenceGrace time.Duration
+	store         *taskboard.Board
+	api           *httpapi.Handler
+	srv           *http.Server
+	served        chan struct{}
 }
 
 // startPageServer starts a server on a fresh demo database. wrap, when not
@@ -135,7 +137,7 @@ func (s *pageServer) start() {
 	}
 	s.addr = ln.Addr().String()
 	s.store = store
-	s.api = httpapi.New(store, &httpapi.Options{Demo: true, AdminToken: pageAdminToken})
+	s.api = httpapi.New(store, &httpapi.Options{Demo: true, AdminToken: pageAdminToken, PresenceGrace: s.presenceGrace})
 	var h http.Handler = routes(s.api)
 	if s.wrap != nil {
 		h = s.wrap(h)

@@ -50,8 +50,8 @@ for (const transport of transports) {
           assert.ok(keys.has(ev.mutationId));
         }
       }
-      const conns = await client().adminConnections({ token: env.admin });
-      assert.ok(conns.total >= 1);
+      // A long poll is counted only while it is held, not between two requests: wait for one.
+      await waitFor(async () => (await client().adminConnections({ token: env.admin })).total >= 1, 'a connection in /admin/connections');
       assert.deepEqual(rec.resets, []);
     } finally {
       f.close();

@@ -153,12 +153,14 @@ function markBoard(boardId) {
 // ---- the live connection ----
 
 // follow starts the one connection of the page: every board of the user,
-// the open one resuming right after the snapshot it shows.
-function follow(after) {
+// the open one resuming right after the snapshot it shows. The user counts
+// as present on the open board only (presence means viewing it).
+function follow(after, presence) {
   if (app.follower) return;
   app.follower = client.follow('*', {
     transports: ['ws', 'sse', 'poll'],
     after,
+    presence,
     fetchPresence: false,
     onEvent: onLiveEvent,
     onPresence: (boardId, users) => { if (app.session?.boardId === boardId) app.session.setPresence(users); },
@@ -283,19 +285,20 @@ async function openBoard(boardId) {
     // those after it come next.
     session.follower = app.follower;
     app.follower.add(boardId, session.server.seq);
+    app.follower.setPresence(boardId);
     if (app.status) session.setStatus(app.status);
     if (app.status?.status === 'live') session.fetchPresence();
   } else {
-    follow({ [boardId]: session.server.seq });
+    follow({ [boardId]: session.server.seq }, boardId);
   }
   render();
-  webhooks.forBoard(boardId);
 }
 
 function boardGone(message) {
   toast(message, { kind: 'error' });
   const gone = app.session?.boardId;
   closeBoard();
+  app.follower?.setPresence(null);
   if (localStorage.getItem(LAST_BOARD) === gone) localStorage.removeItem(LAST_BOARD);
   const url = new URL(location.href);
   url.searchParams.delete('board');
@@ -322,6 +325,7 @@ function render() {
   // only owners rename it.
   title.disabled = !s.isOwner;
   title.title = s.isOwner ? 'Rename board' : '';
+  webhooks.forBoard(s.boardId, s.isOwner);
   $('read-only-note').hidden = s.canEdit;
   $('boardbar-hint').hidden = !s.canEdit;
   if ($('members-dialog').open) renderMembers();

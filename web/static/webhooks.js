@@ -20,18 +20,16 @@ export class Webhooks {
 
   /**
    * forBoard shows the Webhooks button when the user may manage the
-   * board's webhooks, and hides it otherwise.
+   * board's webhooks (owners do), and hides it otherwise. The page knows
+   * the user's role from the board's members, so nothing is asked of the
+   * server (a probe would fail, and log, for editors and viewers).
    */
-  async forBoard(boardId) {
+  forBoard(boardId, isOwner = false) {
     this.boardId = boardId;
-    $('webhooks-button').hidden = true;
-    if (!boardId) return;
-    try {
-      await get(`/boards/${encodeURIComponent(boardId)}/webhooks`, { retry: false });
-      if (this.boardId === boardId) $('webhooks-button').hidden = false;
-    } catch {
-      // Not theirs to manage, or not reachable now.
-    }
+    const button = $('webhooks-button');
+    const hidden = !boardId || !isOwner;
+    if (button.hidden !== hidden) button.hidden = hidden;
+    if (hidden && this.dialog.open) this.dialog.close();
   }
 
   async show() {
