@@ -369,6 +369,12 @@ func printRuns(w io.Writer, title string, runs []*RunResult) {
 		fmt.Fprintf(w, "  %s: %d writers, %d moves ok, %d failed, move latency p50 %.1f ms p99 %.1f ms", r.Label, r.Writers, r.Writes.OK, r.Writes.Failed, r.Writes.Latency.P50, r.Writes.Latency.P99)
 		if r.ServerAfter != nil {
 			fmt.Fprintf(w, "; server RSS %.0f MiB, %.0f goroutines", r.ServerAfter.RSS/(1<<20), r.ServerAfter.Goroutines)
+			if cpu := r.ServerAfter.CPUSeconds - r.ServerBefore.CPUSeconds; cpu > 0 && r.Seconds > 0 {
+				fmt.Fprintf(w, ", server CPU %.2f cores", cpu/r.Seconds)
+				if r.All != nil && r.All.Deliveries > 0 {
+					fmt.Fprintf(w, " (%.1f µs a delivery, writes included)", cpu/float64(r.All.Deliveries)*1e6)
+				}
+			}
 		}
 		fmt.Fprintln(w)
 		printFailures(w, r.Writes)
