@@ -105,5 +105,9 @@
 // once wait for a goroutine of the connection's, started for them.
 // Heartbeats and pings are timers. Where a connection cannot be taken over
 // (HTTP/2, a ResponseWriter without Hijack) an SSE stream is served by its
-// handler's goroutine instead.
+// handler's goroutine instead. A many-board SSE stream (GET /events?boards=)
+// is always served by its handler's goroutine, which reads its boards'
+// subscriptions; over HTTP/1.1 it too takes its connection over, to write
+// each batch of frames as one chunk with one write, and holds a second
+// goroutine, its reader.
 package httpapi

@@ -148,11 +148,15 @@ type multiFollow struct {
 
 	mu    sync.Mutex
 	ready map[*boardFeed]bool
+	// taken is take's result, reused from one call to the next.
+	taken []*boardFeed
 
 	// The reader's: the followed boards, and the seq last delivered per
 	// board.
 	subs   map[string]*boardFeed
 	cursor map[string]int64
+	// text is cursor as frames carry it; setSeq and drop keep it current.
+	text *cursorText
 }
 
 func newMultiFollow(ctx context.Context, h *Handler, actor taskboard.Actor, st *stream) *multiFollow {
@@ -162,7 +166,17 @@ func newMultiFollow(ctx context.Context, h *Handler, actor taskboard.Actor, st *
 		ready:  make(map[*boardFeed]bool),
 		subs:   make(map[string]*boardFeed),
 		cursor: make(map[string]int64),
+		text:   newCursorText(),
 	}
+}
+
+// setSeq records the seq last delivered for a board.
+func (m *multiFollow) setSeq(boardID string, seq int64) {
+	if _, ok := m.cursor[boardID]; !ok {
+		m.text.invalidate()
+	}
+	m.cursor[boardID] = seq
+	m.text.set(boardID, seq)
 }
 
 // wake marks a board ready; it never blocks.
@@ -176,17 +190,19 @@ func (m *multiFollow) wake(bf *boardFeed) {
 	}
 }
 
-// take returns the followed boards that may have news.
+// take returns the followed boards that may have news. The slice is valid
+// until the next call.
 func (m *multiFollow) take() []*boardFeed {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]*boardFeed, 0, len(m.ready))
+	out := m.taken[:0]
 	for bf := range m.ready {
 		if m.subs[bf.id] == bf {
 			out = append(out, bf)
 		}
 	}
 	clear(m.ready)
+	m.taken = out
 	return out
 }
 
@@ -206,7 +222,7 @@ func (m *multiFollow) subscribe(boardID string, after int64) (int64, error) {
 	}
 	m.subs[boardID] = bf
 	seq := bf.req.Reader.Last()
-	m.cursor[boardID] = seq
+	m.setSeq(boardID, seq)
 	m.h.rt.follow(m.st, boardID)
 	// The events that came before Subscribe returned are the reader's.
 	m.wake(bf)
@@ -241,6 +257,7 @@ func (m *multiFollow) drop(boardID string) {
 		bf.sub.Close()
 	}
 	delete(m.cursor, boardID)
+	m.text.invalidate()
 }
 
 // close ends every subscription.
@@ -289,7 +306,8 @@ func (m *multiFollow) start(ids []string, cursor map[string]int64) (resets []tas
 // serveMultiEvents is GET /events?boards=: the feeds of several boards, or
 // of every board of the caller (*), on one Server-Sent Events stream with
 // composite cursors. The stream is served by this handler's goroutine,
-// which reads each board's push subscription when it has news.
+// which reads each board's push subscription when it has news; over
+// HTTP/1.1 it takes the connection over (see multiConn).
 func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *Identity) {
 	ids, all, err := boardsParam(r)
 	if errors.Is(err, errTooManyBoards) {
@@ -376,7 +394,12 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	mc := takeOverMulti(r, rc, hd, func() { cancel(errClientGone) })
+	if mc != nil {
+		defer mc.close()
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
 
 	var buf []byte
 	pending := 0
@@ -384,12 +407,17 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 		if len(buf) == 0 {
 			return true
 		}
-		if err := rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return false
-		}
-		_, err := w.Write(buf)
-		if err == nil {
-			err = rc.Flush()
+		var err error
+		if mc != nil {
+			err = mc.write(buf)
+		} else {
+			if err := rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return false
+			}
+			_, err = w.Write(buf)
+			if err == nil {
+				err = rc.Flush()
+			}
 		}
 		buf = buf[:0]
 		if pending > 0 {
@@ -400,13 +428,15 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 	}
 	reset := func(rs taskboard.ResetError) {
 		c := m.cursor
-		if _, ok := c[rs.BoardID]; !ok {
+		if _, ok := c[rs.BoardID]; ok {
+			m.setSeq(rs.BoardID, rs.Seq)
+		} else {
 			c = make(map[string]int64, len(m.cursor)+1)
 			for k, v := range m.cursor {
 				c[k] = v
 			}
+			c[rs.BoardID] = rs.Seq
 		}
-		c[rs.BoardID] = rs.Seq
 		data, _ := json.Marshal(resetMessage{Type: "reset", BoardID: rs.BoardID, Seq: rs.Seq, Reason: rs.Reason})
 		buf = appendSSEFrame(buf, formatCursor(c), "reset", data)
 		h.rt.countReset(rs.Reason)
@@ -425,7 +455,7 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 			continue
 		}
 		// The board goes on from its current seq.
-		m.cursor[rs.BoardID] = rs.Seq
+		m.setSeq(rs.BoardID, rs.Seq)
 		reset(rs)
 	}
 	if !flush() {
@@ -438,6 +468,9 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 	if bf := m.subs[presence]; presence != "" && bf != nil {
 		pres.join(ctx, h, presence, id.User, bf.req.ID)
 	}
+	// The preamble lists every board twice: an idle stream need not keep
+	// a buffer of its size.
+	buf = nil
 
 	beat := time.NewTicker(h.opts.HeartbeatInterval)
 	defer beat.Stop()
@@ -464,8 +497,8 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 						break
 					}
 					if ev.Seq > 0 {
-						m.cursor[bf.id] = ev.Seq
-						buf = appendSSEFrame(buf, formatCursor(m.cursor), ev.Type, ev.Data)
+						m.setSeq(bf.id, ev.Seq)
+						buf = appendMultiFrame(buf, m.text, m.cursor, ev.Type, ev.Data)
 						pending++
 					} else if b, ok := appendSSEEvent(buf, ev); ok {
 						buf = b
@@ -504,7 +537,7 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 				}
 				seq := m.cursor[a.boardID]
 				data, _ := json.Marshal(boardNotice{Type: "following", BoardID: a.boardID, Seq: &seq})
-				buf = appendSSEFrame(buf, formatCursor(m.cursor), "following", data)
+				buf = appendMultiFrame(buf, m.text, m.cursor, "following", data)
 			}
 		case <-beat.C:
 			buf = append(buf, sseHeartbeat...)
@@ -541,7 +574,7 @@ func (h *Handler) endBoard(m *multiFollow, bf *boardFeed, err error, reset func(
 			reset(taskboard.ResetError{BoardID: bf.id, Reason: taskboard.ReasonAccessRevoked, Seq: last})
 			return true
 		}
-		m.cursor[bf.id] = seq
+		m.setSeq(bf.id, seq)
 		reset(taskboard.ResetError{BoardID: bf.id, Reason: rs.Reason, Seq: seq})
 		return true
 	default:

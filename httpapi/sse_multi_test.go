@@ -509,3 +509,27 @@ func TestMultiSSESlowConsumer(t *testing.T) {
 		t.Errorf("SSE slow consumer drops: %v, want 1", v)
 	}
 }
+
+// TestMultiSSEClientLeaves closes a many-board stream's connection from
+// the client side: the server notices (the stream holds its connection
+// itself, with a reader of its own), ends the stream and releases every
+// board's subscription.
+func TestMultiSSEClientLeaves(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newRTEnv(t, dsn, nil, nil)
+		other, err := e.store.CreateBoard(context.Background(), taskboard.Actor{UserID: demo.Bob}, "Other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.store.Stats().Subscriptions
+		r := &multiReader{t: t, s: e.openSSE("/events?boards="+demo.Board+","+other.ID, "Authorization", "Bearer "+e.bob)}
+		r.connected()
+		e.waitConns(rtCounts{Total: 1, SSE: 1, ByBoard: map[string]int{demo.Board: 1, other.ID: 1}, MultiBoard: 1, MultiBoardFollows: 2})
+		if got := e.store.Stats().Subscriptions; got != before+2 {
+			t.Fatalf("%d subscriptions with the stream open, want %d", got, before+2)
+		}
+		r.s.close()
+		e.waitConns(rtCounts{ByBoard: map[string]int{}})
+		rtWaitFor(t, "the stream's subscriptions to end", func() bool { return e.store.Stats().Subscriptions == before })
+	})
+}

@@ -101,6 +101,9 @@ func (a *aggregator) counters() map[string]tickStats {
 			s.Resets += t.Resets
 			s.ParseErrors += t.ParseErrors
 			s.Errors += t.Errors
+			s.Frames += t.Frames
+			s.FrameBytes += t.FrameBytes
+			s.IDBytes += t.IDBytes
 			if t.LastError != "" {
 				s.LastError = t.LastError
 			}

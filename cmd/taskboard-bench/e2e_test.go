@@ -235,3 +235,47 @@ func TestWritesEndToEnd(t *testing.T) {
 		t.Errorf("chart lacks its series:\n%s", b)
 	}
 }
+
+// TestMultiEndToEnd runs -mode multi: streams that each follow three
+// boards on one GET /events?boards= stream receive every event of every
+// board once and in order, and the frames' id: (the composite cursor of
+// the three boards) and whole sizes are measured.
+func TestMultiEndToEnd(t *testing.T) {
+	url, token := testServer(t)
+	setup, _ := runBench(t, "-url", url, "-token", token, "-mode", "setup", "-setup-boards", "3", "-setup-tasks", "4")
+	if len(setup.Boards) != 3 {
+		t.Fatalf("setup made boards %v, want 3", setup.Boards)
+	}
+	boards := strings.Join(setup.Boards, ",")
+	res, table := runBench(t, "-url", url, "-token", token, "-admin-token", "admin-secret", "-in-process", "-mode", "multi",
+		"-boards", boards, "-streams", "4", "-writers", "2", "-board-rate", "10", "-duration", "1s", "-ramp", "0")
+	if len(res.Runs) != 1 {
+		t.Fatalf("got %d runs, want 1", len(res.Runs))
+	}
+	r := res.Runs[0]
+	if r.Writers != 3 || r.WriteRate != 30 || r.StreamBoards != 3 {
+		t.Errorf("writers %d at %g/s, %d boards a stream; want -writers 2 rounded up to one writer a board, 3 × 10/s, 3", r.Writers, r.WriteRate, r.StreamBoards)
+	}
+	checkDelivery(t, r)
+	d := r.Transports[transMulti]
+	if d == nil {
+		t.Fatalf("no result for %s: %+v", transMulti, r.Transports)
+	}
+	if d.Frames != d.Deliveries {
+		t.Errorf("%d event frames for %d deliveries, want as many", d.Frames, d.Deliveries)
+	}
+	// "<id>:<seq>,<id>:<seq>,<id>:<seq>" with a one- to three-digit seq each.
+	idLen := 0
+	for _, b := range setup.Boards {
+		idLen += len(b) + 1
+	}
+	if lo, hi := float64(idLen+2+3), float64(idLen+2+9); d.IDBytesPerFrame < lo || d.IDBytesPerFrame > hi {
+		t.Errorf("id %.1f bytes a frame, want %g..%g", d.IDBytesPerFrame, lo, hi)
+	}
+	if d.BytesPerFrame <= d.IDBytesPerFrame+50 {
+		t.Errorf("frames of %.1f bytes with ids of %.1f: the frame size does not count the data", d.BytesPerFrame, d.IDBytesPerFrame)
+	}
+	if !strings.Contains(table, "sse-multi: 4 streams of 3 boards") {
+		t.Errorf("table lacks the frame sizes:\n%s", table)
+	}
+}

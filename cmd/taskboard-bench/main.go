@@ -12,6 +12,11 @@
 //	fanout   connect -sse/-ws/-poll subscribers, move tasks at -rate for -duration,
 //	         report delivery latency, deliveries per second, lost, duplicated and
 //	         out-of-order events per transport
+//	multi    fanout over many-board SSE streams (GET /events?boards=...): -streams
+//	         streams, each following -stream-boards of -boards, writes at
+//	         -board-rate events a second on each board; also reports the bytes of
+//	         the composite id: and of the whole frame (-streams also works with
+//	         fanout, memory and soak)
 //	sweep    fanout at each subscriber count of -sweep, for each of -sweep-transports,
 //	         and write the latency chart (-svg)
 //	ceiling  step the write rate up (-ceiling-rates) with the subscribers connected
@@ -128,6 +133,9 @@ type config struct {
 	allowRemote bool
 
 	sse, ws, poll  int
+	streams        int
+	streamBoards   int
+	boardRate      float64
 	workers        int
 	connsPerWorker int
 	inProcess      bool
@@ -197,7 +205,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("taskboard-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var urls, writeURLs, token, tokensFile, boards, sources, sweep, sweepTransports, ceilingRates, members string
-	fs.StringVar(&c.mode, "mode", "fanout", "what to measure: fanout, sweep, ceiling, memory, storm, soak, rest, writes or setup")
+	fs.StringVar(&c.mode, "mode", "fanout", "what to measure: fanout, multi, sweep, ceiling, memory, storm, soak, rest, writes or setup")
 	fs.StringVar(&urls, "url", "http://127.0.0.1:3000", "base URL of the server; a comma-separated list spreads subscribers over several instances (round-robin)")
 	fs.StringVar(&writeURLs, "write-url", "", "base URLs the writers use, comma-separated (default: the first -url)")
 	fs.StringVar(&token, "token", os.Getenv("TASKBOARD_TOKEN"), "bearer token of a member of the boards (default $TASKBOARD_TOKEN)")
@@ -209,6 +217,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.sse, "sse", 0, "SSE subscribers (fanout, ceiling, memory, storm, soak)")
 	fs.IntVar(&c.ws, "ws", 0, "WebSocket subscribers (fanout, ceiling, memory, storm, soak)")
 	fs.IntVar(&c.poll, "poll", 0, "long-polling subscribers (fanout, ceiling, memory, soak)")
+	fs.IntVar(&c.streams, "streams", 0, "many-board SSE streams, GET /events?boards=... (multi, fanout, memory, soak)")
+	fs.IntVar(&c.streamBoards, "stream-boards", 0, "boards each of -streams follows, 1..100, taken from -boards in turn (0: all of -boards)")
+	fs.Float64Var(&c.boardRate, "board-rate", 0, "events per second on each board of -boards: sets -rate to this times the boards and -writers to a multiple of the boards (0: use -rate and -writers)")
 	fs.IntVar(&c.workers, "workers", 0, "worker processes holding the subscribers (0: one per -conns-per-worker connections)")
 	fs.IntVar(&c.connsPerWorker, "conns-per-worker", 5000, "connections per worker process when -workers is 0 (a process may have 20,000 open files here)")
 	fs.BoolVar(&c.inProcess, "in-process", false, "hold the subscribers in this process instead of worker processes")
@@ -267,6 +278,7 @@ Examples:
   taskboard-bench -token $T -sse 1000 -ws 1000 -rate 10 -duration 30s
   taskboard-bench -token $T -admin-token $A -mode sweep -sweep 1000,5000,10000 -svg fanout.svg -json sweep.json
   taskboard-bench -token $T -mode ceiling -sse 10000
+  taskboard-bench -token $T -admin-token $A -mode multi -boards $B100 -streams 1000 -stream-boards 100 -board-rate 1 -duration 30s
   taskboard-bench -token $T -admin-token $A -mode memory -sse 10000
   taskboard-bench -token $T -mode storm -sse 2500 -ws 2500 -rate 10
   taskboard-bench -token $T -admin-token $A -mode soak -sse 1000 -duration 30m -sample 30s
@@ -368,6 +380,22 @@ Flags:
 		return nil, errors.New("counts and rates must not be negative")
 	case c.connsPerWorker < 1:
 		return nil, errors.New("-conns-per-worker must be positive")
+	case c.streams < 0 || c.streamBoards < 0 || c.boardRate < 0:
+		return nil, errors.New("-streams, -stream-boards and -board-rate must not be negative")
+	case c.mode == "multi" && c.streams == 0:
+		return nil, errors.New("-mode multi needs -streams")
+	}
+	if c.streamBoards == 0 {
+		c.streamBoards = min(len(c.boards), 100)
+	}
+	if c.streams > 0 && (c.streamBoards > 100 || c.streamBoards > len(c.boards)) {
+		return nil, fmt.Errorf("-stream-boards must be 1..100 and at most the %d boards of -boards", len(c.boards))
+	}
+	if c.boardRate > 0 {
+		n := len(c.boards)
+		c.rate = c.boardRate * float64(n)
+		// Each board gets the same number of writers, hence the same rate.
+		c.writers = max(1, (c.writers+n-1)/n) * n
 	}
 	return c, nil
 }
@@ -422,7 +450,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // bound is the default time limit of a run: the mode's own durations with
 // generous room for connecting and draining.
 func (c *config) bound() time.Duration {
-	n := c.sse + c.ws + c.poll
+	n := c.sse + c.ws + c.poll + c.streams
 	connect := c.connectTimeout
 	if c.ramp > 0 {
 		connect += time.Duration(float64(n) / c.ramp * float64(time.Second))

@@ -90,16 +90,18 @@ func scrape(ctx context.Context, client *http.Client, base, adminToken string) (
 // ServerSample is what the tool reads from one or more servers' /metrics
 // at one moment (summed over the servers).
 type ServerSample struct {
-	At          time.Time `json:"at"`
-	Elapsed     float64   `json:"elapsedSeconds"`
-	RSS         float64   `json:"rssBytes"`
-	HeapInuse   float64   `json:"heapInuseBytes"`
-	StackInuse  float64   `json:"stackInuseBytes"`
-	Goroutines  float64   `json:"goroutines"`
-	GCCycles    float64   `json:"gcCycles"`
-	Connections float64   `json:"connections"`
-	Deliveries  float64   `json:"deliveries"`
-	SlowDrops   float64   `json:"slowConsumerDrops"`
+	At         time.Time `json:"at"`
+	Elapsed    float64   `json:"elapsedSeconds"`
+	RSS        float64   `json:"rssBytes"`
+	HeapInuse  float64   `json:"heapInuseBytes"`
+	StackInuse float64   `json:"stackInuseBytes"`
+	Goroutines float64   `json:"goroutines"`
+	GCCycles   float64   `json:"gcCycles"`
+	// CPUSeconds is the process's user and system CPU time so far.
+	CPUSeconds  float64 `json:"cpuSeconds"`
+	Connections float64 `json:"connections"`
+	Deliveries  float64 `json:"deliveries"`
+	SlowDrops   float64 `json:"slowConsumerDrops"`
 	// AfterGC is set when the sample follows a garbage collection that
 	// began after the tool started waiting for one.
 	AfterGC bool `json:"afterGC,omitempty"`
@@ -113,6 +115,7 @@ func sampleOf(m Metrics) ServerSample {
 		StackInuse:  m.Get("go_memstats_stack_inuse_bytes"),
 		Goroutines:  m.Get("go_goroutines"),
 		GCCycles:    m.Get("go_gc_duration_seconds_count"),
+		CPUSeconds:  m.Get("process_cpu_seconds_total"),
 		Connections: m.Sum("taskboard_connections"),
 		Deliveries:  m.Sum("taskboard_deliveries_total"),
 		SlowDrops:   m.Sum("taskboard_slow_consumer_drops_total"),
@@ -126,6 +129,7 @@ func (s ServerSample) add(o ServerSample) ServerSample {
 	s.StackInuse += o.StackInuse
 	s.Goroutines += o.Goroutines
 	s.GCCycles += o.GCCycles
+	s.CPUSeconds += o.CPUSeconds
 	s.Connections += o.Connections
 	s.Deliveries += o.Deliveries
 	s.SlowDrops += o.SlowDrops

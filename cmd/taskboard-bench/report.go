@@ -49,10 +49,12 @@ type RunResult struct {
 	Label       string         `json:"label"`
 	Subscribers map[string]int `json:"subscribers"`
 	Boards      int            `json:"boards"`
-	Servers     int            `json:"servers"`
-	Writers     int            `json:"writers"`
-	WriteRate   float64        `json:"writeRate"`
-	Seconds     float64        `json:"seconds"`
+	// StreamBoards is how many boards each many-board stream follows.
+	StreamBoards int     `json:"streamBoards,omitempty"`
+	Servers      int     `json:"servers"`
+	Writers      int     `json:"writers"`
+	WriteRate    float64 `json:"writeRate"`
+	Seconds      float64 `json:"seconds"`
 	// Events is how many events the boards' logs gained in the phase.
 	Events     int64                      `json:"events"`
 	Writes     RequestResult              `json:"writes"`
@@ -82,6 +84,13 @@ type DeliveryResult struct {
 	ParseErrors     int64   `json:"parseErrors"`
 	Errors          int64   `json:"errors"`
 	LastError       string  `json:"lastError,omitempty"`
+	// Frames is how many frames with a logged event many-board streams
+	// received; IDBytesPerFrame and BytesPerFrame are the mean size of
+	// their id: value and of the whole frame (id, event, data lines and
+	// the blank line that ends it).
+	Frames          int64   `json:"frames,omitempty"`
+	IDBytesPerFrame float64 `json:"idBytesPerFrame,omitempty"`
+	BytesPerFrame   float64 `json:"bytesPerFrame,omitempty"`
 }
 
 func (d *DeliveryResult) add(o *DeliveryResult) {
@@ -360,9 +369,19 @@ func printRuns(w io.Writer, title string, runs []*RunResult) {
 		fmt.Fprintf(w, "  %s: %d writers, %d moves ok, %d failed, move latency p50 %.1f ms p99 %.1f ms", r.Label, r.Writers, r.Writes.OK, r.Writes.Failed, r.Writes.Latency.P50, r.Writes.Latency.P99)
 		if r.ServerAfter != nil {
 			fmt.Fprintf(w, "; server RSS %.0f MiB, %.0f goroutines", r.ServerAfter.RSS/(1<<20), r.ServerAfter.Goroutines)
+			if cpu := r.ServerAfter.CPUSeconds - r.ServerBefore.CPUSeconds; cpu > 0 && r.Seconds > 0 {
+				fmt.Fprintf(w, ", server CPU %.2f cores", cpu/r.Seconds)
+				if r.All != nil && r.All.Deliveries > 0 {
+					fmt.Fprintf(w, " (%.1f µs a delivery, writes included)", cpu/float64(r.All.Deliveries)*1e6)
+				}
+			}
 		}
 		fmt.Fprintln(w)
 		printFailures(w, r.Writes)
+		if d := r.Transports[transMulti]; d != nil && d.Frames > 0 {
+			fmt.Fprintf(w, "  %s: %d streams of %d boards; %d event frames, id %.0f bytes a frame, whole frame %.0f bytes (mean)\n",
+				transMulti, d.Subscribers, r.StreamBoards, d.Frames, d.IDBytesPerFrame, d.BytesPerFrame)
+		}
 		if r.All != nil && r.All.LastError != "" {
 			fmt.Fprintf(w, "  last subscriber error: %s\n", r.All.LastError)
 		}

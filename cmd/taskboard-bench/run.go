@@ -44,9 +44,9 @@ func (b *bench) runMode(ctx context.Context) (*Result, error) {
 	res := newResult(b.cfg)
 	var err error
 	switch b.cfg.mode {
-	case "fanout":
+	case "fanout", "multi":
 		var r *RunResult
-		r, err = b.fanout(ctx, b.counts(), "fanout")
+		r, err = b.fanout(ctx, b.counts(), b.cfg.mode)
 		if r != nil {
 			res.Runs = append(res.Runs, r)
 		}
@@ -75,7 +75,7 @@ func (b *bench) runMode(ctx context.Context) (*Result, error) {
 
 // counts returns the subscriber counts of the command line.
 func (b *bench) counts() map[string]int {
-	return map[string]int{transSSE: b.cfg.sse, transWS: b.cfg.ws, transPoll: b.cfg.poll}
+	return map[string]int{transSSE: b.cfg.sse, transWS: b.cfg.ws, transPoll: b.cfg.poll, transMulti: b.cfg.streams}
 }
 
 // session is a set of connected subscribers and the writers that feed them.
@@ -131,10 +131,19 @@ func (b *bench) connect(ctx context.Context, counts map[string]int, label string
 				i, k := len(specs), nth[t]
 				nth[t]++
 				board := cfg.boards[(k/len(cfg.urls))%len(cfg.boards)]
-				specs = append(specs, subSpec{
+				spec := subSpec{
 					ID: i, Transport: t, URL: cfg.urls[k%len(cfg.urls)], Board: board,
 					Token: cfg.tokens[i%len(cfg.tokens)], After: s.start[board],
-				})
+				}
+				if t == transMulti {
+					spec.Board, spec.After = "", 0
+					spec.Boards = streamBoards(cfg.boards, cfg.streamBoards, k/len(cfg.urls))
+					spec.Afters = make(map[string]int64, len(spec.Boards))
+					for _, b := range spec.Boards {
+						spec.Afters[b] = s.start[b]
+					}
+				}
+				specs = append(specs, spec)
 			}
 		}
 	}
@@ -154,7 +163,7 @@ func (b *bench) connect(ctx context.Context, counts map[string]int, label string
 	s.droppable = make([]int, workers)
 	for i, spec := range specs {
 		slices[i%workers] = append(slices[i%workers], spec)
-		if spec.Transport != transPoll {
+		if spec.Transport == transSSE || spec.Transport == transWS {
 			s.droppable[i%workers]++
 		}
 	}
@@ -322,7 +331,8 @@ func (s *session) measure(ctx context.Context, label string, rate float64, d tim
 	serverAfter, _ := s.b.sampleServers(ctx)
 	r := &RunResult{
 		Label: label, Subscribers: map[string]int{}, Boards: len(cfg.boards), Servers: len(cfg.urls),
-		Writers: len(s.movers), WriteRate: rate, Seconds: phase.Seconds(), Events: events,
+		StreamBoards: cfg.streamBoards,
+		Writers:      len(s.movers), WriteRate: rate, Seconds: phase.Seconds(), Events: events,
 		Writes:     writes.result("moves", len(s.movers), elapsed, rate),
 		Transports: map[string]*DeliveryResult{},
 	}
@@ -343,6 +353,7 @@ func (s *session) measure(ctx context.Context, label string, rate float64, d tim
 		}
 		all.Merge(h)
 		a := acc[t]
+		frames := after[t].Frames - before[t].Frames
 		dr := &DeliveryResult{
 			Subscribers: n, Connected: after[t].Connected, Deliveries: delivered[t],
 			PerSecond: float64(delivered[t]) / phase.Seconds(), Latency: h.Summary(),
@@ -353,6 +364,11 @@ func (s *session) measure(ctx context.Context, label string, rate float64, d tim
 			ParseErrors:     after[t].ParseErrors - before[t].ParseErrors,
 			Errors:          after[t].Errors - before[t].Errors,
 			LastError:       after[t].LastError,
+		}
+		if frames > 0 {
+			dr.Frames = frames
+			dr.IDBytesPerFrame = float64(after[t].IDBytes-before[t].IDBytes) / float64(frames)
+			dr.BytesPerFrame = float64(after[t].FrameBytes-before[t].FrameBytes) / float64(frames)
 		}
 		r.Transports[t] = dr
 		allRes.add(dr)

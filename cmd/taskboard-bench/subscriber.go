@@ -26,10 +26,12 @@ const (
 	transSSE  = "sse"
 	transWS   = "ws"
 	transPoll = "poll"
+	// transMulti is a many-board SSE stream, GET /events?boards=...
+	transMulti = "sse-multi"
 )
 
 // transports lists the transports in report order.
-var transports = []string{transSSE, transWS, transPoll}
+var transports = []string{transSSE, transWS, transPoll, transMulti}
 
 // subSpec describes one subscriber: which transport, server, board and
 // token it uses, and the seq it starts after.
@@ -40,6 +42,10 @@ type subSpec struct {
 	Board     string `json:"board"`
 	Token     string `json:"token"`
 	After     int64  `json:"after"`
+	// Boards and Afters are a many-board stream's boards and the seq it
+	// starts after on each (Board and After are unused then).
+	Boards []string         `json:"boards,omitempty"`
+	Afters map[string]int64 `json:"afters,omitempty"`
 }
 
 // errDropped ends a connection that the reconnect storm dropped.
@@ -48,8 +54,10 @@ var errDropped = errors.New("dropped by the reconnect storm")
 // subscriber is one real-time client. It reconnects when its connection
 // ends, resuming after the last seq it received, until its context ends.
 type subscriber struct {
-	spec  subSpec
-	tr    *Tracker
+	spec subSpec
+	tr   *Tracker
+	// trs are a many-board stream's trackers, by board.
+	trs   map[string]*Tracker
 	stats *transportStats
 	env   *subEnv
 
@@ -78,7 +86,46 @@ type stormState struct {
 }
 
 func newSubscriber(spec subSpec, stats *transportStats, env *subEnv) *subscriber {
-	return &subscriber{spec: spec, tr: NewTracker(spec.After), stats: stats, env: env, first: make(chan struct{})}
+	s := &subscriber{spec: spec, tr: NewTracker(spec.After), stats: stats, env: env, first: make(chan struct{})}
+	if spec.Transport == transMulti {
+		s.trs = make(map[string]*Tracker, len(spec.Boards))
+		for _, b := range spec.Boards {
+			s.trs[b] = NewTracker(spec.Afters[b])
+		}
+	}
+	return s
+}
+
+// behind reports whether the subscriber has not yet seen the final seq of
+// each of its boards.
+func (s *subscriber) behind(final map[string]int64) bool {
+	if s.trs == nil {
+		return s.tr.Last() < final[s.spec.Board]
+	}
+	for b, tr := range s.trs {
+		if tr.Last() < final[b] {
+			return true
+		}
+	}
+	return false
+}
+
+// account returns the subscriber's accounting against the final seqs,
+// summed over its boards.
+func (s *subscriber) account(final map[string]int64) Accounting {
+	if s.trs == nil {
+		return s.tr.Account(final[s.spec.Board])
+	}
+	var a Accounting
+	behind := int64(0)
+	for b, tr := range s.trs {
+		x := tr.Account(final[b])
+		behind |= x.Behind
+		x.Behind = 0
+		a.Add(x)
+	}
+	a.Behind = behind
+	return a
 }
 
 // run connects and reconnects until ctx ends.
@@ -99,6 +146,8 @@ func (s *subscriber) run(ctx context.Context) {
 			err = s.runWS(connCtx)
 		case transPoll:
 			err = s.runPoll(connCtx)
+		case transMulti:
+			err = s.runMultiSSE(connCtx, resumed)
 		default:
 			err = fmt.Errorf("unknown transport %q", s.spec.Transport)
 		}
@@ -442,6 +491,11 @@ type transportStats struct {
 	resets          atomic.Int64
 	parseErrors     atomic.Int64
 	errors          atomic.Int64
+	// Many-board streams: the frames that carried a logged event, their
+	// bytes on the wire, and the bytes of their id: values.
+	frames     atomic.Int64
+	frameBytes atomic.Int64
+	idBytes    atomic.Int64
 
 	errMu   sync.Mutex
 	lastErr string
@@ -479,6 +533,9 @@ func (t *transportStats) tick() tickStats {
 		Resets:          t.resets.Load(),
 		ParseErrors:     t.parseErrors.Load(),
 		Errors:          t.errors.Load(),
+		Frames:          t.frames.Load(),
+		FrameBytes:      t.frameBytes.Load(),
+		IDBytes:         t.idBytes.Load(),
 		LastError:       lastErr,
 	}
 }
@@ -495,6 +552,9 @@ type tickStats struct {
 	Resets          int64    `json:"resets"`
 	ParseErrors     int64    `json:"parseErrors"`
 	Errors          int64    `json:"errors"`
+	Frames          int64    `json:"frames,omitempty"`
+	FrameBytes      int64    `json:"frameBytes,omitempty"`
+	IDBytes         int64    `json:"idBytes,omitempty"`
 	LastError       string   `json:"lastError,omitempty"`
 }
 

@@ -254,7 +254,7 @@ func (w *workerState) check(c command) {
 	for {
 		behind := false
 		for _, s := range subs {
-			if s.tr.Last() < c.Final[s.spec.Board] {
+			if s.behind(c.Final) {
 				behind = true
 				break
 			}
@@ -271,7 +271,7 @@ func (w *workerState) check(c command) {
 	acc := make(map[string]Accounting)
 	for _, s := range subs {
 		a := acc[s.spec.Transport]
-		a.Add(s.tr.Account(c.Final[s.spec.Board]))
+		a.Add(s.account(c.Final))
 		acc[s.spec.Transport] = a
 	}
 	w.tick("tick", 0)
@@ -287,7 +287,7 @@ func (w *workerState) drop(c command) {
 		if len(victims) == c.Count {
 			break
 		}
-		if s.spec.Transport != transPoll {
+		if s.spec.Transport == transSSE || s.spec.Transport == transWS {
 			victims = append(victims, s)
 		}
 	}
