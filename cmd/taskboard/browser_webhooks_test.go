@@ -53,10 +53,13 @@ func TestBrowserWebhooks(t *testing.T) {
 		document.querySelector('#webhook-list .webhook-actions button:nth-child(2)').click();
 		return false;
 	})()`, 10*time.Second)
-	alice.do(10*time.Second, chromedp.Click(chromedp.CSS(`#webhook-list .webhook-actions button:nth-child(1)`)))
+	// The list is drawn again by every refresh the clicks above started, so
+	// a button is clicked in the page, where it cannot be replaced between
+	// being found and being clicked.
+	alice.eval(`document.querySelector('#webhook-list .webhook-actions button:nth-child(1)').click(), true`, nil)
 	alice.waitFor("paused", `document.querySelector('#webhook-list .webhook-status')?.textContent === 'paused'`, 10*time.Second)
+	alice.eval(`document.querySelector('#webhook-list .webhook-actions button:nth-child(3)').click(), true`, nil)
 	alice.do(10*time.Second,
-		chromedp.Click(chromedp.CSS(`#webhook-list .webhook-actions button:nth-child(3)`)),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
 		chromedp.Click(chromedp.CSS("#confirm-ok")),
 	)
