@@ -5,7 +5,7 @@
 //
 // FollowBoards does the same for many boards on one connection: named
 // boards, or AllBoards (every board of the caller, and those they join or
-// create while following; not over a WebSocket). Its position is a Cursor, one seq per
+// create while following, over every transport). Its position is a Cursor, one seq per
 // board, whose string form ("board-1:12,board-2:7") a caller persists and
 // parses back with ParseCursor to resume each board exactly. A reset
 // concerns one board: the others go on, and a board the caller loses ends

@@ -197,15 +197,14 @@ func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts .
 // Over SSE, FollowBoards reads GET /events?boards=..., resuming with the
 // composite cursor; such a stream does not make the caller present on the
 // boards. Over a WebSocket it joins each board on one connection (boards
-// beyond the server's limit per connection end the stream). Over LongPoll
+// beyond the server's limit per connection end the stream); AllBoards
+// sends one join of every board ("*") with the composite cursor, and the
+// server joins the boards the caller gets while connected. Over LongPoll
 // it polls GET /poll?boards= after the cursor; a board deleted between two
-// polls goes with its log, so it ends as access_revoked. AllBoards works
-// over SSE and LongPoll; the WebSocket has no join for every board (and
-// listing them at connect would miss those made later), so AllBoards with
-// Over(WebSocket) ends the stream at once with an error wrapping
-// errors.ErrUnsupported. Bad boards (none, more than MaxBoards, an empty
-// id, AllBoards among ids) end it at once with an error wrapping
-// ErrInvalid.
+// polls goes with its log, so it ends as access_revoked. A caller on more
+// than MaxBoards boards ends an AllBoards stream with an error. Bad boards
+// (none, more than MaxBoards, an empty id, AllBoards among ids) end it at
+// once with an error wrapping ErrInvalid.
 func (c *Client) FollowBoards(ctx context.Context, boards []string, cursor Cursor, opts ...FollowOption) *Stream {
 	f := &follower{c: c, cur: Cursor{}, pending: map[string]bool{}}
 	var bad error
@@ -246,9 +245,6 @@ func (f *follower) start(ctx context.Context, opts []FollowOption, bad error) *S
 	f.cfg = followConfig{idle: 45 * time.Second, buffer: 64}
 	for _, o := range opts {
 		o(&f.cfg)
-	}
-	if bad == nil && f.all && f.cfg.transport == WebSocket {
-		bad = fmt.Errorf("client: FollowBoards: %s over a WebSocket (use SSE or LongPoll): %w", AllBoards, errors.ErrUnsupported)
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)

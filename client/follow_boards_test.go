@@ -317,13 +317,6 @@ func TestFollowBoardsAll(t *testing.T) {
 				s := carol.FollowBoards(ctx, []string{client.AllBoards}, nil, m.opts...)
 				defer s.Close()
 				r := newRecorder(t, s, nil)
-				if strings.HasPrefix(m.name, "websocket") {
-					err := r.end()
-					if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "SSE") {
-						t.Fatalf("AllBoards over a WebSocket: got %v, want ErrUnsupported naming SSE", err)
-					}
-					return
-				}
 				r.until("her board", r.reached(map[string]int64{carolOwn: 1}))
 				addTasks(t, carol, carolList, "own "+m.name, 1)
 				own, err := carol.Snapshot(ctx, carolOwn)

@@ -24,8 +24,9 @@ type wsMessage struct {
 }
 
 // connectWS reads one WebSocket connection: it joins each followed board
-// after its cursor (a board not started yet, from now) and rejoins a board
-// after a reset that keeps it, as the connection stays open then.
+// after its cursor (a board not started yet, from now), or with AllBoards
+// every board at once (a join of * with the composite cursor), and rejoins
+// a board after a reset that keeps it, as the connection stays open then.
 func (f *follower) connectWS(ctx context.Context) (bool, error) {
 	q, h, err := f.credential(ctx)
 	if err != nil {
@@ -81,7 +82,22 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 	// As over SSE, a connection that resumes no board is fresh: a board the
 	// caller cannot see ends the stream rather than being dropped.
 	fresh := len(f.cur) == 0
+	if f.all {
+		// One join of every board, each after its cursor seq; the server
+		// joins the boards the caller gets later and says following.
+		m := map[string]any{"type": "join", "boardId": AllBoards}
+		if len(f.cur) > 0 {
+			m["after"] = f.cur.String()
+		}
+		data, _ := json.Marshal(m)
+		if err := conn.Write(cctx, websocket.MessageText, data); err != nil {
+			return false, fmt.Errorf("client: GET /ws: join %s: %w", AllBoards, err)
+		}
+	}
 	for _, id := range f.boards() {
+		if f.all {
+			break
+		}
 		if err := join(id); err != nil {
 			return false, err
 		}
@@ -103,7 +119,7 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			return progressed, fmt.Errorf("client: decode WebSocket message: %w", err)
 		}
-		if m.BoardID != "" && !f.followed(m.BoardID) {
+		if m.BoardID != "" && m.BoardID != AllBoards && !f.followed(m.BoardID) && !f.all {
 			continue
 		}
 		if m.BoardID == "" && f.single {
@@ -115,12 +131,24 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 			if err := f.wsError(ctx, m, fresh); err != nil {
 				return progressed, err
 			}
+		case m.Type == EventFollowing:
+			progressed = true
+			if err := f.started(ctx, m.BoardID, m.Seq); err != nil {
+				return progressed, err
+			}
+		case m.Type == EventLimit:
+			if err := f.deliver(ctx, Event{Type: EventLimit, BoardID: m.BoardID, Data: data}); err != nil {
+				return progressed, err
+			}
 		case m.Type == "joined":
 			progressed = true
 			if err := f.started(ctx, m.BoardID, m.Seq); err != nil {
 				return progressed, err
 			}
 		case m.Type == EventReset:
+			if !f.followed(m.BoardID) {
+				continue
+			}
 			if err := f.reset(ctx, m.BoardID, m.Reason); err != nil {
 				return progressed, err
 			}
@@ -154,11 +182,11 @@ func (f *follower) wsError(ctx context.Context, m wsMessage, fresh bool) error {
 	switch {
 	case m.Error == "Unauthorized":
 		return &Error{Status: http.StatusUnauthorized, Message: m.Error, Method: http.MethodGet, Path: "/ws"}
-	case m.Error == "Board not found" && (f.single || fresh):
+	case m.Error == "Board not found" && (f.single || fresh && !f.all):
 		return notFound
 	case m.Error == "Board not found":
 		return f.drop(ctx, m.BoardID, taskboard.ReasonAccessRevoked)
-	case m.Error == "Too many subscriptions on this connection":
+	case m.Error == "Too many subscriptions on this connection" || m.Error == "Too many boards":
 		return &terminalError{fmt.Errorf("client: GET /ws: board %s: %s", m.BoardID, m.Error)}
 	}
 	return fmt.Errorf("client: GET /ws: %s: %w", m.Error, errReconnect)

@@ -127,6 +127,93 @@ type announcement struct {
 	seq             int64
 }
 
+// after is the seq after which an announced board is followed: a created
+// board's or an added member's seq, or 0 for an imported board, whose
+// every event is new to the caller.
+func (a announcement) after() int64 {
+	if a.userID == "" {
+		return 0
+	}
+	return a.seq
+}
+
+// boardWatch queues the boards new to one user (created, imported, or
+// added to as a member), heard of through taskboard.Board.WatchBoards,
+// for a stream that follows every board of theirs. The queue's reader
+// owns it and calls stop.
+type boardWatch struct {
+	stop  func()
+	kick  chan struct{}
+	mu    sync.Mutex
+	queue []announcement
+}
+
+// watchBoards starts watching for the boards new to user userID. An
+// imported board (no user) is queued too: whether the user may see it is
+// for the reader to check.
+func (h *Handler) watchBoards(userID string) (*boardWatch, error) {
+	w := &boardWatch{kick: make(chan struct{}, 1)}
+	stop, err := h.store.WatchBoards(func(boardID, uid string, seq int64) {
+		if uid != "" && uid != userID {
+			return
+		}
+		w.mu.Lock()
+		w.queue = append(w.queue, announcement{boardID, uid, seq})
+		w.mu.Unlock()
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.stop = stop
+	return w, nil
+}
+
+// ready is ready to receive when announcements are queued; nil (never
+// ready) for a nil watch.
+func (w *boardWatch) ready() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	return w.kick
+}
+
+// take returns and clears the queued announcements.
+func (w *boardWatch) take() []announcement {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.queue
+	w.queue = nil
+	return q
+}
+
+// callerBoards lists the ids of every board of the caller, or
+// errTooManyBoards beyond maxStreamBoards.
+func (h *Handler) callerBoards(ctx context.Context, actor taskboard.Actor) ([]string, error) {
+	boards, err := h.store.Boards(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	if len(boards) > maxStreamBoards {
+		return nil, errTooManyBoards
+	}
+	ids := make([]string, len(boards))
+	for i, b := range boards {
+		ids[i] = b.ID
+	}
+	return ids, nil
+}
+
+// isMember reports whether user userID is a member of board boardID; a
+// failed lookup counts as no.
+func (h *Handler) isMember(ctx context.Context, userID, boardID string) bool {
+	ok, err := h.store.IsMember(ctx, userID, boardID)
+	return err == nil && ok
+}
+
 // boardFeed is one board of a multi-board stream: a push subscription,
 // read by the stream's goroutine when its Ready says it may have news, so
 // that a quiet board costs no goroutine.
@@ -339,39 +426,24 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 	h.rt.markMulti(st)
 	actor := id.actor()
 
-	var news []announcement
-	var newsMu sync.Mutex
-	newsReady := make(chan struct{}, 1)
+	var watch *boardWatch
 	if all {
-		stop, err := h.store.WatchBoards(func(boardID, userID string, seq int64) {
-			if userID != "" && userID != id.User.ID {
-				return
-			}
-			newsMu.Lock()
-			news = append(news, announcement{boardID, userID, seq})
-			newsMu.Unlock()
-			select {
-			case newsReady <- struct{}{}:
-			default:
-			}
-		})
+		watch, err = h.watchBoards(id.User.ID)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		defer stop()
-		boards, err := h.store.Boards(ctx, actor)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if len(boards) > maxStreamBoards {
+		defer watch.stop()
+		boards, err := h.callerBoards(ctx, actor)
+		if errors.Is(err, errTooManyBoards) {
 			writeBadRequest(w, "Too many boards")
 			return
 		}
-		for _, b := range boards {
-			ids = append(ids, b.ID)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
 		}
+		ids = append(ids, boards...)
 		if presence != "" && !slices.Contains(ids, presence) {
 			if cursor == nil {
 				h.writeError(w, r, &taskboard.NotFoundError{Entity: "Board"})
@@ -506,27 +578,19 @@ func (h *Handler) serveMultiEvents(w http.ResponseWriter, r *http.Request, id *I
 					}
 				}
 			}
-		case <-newsReady:
-			newsMu.Lock()
-			batch := news
-			news = nil
-			newsMu.Unlock()
-			for _, a := range batch {
+		case <-watch.ready():
+			for _, a := range watch.take() {
 				if _, ok := m.subs[a.boardID]; ok {
 					continue
 				}
 				if len(m.subs) >= maxStreamBoards {
-					if ok, err := h.store.IsMember(ctx, id.User.ID, a.boardID); err == nil && ok {
+					if h.isMember(ctx, id.User.ID, a.boardID) {
 						data, _ := json.Marshal(boardNotice{Type: "limit", BoardID: a.boardID})
 						buf = appendSSEFrame(buf, "", "limit", data)
 					}
 					continue
 				}
-				after := a.seq
-				if a.userID == "" {
-					after = 0
-				}
-				if _, err := m.subscribe(a.boardID, after); err != nil {
+				if _, err := m.subscribe(a.boardID, a.after()); err != nil {
 					var rs *taskboard.ResetError
 					if !errors.As(err, &rs) {
 						continue // not the caller's, or gone

@@ -137,6 +137,7 @@ type wsConn struct {
 	mu           sync.Mutex
 	closing      bool // no more joins
 	boards       map[string]*wsBoard
+	all          *wsAll // the join of *, nil when none
 	nextSub      uint64
 	pingTimer    *time.Timer
 	awaitingPong bool

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,15 @@ func TestParseClientMessage(t *testing.T) {
 		{`"ping"`, clientMessage{}, "Invalid JSON"},
 		{`null`, clientMessage{}, "Invalid JSON"},
 		{``, clientMessage{}, "Invalid JSON"},
+		{`{"type":"join","boardId":"*"}`, clientMessage{Type: "join", BoardID: "*", After: -1}, ""},
+		{`{"type":"join","boardId":"*","after":"b-1:12,b-2:0","presence":"b-2"}`,
+			clientMessage{Type: "join", BoardID: "*", After: -1, Cursor: map[string]int64{"b-1": 12, "b-2": 0}, PresenceBoard: "b-2"}, ""},
+		{`{"type":"join","boardId":"*","after":"","presence":false}`, clientMessage{Type: "join", BoardID: "*", After: -1}, ""},
+		{`{"type":"join","boardId":"*","after":12}`, clientMessage{}, "Invalid field: after must be a composite cursor (board:seq pairs, comma-separated) with *"},
+		{`{"type":"join","boardId":"*","after":"b-1"}`, clientMessage{}, "Invalid field: after: want board:seq pairs, comma-separated"},
+		{`{"type":"join","boardId":"*","after":"b-1:-3"}`, clientMessage{}, "Invalid field: after: a seq must be a non-negative integer"},
+		{`{"type":"join","boardId":"*","presence":true}`, clientMessage{}, "Invalid field: presence must be a board id (or false) with *"},
+		{`{"type":"leave","boardId":"*"}`, clientMessage{Type: "leave", BoardID: "*", After: -1}, ""},
 	}
 	for _, tt := range tests {
 		got, problem := parseClientMessage([]byte(tt.in))
@@ -48,7 +58,7 @@ func TestParseClientMessage(t *testing.T) {
 			t.Errorf("parseClientMessage(%s): problem %q, want %q", tt.in, problem, tt.problem)
 			continue
 		}
-		if problem == "" && got != tt.want {
+		if problem == "" && !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("parseClientMessage(%s) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}

@@ -24,6 +24,11 @@ type clientMessage struct {
 	// NoPresence is a join's "presence": false: the connection follows
 	// the board without counting its user present.
 	NoPresence bool
+	// Cursor is a join of *'s "after": the composite cursor, nil when
+	// absent. PresenceBoard is its "presence": the board where the
+	// connection counts its user present, "" for none.
+	Cursor        map[string]int64
+	PresenceBoard string
 }
 
 // parseClientMessage decodes a client message. It returns the text of the
@@ -66,8 +71,29 @@ func parseClientMessage(data []byte) (clientMessage, string) {
 	if m.BoardID, problem = str("boardId"); problem != "" {
 		return m, problem
 	}
-	switch m.Type {
-	case "join":
+	switch {
+	case m.Type == "join" && m.BoardID == wsAllBoards:
+		if v, ok := raw["after"]; ok && string(v) != "null" {
+			var text string
+			if err := json.Unmarshal(v, &text); err != nil {
+				return m, "Invalid field: after must be a composite cursor (board:seq pairs, comma-separated) with *"
+			}
+			c, err := parseCursor("after", text)
+			if err != nil {
+				return m, "Invalid field: " + err.Error()
+			}
+			if len(c) > 0 {
+				m.Cursor = c
+			}
+		}
+		if v, ok := raw["presence"]; ok && string(v) != "null" && string(v) != "false" {
+			var board string
+			if err := json.Unmarshal(v, &board); err != nil || board == "" {
+				return m, "Invalid field: presence must be a board id (or false) with *"
+			}
+			m.PresenceBoard = board
+		}
+	case m.Type == "join":
 		if v, ok := raw["after"]; ok && string(v) != "null" {
 			n, ok := nonNegativeInt(v)
 			if !ok {
@@ -82,7 +108,7 @@ func parseClientMessage(data []byte) (clientMessage, string) {
 			}
 			m.NoPresence = !present
 		}
-	case "typing", "stop_typing":
+	case m.Type == "typing" || m.Type == "stop_typing":
 		if m.TaskID, problem = str("taskId"); problem != "" {
 			return m, problem
 		}
@@ -128,8 +154,16 @@ func (c *wsConn) handle(data []byte) {
 	case "ping":
 		c.reply(wsPong{Type: "pong"})
 	case "join":
+		if m.BoardID == wsAllBoards {
+			c.joinAll(m.Cursor, m.PresenceBoard)
+			return
+		}
 		c.join(m.BoardID, m.After, !m.NoPresence)
 	case "leave":
+		if m.BoardID == wsAllBoards {
+			c.leaveAll()
+			return
+		}
 		c.leave(m.BoardID)
 	case "typing":
 		c.typing(m.BoardID, m.TaskID, true)

@@ -145,7 +145,7 @@ export interface FollowOptions {
   snapshots?: boolean;
   /** Resume points: {boardId: seq}; events after them are delivered. */
   after?: Record<string, number>;
-  /** The transports to try, in order. Default ['ws','sse','poll'], for '*' ['sse','poll','ws']. */
+  /** The transports to try, in order. Default ['ws','sse','poll'] (for '*' too: each follows the boards the user gets). */
   transports?: Transport[];
   /** false: onPresence gets only what the WebSocket sends; no GET /boards/{id}/presence on SSE and long polling. */
   fetchPresence?: boolean;

@@ -560,11 +560,11 @@ export class TaskboardClient {
 
 /**
  * Follower follows boards on one connection: a WebSocket (one join per
- * board), else one SSE stream (GET /events?boards=), else long polling
- * (GET /poll?boards=). For '*' the order is SSE, long polling, then
- * WebSocket, since only the first two discover boards the user gets while
- * following (a WebSocket joins the boards of GET /boards at each connect).
- * options.transports changes the order.
+ * board; for '*' one join of every board, with the composite cursor),
+ * else one SSE stream (GET /events?boards=), else long polling
+ * (GET /poll?boards=). With '*' every transport follows the boards the
+ * user gets while following (following, onFollowing). options.transports
+ * changes the order.
  *
  * Each board's last applied seq is kept; every transport resumes every
  * board right after it. Logged events reach onEvent once each, in seq
@@ -578,7 +578,7 @@ export class Follower {
     this.client = client;
     this.all = boards === '*';
     this.o = options;
-    this.transports = options.transports ?? (this.all ? ['sse', 'poll', 'ws'] : ['ws', 'sse', 'poll']);
+    this.transports = options.transports ?? ['ws', 'sse', 'poll'];
     /** @type {Map<string, {seq: number|null, resetting: boolean, buffer: object[]}>} */
     this.boards = new Map();
     if (!this.all) {
@@ -705,7 +705,7 @@ export class Follower {
    * add follows one more board, after seq after (default: from now), on
    * the same connection: a WebSocket joins it; an SSE stream or long poll
    * of a list reconnects with it, resuming the others exactly. With '*',
-   * SSE and long polling find new boards by themselves.
+   * every transport finds new boards by itself.
    */
   add(boardId, after = null) {
     if (this.closed || this.boards.has(boardId)) return;
@@ -980,13 +980,6 @@ export class Follower {
   async _openWS(round) {
     const WS = this.client._WebSocket;
     if (typeof WS !== 'function') return null;
-    if (this.all) {
-      const loading = [];
-      for (const b of await this.client.boards({ retries: 0 })) {
-        if (!this.boards.has(b.id)) loading.push(this._discover(b.id, b.seq));
-      }
-      await Promise.all(loading);
-    }
     const url = this.client.url('ws');
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (this.client.token) {
@@ -1044,6 +1037,20 @@ export class Follower {
         }
       };
       ws.addEventListener('open', () => {
+        if (this.all) {
+          // One join of every board, each after its last applied seq (the
+          // others from now); the server joins the boards the user gets
+          // later and says following. The boards of the cursor are waited
+          // for; the others come with joined.
+          const msg = { type: 'join', boardId: '*' };
+          const cursor = this._cursor();
+          if (cursor) msg.after = cursor;
+          if (this.presence != null) msg.presence = this.presence;
+          for (const [id, b] of this.boards) if (b.seq != null && !b.resetting) waiting.add(id);
+          send(msg);
+          checkJoined();
+          return;
+        }
         for (const [id, b] of this.boards) {
           if (b.resetting) continue; // joins when its snapshot is in
           waiting.add(id);
@@ -1058,6 +1065,7 @@ export class Follower {
         if (closed) return;
         switch (msg.type) {
           case 'joined': {
+            if (this.all && !this.boards.has(msg.boardId)) this._discover(msg.boardId, msg.seq);
             const b = this.boards.get(msg.boardId);
             if (b && b.seq == null && !b.resetting) b.seq = msg.seq;
             if (b?.rejoin && b.seq != null) {
@@ -1070,7 +1078,10 @@ export class Follower {
           }
           case 'pong': return;
           case 'error':
-            if (msg.boardId && msg.error === 'Board not found') {
+            if (msg.boardId === '*') {
+              this._call('onError', new TaskboardError(0, msg.error, { body: msg }));
+              settle(null);
+            } else if (msg.boardId && msg.error === 'Board not found') {
               waiting.delete(msg.boardId);
               this._stopBoard(msg.boardId, 'not_found', this.boards.get(msg.boardId)?.seq ?? 0);
               checkJoined();

@@ -157,24 +157,29 @@ func TestBrowserManyBoards(t *testing.T) {
 			}
 
 			// One streaming connection for the page, following all 8 boards.
-			req, _ := http.NewRequest("GET", s.url()+"/admin/connections", nil)
-			req.Header.Set("Authorization", "Bearer "+pageAdminToken)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var conns struct {
+			type connCounts struct {
 				Total     int            `json:"total"`
 				SSE       int            `json:"sse"`
 				WebSocket int            `json:"websocket"`
 				LongPoll  int            `json:"longPoll"`
 				ByBoard   map[string]int `json:"byBoard"`
 			}
-			err = json.NewDecoder(res.Body).Decode(&conns)
-			res.Body.Close()
-			if err != nil {
-				t.Fatal(err)
+			connections := func() connCounts {
+				t.Helper()
+				req, _ := http.NewRequest("GET", s.url()+"/admin/connections", nil)
+				req.Header.Set("Authorization", "Bearer "+pageAdminToken)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				var conns connCounts
+				if err := json.NewDecoder(res.Body).Decode(&conns); err != nil {
+					t.Fatal(err)
+				}
+				return conns
 			}
+			conns := connections()
 			if conns.Total != 1 || len(conns.ByBoard) != 8 {
 				t.Errorf("connections: %+v, want one, on 8 boards", conns)
 			}
@@ -198,6 +203,41 @@ func TestBrowserManyBoards(t *testing.T) {
 				t.Fatal(err)
 			}
 			alice.waitFor("board-1 marked", `document.querySelector('#board-select option[value="board-1"]').dataset.unread === '1'`, 15*time.Second)
+
+			// A board Alice is added to while the page is open is followed
+			// on the same connection and joins the switcher; its news marks
+			// it.
+			_, bobToken, err := auth.New(s.store, nil).CreateToken(ctx, demo.Bob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bob, err := client.New(s.url(), client.WithToken(bobToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bobs, err := bob.CreateBoard(ctx, "Bob's board")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bobList, err := bob.CreateList(ctx, bobs.ID, "To Do", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.AddMember(ctx, bobs.ID, client.MemberAdd{UserID: demo.Alice}); err != nil {
+				t.Fatal(err)
+			}
+			opt := fmt.Sprintf(`document.querySelector('#board-select option[value=%q]')`, bobs.ID)
+			alice.waitFor("the board she was added to in the switcher", opt+` !== null`, 15*time.Second)
+			var before int
+			alice.eval(`Number(`+opt+`.dataset.unread || 0)`, &before)
+			if _, err := bob.CreateTask(ctx, client.TaskCreate{Title: "For Alice", ListID: bobList.ID}); err != nil {
+				t.Fatal(err)
+			}
+			alice.waitFor("the added board marked", fmt.Sprintf(`Number(%s.dataset.unread || 0) === %d`, opt, before+1), 15*time.Second)
+			if conns := connections(); conns.Total != 1 || len(conns.ByBoard) != 9 ||
+				(tc.transport == "ws" && conns.WebSocket != 1) || (tc.transport == "sse" && conns.SSE != 1) {
+				t.Errorf("connections after the board was added: %+v, want one over %s, on 9 boards", conns, tc.transport)
+			}
 		})
 	}
 }
