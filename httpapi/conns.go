@@ -80,12 +80,29 @@ func (rt *realtime) close(s *stream) {
 	rt.h.streams.Done()
 }
 
-// markMulti records that s was opened by a multi-board route.
+// markMulti records that s follows many boards: it was opened by a
+// multi-board route, or it is a WebSocket that joined every board (*). A
+// stream is counted once, however often it is marked.
 func (rt *realtime) markMulti(s *stream) {
 	rt.mu.Lock()
+	already := s.multi
 	s.multi = true
 	rt.mu.Unlock()
-	rt.h.metrics.multi.WithLabelValues(s.transport).Inc()
+	if !already {
+		rt.h.metrics.multi.WithLabelValues(s.transport).Inc()
+	}
+}
+
+// unmarkMulti records that s no longer follows many boards: a WebSocket
+// that left *.
+func (rt *realtime) unmarkMulti(s *stream) {
+	rt.mu.Lock()
+	was := s.multi
+	s.multi = false
+	rt.mu.Unlock()
+	if was {
+		rt.h.metrics.multi.WithLabelValues(s.transport).Dec()
+	}
 }
 
 // follow records that s subscribed to a board.
@@ -192,9 +209,9 @@ type connectionCounts struct {
 	WebSocket int            `json:"websocket"`
 	LongPoll  int            `json:"longPoll"`
 	ByBoard   map[string]int `json:"byBoard"`
-	// MultiBoard counts the connections of the multi-board routes (SSE
-	// and long polls with ?boards=), MultiBoardFollows the boards they
-	// follow in all.
+	// MultiBoard counts the connections that follow many boards (SSE
+	// and long polls with ?boards=, WebSockets that joined *),
+	// MultiBoardFollows the boards they follow in all.
 	MultiBoard        int `json:"multiBoard"`
 	MultiBoardFollows int `json:"multiBoardFollows"`
 }

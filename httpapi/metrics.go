@@ -60,7 +60,7 @@ func NewMetrics() *Metrics {
 			Name: "taskboard_subscriptions", Help: "Open board subscriptions (a connection may follow several boards).",
 		}),
 		multi: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "taskboard_multi_board_connections", Help: "Open real-time connections of the multi-board routes (GET /events and GET /poll with ?boards=), by transport.",
+			Name: "taskboard_multi_board_connections", Help: "Open real-time connections that follow many boards (GET /events and GET /poll with ?boards=, WebSockets that joined *), by transport.",
 		}, []string{"transport"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskboard_deliveries_total", Help: "Events delivered to clients, by transport.",

@@ -40,6 +40,7 @@ func (c *wsConn) joinAll(cursor map[string]int64, presence string) {
 	a.ctx, a.cancel = context.WithCancel(c.ctx)
 	c.all = a
 	c.mu.Unlock()
+	c.h.rt.markMulti(c.st)
 	if !c.group.Go(func() { c.runAll(a, cursor, presence) }) {
 		a.cancel()
 	}
@@ -60,6 +61,7 @@ func (c *wsConn) leaveAll() {
 	for _, b := range boards {
 		c.unfollow(b)
 	}
+	c.h.rt.unmarkMulti(c.st)
 }
 
 // runAll is the goroutine of a join of *.

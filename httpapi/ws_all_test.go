@@ -148,6 +148,8 @@ func TestWSAllBoards(t *testing.T) {
 		// Board-1 still flows.
 		last := e.write(1, "task-2")
 		r.until(func() bool { return r.last[demo.Board] >= last })
+		// The connection counts once as following many boards, three here.
+		e.waitConns(rtCounts{Total: 1, WebSocket: 1, ByBoard: map[string]int{demo.Board: 1, other.ID: 1, mine.ID: 1}, MultiBoard: 1, MultiBoardFollows: 3})
 
 		// A board Alice creates is not Bob's: nothing comes of it.
 		if _, err := e.store.CreateBoard(ctx, alice, "Alice's own"); err != nil {

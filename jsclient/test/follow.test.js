@@ -79,7 +79,10 @@ for (const transport of transports) {
       await control('restart');
       await Promise.all(writers);
       await waitFor(() => bs.every((b) => (rec.seqs[b.id]?.length ?? 0) >= n), 'every event after the restart');
-      assert.ok(rec.states.some((s) => s.state === 'reconnecting'), 'the connection was lost');
+      // A WebSocket or SSE stream is cut by the restart. A long poll may
+      // not be: one answered at shutdown is followed by the next poll, which
+      // can reach the restarted server at its first try.
+      if (transport !== 'poll') assert.ok(rec.states.some((s) => s.state === 'reconnecting'), 'the connection was lost');
       await waitFor(() => rec.live(transport), 'live again');
       for (const b of bs) {
         assert.deepEqual(rec.seqs[b.id], range(base[b.id] + 1, base[b.id] + n), `board ${b.id}`);
