@@ -99,6 +99,7 @@ type followConfig struct {
 	tickets   bool
 	idle      time.Duration
 	buffer    int
+	presence  string
 }
 
 // Over chooses the transport (default SSE).
@@ -118,6 +119,23 @@ func WithIdleTimeout(d time.Duration) FollowOption { return func(f *followConfig
 
 // WithBuffer sets the capacity of the events channel (default 64).
 func WithBuffer(n int) FollowOption { return func(f *followConfig) { f.buffer = n } }
+
+// WithPresence names the board where a FollowBoards stream counts the
+// caller present, as a page showing that board does (user_joined, the
+// presence list); "" is nowhere. Without it a FollowBoards stream is
+// present nowhere: a service following boards is not a viewer. Over SSE
+// it is ?presence= of GET /events; over a WebSocket every other board is
+// joined with "presence": false (and a join of * carries the board as its
+// "presence"); long polls join no presence. Under named boards the board
+// must be one of them (else the stream ends at once with an error
+// wrapping ErrInvalid); under AllBoards, a board the caller is not a
+// member of ends a fresh SSE stream with ErrNotFound and is ignored over a
+// WebSocket. A board the stream stops following (a reset with Reset.Err)
+// leaves it present nowhere. Follow ignores it: a single-board stream
+// counts the caller present on its board.
+func WithPresence(boardID string) FollowOption {
+	return func(f *followConfig) { f.presence = boardID }
+}
 
 // Stream is a running Follow or FollowBoards. Its goroutine owns and
 // closes Events; read Events until it is closed, then Err says why it
@@ -195,13 +213,14 @@ func (c *Client) Follow(ctx context.Context, boardID string, after int64, opts .
 // caller cannot see is 404).
 //
 // Over SSE, FollowBoards reads GET /events?boards=..., resuming with the
-// composite cursor; such a stream does not make the caller present on the
-// boards. Over a WebSocket it joins each board on one connection (boards
-// beyond the server's limit per connection end the stream); AllBoards
-// sends one join of every board ("*") with the composite cursor, and the
-// server joins the boards the caller gets while connected. Over LongPoll
-// it polls GET /poll?boards= after the cursor; a board deleted between two
-// polls goes with its log, so it ends as access_revoked. A caller on more
+// composite cursor. Over a WebSocket it joins each board on one connection
+// (boards beyond the server's limit per connection end the stream);
+// AllBoards sends one join of every board ("*") with the composite cursor,
+// and the server joins the boards the caller gets while connected. Over
+// LongPoll it polls GET /poll?boards= after the cursor; a board deleted
+// between two polls goes with its log, so it ends as access_revoked. On
+// every transport the stream counts the caller present on no board unless
+// WithPresence names one. A caller on more
 // than MaxBoards boards ends an AllBoards stream with an error. Bad boards
 // (none, more than MaxBoards, an empty id, AllBoards among ids) end it at
 // once with an error wrapping ErrInvalid.
@@ -236,6 +255,19 @@ func (c *Client) FollowBoards(ctx context.Context, boards []string, cursor Curso
 		if seq < 0 {
 			bad = fmt.Errorf("client: FollowBoards: cursor seq %d for board %s: %w", seq, id, ErrInvalid)
 		}
+	}
+	var cfg followConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch pres := cfg.presence; {
+	case pres == "" || bad != nil:
+	case strings.TrimSpace(pres) != pres || strings.Contains(pres, ","):
+		bad = fmt.Errorf("client: FollowBoards: presence board id %q: %w", pres, ErrInvalid)
+	case !f.all && !f.followed(pres):
+		bad = fmt.Errorf("client: FollowBoards: presence board %s is not one of boards: %w", pres, ErrInvalid)
+	default:
+		f.presence = pres
 	}
 	return f.start(ctx, opts, bad)
 }
@@ -285,6 +317,9 @@ type follower struct {
 	// boards not in the cursor).
 	cur     Cursor
 	pending map[string]bool
+	// presence is the board where a FollowBoards stream counts the caller
+	// present, "" for none (Follow leaves it to the server's default).
+	presence string
 }
 
 // followed reports whether the stream follows boardID.
@@ -490,6 +525,9 @@ func (f *follower) reset(ctx context.Context, boardID, reason string) error {
 func (f *follower) drop(ctx context.Context, boardID, reason string) error {
 	delete(f.cur, boardID)
 	delete(f.pending, boardID)
+	if f.presence == boardID {
+		f.presence = ""
+	}
 	err := fmt.Errorf("client: board %s (%s): %w%w", boardID, reason, reasonErr(reason), ErrNotFound)
 	data, _ := json.Marshal(map[string]any{"type": EventReset, "boardId": boardID, "reason": reason})
 	if err := f.deliver(ctx, Event{Type: EventReset, BoardID: boardID, Data: data, Reset: &Reset{Reason: reason, Err: err}}); err != nil {
@@ -532,6 +570,11 @@ func (f *follower) sseRequest(q url.Values) (path, lastEventID string) {
 		q.Set("boards", AllBoards)
 	} else {
 		q.Set("boards", strings.Join(f.boards(), ","))
+	}
+	// The server refuses a presence board that is not one of boards; a
+	// dropped presence board leaves the stream present nowhere.
+	if f.presence != "" && (f.all || f.followed(f.presence)) {
+		q.Set("presence", f.presence)
 	}
 	return "/events", f.cur.String()
 }

@@ -73,6 +73,11 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 		if seq, ok := f.cur[boardID]; ok {
 			m["after"] = seq
 		}
+		if !f.single {
+			// The server counts a join present unless told otherwise;
+			// FollowBoards is present only on its presence board.
+			m["presence"] = boardID == f.presence
+		}
 		data, _ := json.Marshal(m)
 		if err := conn.Write(cctx, websocket.MessageText, data); err != nil {
 			return fmt.Errorf("client: GET /ws: join %s: %w", boardID, err)
@@ -88,6 +93,9 @@ func (f *follower) connectWS(ctx context.Context) (bool, error) {
 		m := map[string]any{"type": "join", "boardId": AllBoards}
 		if len(f.cur) > 0 {
 			m["after"] = f.cur.String()
+		}
+		if f.presence != "" {
+			m["presence"] = f.presence
 		}
 		data, _ := json.Marshal(m)
 		if err := conn.Write(cctx, websocket.MessageText, data); err != nil {
