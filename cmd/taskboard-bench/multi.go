@@ -8,10 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/taskboard/taskboard/client"
 )
 
 // A many-board stream (transport sse-multi) follows several boards on one
@@ -19,24 +19,14 @@ import (
 // is a composite cursor of all its boards, and each event names its board
 // in its envelope's boardId. Each board has a Tracker of its own.
 
-// multiCursor returns the composite cursor of the stream's trackers,
-// boards in sorted order: "a:12,b:7".
+// multiCursor returns the composite cursor of the stream's trackers in the
+// client package's form, boards in sorted order: "a:12,b:7".
 func (s *subscriber) multiCursor() string {
-	boards := make([]string, 0, len(s.trs))
-	for b := range s.trs {
-		boards = append(boards, b)
+	c := make(client.Cursor, len(s.trs))
+	for b, tr := range s.trs {
+		c[b] = tr.Last()
 	}
-	sort.Strings(boards)
-	var sb strings.Builder
-	for i, b := range boards {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(b)
-		sb.WriteByte(':')
-		sb.WriteString(strconv.FormatInt(s.trs[b].Last(), 10))
-	}
-	return sb.String()
+	return c.String()
 }
 
 // runMultiSSE follows the stream's boards on one SSE stream: the first
