@@ -272,6 +272,27 @@ func (s *subscriber) runSSE(ctx context.Context, resumed bool) error {
 	return s.readSSE(resp.Body)
 }
 
+// readLine reads one line of an event stream, with its line ending. A line
+// longer than br's buffer is gathered in *long, which is reused from line to
+// line; the line returned is valid until the next read. A stream that ends
+// mid-line or between frames is io.ErrUnexpectedEOF: event streams do not
+// end by themselves.
+func readLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		*long = append((*long)[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = br.ReadSlice('\n')
+			*long = append(*long, line...)
+		}
+		line = *long
+	}
+	if errors.Is(err, io.EOF) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return line, err
+}
+
 // readSSE parses an event stream until it ends.
 func (s *subscriber) readSSE(body io.Reader) error {
 	br := bufio.NewReaderSize(body, 16<<10)
@@ -283,19 +304,8 @@ func (s *subscriber) readSSE(body io.Reader) error {
 		long    []byte
 	)
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := readLine(br, &long)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return io.ErrUnexpectedEOF
-			}
 			return err
 		}
 		line = bytes.TrimRight(line, "\r\n")
